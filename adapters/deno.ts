@@ -1,0 +1,421 @@
+/**
+ * The Deno adapter: serve a {@linkcode WebSock} handler with `Deno.serve` (or `deno serve`)
+ * over `Deno.upgradeWebSocket`.
+ *
+ * @example Serve a handler
+ * ```ts ignore
+ * import { ok, push, type WebSock } from "@websock/websock";
+ * import { websockHandler } from "@websock/websock/deno";
+ *
+ * const Echo = {
+ *   init: () => ok(null),
+ *   handleIn: (data, state) => push(data, state),
+ *   handleInfo: (_message, state) => ok(state),
+ * } satisfies WebSock<null>;
+ *
+ * Deno.serve(websockHandler(Echo));
+ * ```
+ *
+ * @module
+ */
+
+import {
+  checkCount,
+  checkOrigin,
+  checkOriginPolicy,
+  checkProtocols,
+  checkUpgrade,
+  Engine,
+  type EngineOptions,
+  isWebSocketUpgrade,
+  negotiateProtocol,
+  NOT_AN_UPGRADE,
+  type OriginPolicy,
+  Registry,
+  type Rejection,
+  type ResolvedEngineOptions,
+  resolveEngineOptions,
+  type ShutdownOptions,
+  type Transport,
+} from "../engine.ts";
+import type { Connection, ConnectionInfo, RemoteAddr, WebSock } from "../websock.ts";
+
+export { Registry, type ShutdownOptions } from "../engine.ts";
+
+/** Options of {@linkcode upgrade}: the engine's limits plus the upgrade's own. */
+export interface UpgradeOptions<M = unknown> extends EngineOptions {
+  /**
+   * Subprotocols the server speaks, preferred first. The first one the client offers is
+   * chosen; when the client offers some and none match, the upgrade is refused with 400.
+   * @default {[]}
+   */
+  protocols?: readonly string[];
+  /**
+   * Which `Origin`s may connect (403 otherwise); requests without an `Origin` (non-browser
+   * clients) pass. See {@linkcode OriginPolicy}.
+   * @default {"same-origin"}
+   */
+  origins?: OriginPolicy;
+  /**
+   * Deno's own keep-alive (`Deno.upgradeWebSocket`'s `idleTimeout`), in seconds: Deno pings
+   * after half of it and closes with 1001 when no pong came by the end (`terminate` then
+   * sees `timeout`). `0` turns it off.
+   * @default {30}
+   */
+  denoIdleTimeout?: number;
+  /**
+   * Where the connection is tracked, so that `registry.shutdown()` can drain it.
+   * @default {None}
+   */
+  registry?: Registry;
+  /**
+   * The peer's address, from `Deno.serve`'s handler info.
+   * @default {None: remoteAddr is null}
+   */
+  info?: Deno.ServeHandlerInfo;
+  /**
+   * Called with the new connection's handle before `upgrade` returns: the caller's way to
+   * its mailbox.
+   * @default {None}
+   */
+  onConnection?: (connection: Connection<M>) => void;
+}
+
+/** Options of {@linkcode websockHandler}. */
+export interface WebSockHandlerOptions<A, M = unknown>
+  extends Omit<UpgradeOptions<M>, "registry" | "info"> {
+  /**
+   * Runs before the upgrade, once the request is valid: returns the argument `init` receives,
+   * or a `Response` to refuse the upgrade (that is how authentication works). May be async.
+   * @default {None: init receives undefined}
+   */
+  upgrade?: (request: Request, info: ConnectionInfo) => A | Response | Promise<A | Response>;
+  /**
+   * Answers requests that are not WebSocket upgrades.
+   * @default {426 with Upgrade: websocket}
+   */
+  fallback?: (request: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response>;
+}
+
+/** A `Deno.serve` handler that serves WebSocket connections, and drains them. */
+export interface WebSockHandler {
+  /** Answer one request: upgrade it, refuse it, or pass it to the fallback. */
+  (request: Request, info?: Deno.ServeHandlerInfo): Response | Promise<Response>;
+  /**
+   * Close every connection of this handler (1001, or 1012 with `restart`) so that each
+   * `terminate` sees `shutdown`; resolves once all of them are over. Call it before
+   * `server.shutdown()`.
+   */
+  shutdown(options?: ShutdownOptions): Promise<void>;
+  /** The handler's live connections. */
+  readonly registry: Registry;
+}
+
+interface Resolved {
+  readonly engine: ResolvedEngineOptions;
+  readonly protocols: readonly string[];
+  readonly origins: OriginPolicy;
+  readonly denoIdleTimeout: number | undefined;
+}
+
+const resolvedCache = new WeakMap<object, Resolved>();
+
+function resolve(options: UpgradeOptions<never>): Resolved {
+  let resolved = resolvedCache.get(options);
+  if (resolved === undefined) {
+    resolved = {
+      engine: resolveEngineOptions(options),
+      protocols: checkProtocols(options.protocols ?? []),
+      origins: checkOriginPolicy(options.origins ?? "same-origin"),
+      denoIdleTimeout: options.denoIdleTimeout === undefined
+        ? undefined
+        : checkCount("denoIdleTimeout", options.denoIdleTimeout, 0),
+    };
+    resolvedCache.set(options, resolved);
+  }
+  return resolved;
+}
+
+function refuse(rejection: Rejection): Response {
+  return new Response(rejection.reason + "\n", {
+    status: rejection.status,
+    headers: { "content-type": "text/plain; charset=utf-8", ...rejection.headers },
+  });
+}
+
+// Validate the request and negotiate; a Response means refused, a string is the protocol.
+function vet(request: Request, resolved: Resolved): Response | string {
+  const rejection = checkUpgrade(request.method, request.headers) ??
+    checkOrigin(resolved.origins, request.headers);
+  if (rejection) return refuse(rejection);
+  const protocol = negotiateProtocol(request.headers, resolved.protocols);
+  return typeof protocol === "string" ? protocol : refuse(protocol);
+}
+
+function connectionInfo(
+  request: Request,
+  protocol: string,
+  info: Deno.ServeHandlerInfo | undefined,
+): ConnectionInfo {
+  const addr = info?.remoteAddr as Partial<Deno.NetAddr> | undefined;
+  const remoteAddr: RemoteAddr | null = addr?.hostname === undefined
+    ? null
+    : { hostname: addr.hostname, port: addr.port ?? 0 };
+  return { url: request.url, headers: new Headers(request.headers), remoteAddr, protocol };
+}
+
+// One WebSocket: the engine's transport, and the listener of the socket's events.
+class DenoSocket implements Transport, EventListenerObject {
+  readonly #socket: WebSocket;
+  readonly engine: Engine<unknown, unknown, unknown>;
+
+  constructor(
+    socket: WebSocket,
+    handler: WebSock<unknown, unknown, unknown>,
+    arg: unknown,
+    info: ConnectionInfo,
+    resolved: Resolved,
+    registry: Registry | undefined,
+  ) {
+    this.#socket = socket;
+    this.engine = new Engine(handler, this, {
+      arg,
+      info,
+      options: resolved.engine,
+      onDone: registry ? (engine) => registry.delete(engine) : undefined,
+    });
+    registry?.add(this.engine);
+    socket.addEventListener("open", this);
+    socket.addEventListener("message", this);
+    socket.addEventListener("error", this);
+    socket.addEventListener("close", this);
+  }
+
+  handleEvent(event: Event): void {
+    switch (event.type) {
+      case "message": {
+        const data = (event as MessageEvent).data;
+        this.engine.receive(typeof data === "string" ? data : new Uint8Array(data));
+        break;
+      }
+      case "open":
+        this.engine.open();
+        break;
+      case "error": {
+        const message = (event as ErrorEvent).message ?? "WebSocket error";
+        this.engine.error(new Error(message), message.startsWith("No response from ping frame"));
+        break;
+      }
+      case "close": {
+        const { code, reason } = event as CloseEvent;
+        this.engine.closed(code, reason);
+        break;
+      }
+    }
+  }
+
+  sendText(data: string): void {
+    this.#socket.send(data);
+  }
+
+  sendBinary(data: Uint8Array): void {
+    this.#socket.send(data);
+  }
+
+  close(code: number, reason: string): void {
+    this.#socket.close(code, reason);
+  }
+
+  bufferedAmount(): number {
+    return this.#socket.bufferedAmount;
+  }
+}
+
+function accept<M>(
+  request: Request,
+  handler: WebSock<unknown, M, unknown>,
+  arg: unknown,
+  info: ConnectionInfo,
+  resolved: Resolved,
+  registry: Registry | undefined,
+): { response: Response; connection: Connection<M> } | Response {
+  let upgraded: { socket: WebSocket; response: Response };
+  try {
+    upgraded = Deno.upgradeWebSocket(request, { idleTimeout: resolved.denoIdleTimeout });
+  } catch (error) {
+    return refuse({ status: 400, reason: (error as Error).message });
+  }
+  // Deno matches its `protocol` option against the client's list split on ", " only, so
+  // the adapter negotiates itself and sets the header on the (mutable) 101 response.
+  if (info.protocol !== "") upgraded.response.headers.set("sec-websocket-protocol", info.protocol);
+  const socket = new DenoSocket(
+    upgraded.socket,
+    handler as WebSock<unknown, unknown, unknown>,
+    arg,
+    info,
+    resolved,
+    registry,
+  );
+  return { response: upgraded.response, connection: socket.engine.connection as Connection<M> };
+}
+
+/**
+ * Upgrade one request to a WebSocket served by `handler`, for use inside your own routing.
+ * The request is validated first (RFC 6455 §4.2.1, origin, subprotocol).
+ *
+ * @param request The upgrade request.
+ * @param handler The behaviour that serves the connection.
+ * @param arg The argument `init` receives.
+ * @param options Limits, origin policy, subprotocols, registry, handler info.
+ * @returns The 101 response, or a 4xx with a plain-text reason.
+ * @throws {TypeError|RangeError} When an option is invalid.
+ *
+ * @example Route by path
+ * ```ts ignore
+ * import { ok, type WebSock } from "@websock/websock";
+ * import { Registry, upgrade } from "@websock/websock/deno";
+ *
+ * const Room = {
+ *   init: (room: string) => ok({ room }),
+ *   handleIn: (_data, state) => ok(state),
+ *   handleInfo: (_message, state) => ok(state),
+ * } satisfies WebSock<{ room: string }, never, string>;
+ *
+ * const registry = new Registry();
+ * Deno.serve((request, info) => {
+ *   const { pathname } = new URL(request.url);
+ *   if (pathname.startsWith("/rooms/")) {
+ *     return upgrade(request, Room, pathname.slice(7), { registry, info });
+ *   }
+ *   return new Response("Not found", { status: 404 });
+ * });
+ * ```
+ */
+export function upgrade<S, M, A>(
+  request: Request,
+  handler: WebSock<S, M, A>,
+  arg: A,
+  options: UpgradeOptions<M> = {},
+): Response {
+  const resolved = resolve(options as UpgradeOptions<never>);
+  const vetted = vet(request, resolved);
+  if (typeof vetted !== "string") return vetted;
+  const info = connectionInfo(request, vetted, options.info);
+  const accepted = accept(
+    request,
+    handler as WebSock<unknown, M, unknown>,
+    arg,
+    info,
+    resolved,
+    options.registry,
+  );
+  if (accepted instanceof Response) return accepted;
+  options.onConnection?.(accepted.connection);
+  return accepted.response;
+}
+
+/**
+ * Make a `Deno.serve` handler that serves every WebSocket upgrade with `handler`: use it as
+ * `Deno.serve(websockHandler(Handler))` or `export default { fetch: websockHandler(Handler) }`.
+ *
+ * @param handler The behaviour that serves each connection.
+ * @param options Upgrade hook, fallback, limits, origin policy, subprotocols.
+ * @returns The request handler, with `shutdown()` to drain its connections.
+ * @throws {TypeError|RangeError} When an option is invalid.
+ *
+ * @example With authentication
+ * ```ts ignore
+ * import { ok, type WebSock } from "@websock/websock";
+ * import { websockHandler } from "@websock/websock/deno";
+ *
+ * const Chat = {
+ *   init: (user: string) => ok({ user }),
+ *   handleIn: (_data, state) => ok(state),
+ *   handleInfo: (_message, state) => ok(state),
+ * } satisfies WebSock<{ user: string }, never, string>;
+ *
+ * const handler = websockHandler(Chat, {
+ *   upgrade(request) {
+ *     const user = new URL(request.url).searchParams.get("user");
+ *     return user ?? new Response("Who are you?", { status: 401 });
+ *   },
+ * });
+ * const server = Deno.serve(handler);
+ * // later: await handler.shutdown(); await server.shutdown();
+ * ```
+ */
+export function websockHandler<S, M, A>(
+  handler: WebSock<S, M, A>,
+  options: WebSockHandlerOptions<A, M> = {},
+): WebSockHandler {
+  const resolved = resolve(options as UpgradeOptions<never>);
+  const registry = new Registry();
+  const hook = options.upgrade;
+  const fallback = options.fallback;
+  if (hook !== undefined && typeof hook !== "function") {
+    throw new TypeError(`Invalid option upgrade: ${String(hook)} is not a function`);
+  }
+  if (fallback !== undefined && typeof fallback !== "function") {
+    throw new TypeError(`Invalid option fallback: ${String(fallback)} is not a function`);
+  }
+  const generic = handler as WebSock<unknown, M, unknown>;
+
+  function open(request: Request, info: ConnectionInfo, arg: unknown): Response {
+    const accepted = accept(request, generic, arg, info, resolved, registry);
+    if (accepted instanceof Response) return accepted;
+    options.onConnection?.(accepted.connection);
+    return accepted.response;
+  }
+
+  async function openAfterHook(
+    request: Request,
+    info: ConnectionInfo,
+    pending: Promise<A | Response>,
+  ): Promise<Response> {
+    let arg: A | Response;
+    try {
+      arg = await pending;
+    } catch (error) {
+      return hookFailed(error);
+    }
+    return arg instanceof Response ? arg : open(request, info, arg);
+  }
+
+  function hookFailed(error: unknown): Response {
+    try {
+      resolved.engine.onError(error, { source: "upgrade" });
+    } catch {
+      // The error hook must not turn a refused upgrade into a crash.
+    }
+    return new Response("Internal Server Error\n", {
+      status: 500,
+      headers: { "content-type": "text/plain; charset=utf-8" },
+    });
+  }
+
+  function serve(
+    request: Request,
+    serveInfo?: Deno.ServeHandlerInfo,
+  ): Response | Promise<Response> {
+    if (!isWebSocketUpgrade(request.headers)) {
+      return fallback ? fallback(request, serveInfo!) : refuse(NOT_AN_UPGRADE);
+    }
+    const vetted = vet(request, resolved);
+    if (typeof vetted !== "string") return vetted;
+    const info = connectionInfo(request, vetted, serveInfo);
+    if (hook === undefined) return open(request, info, undefined);
+    let arg: A | Response | Promise<A | Response>;
+    try {
+      arg = hook(request, info);
+    } catch (error) {
+      return hookFailed(error);
+    }
+    if (arg instanceof Promise) return openAfterHook(request, info, arg);
+    return arg instanceof Response ? arg : open(request, info, arg);
+  }
+
+  return Object.assign(serve, {
+    shutdown: (shutdownOptions?: ShutdownOptions) => registry.shutdown(shutdownOptions),
+    registry,
+  });
+}

@@ -1,0 +1,166 @@
+// The options every adapter shares, their defaults, and their validation.
+
+import type { Connection } from "./websock.ts";
+
+/** Which callback (or part of the engine) an error came from, as the error hook is told. */
+export type ErrorSource =
+  | "init"
+  | "handleIn"
+  | "handleControl"
+  | "handleInfo"
+  | "terminate"
+  | "upgrade"
+  | "transport";
+
+/** What the error hook is told besides the error itself. */
+export interface ErrorContext {
+  /** Where the error came from. */
+  readonly source: ErrorSource;
+  /** The connection it happened on, when there is one. */
+  readonly connection?: Connection<unknown>;
+}
+
+/** A source of time and timers; replace it to control time in tests. */
+export interface Clock {
+  /** Milliseconds since some fixed point. */
+  now(): number;
+  /** Call `callback` after `ms` milliseconds; returns a handle for `clearTimeout`. */
+  setTimeout(callback: () => void, ms: number): unknown;
+  /** Cancel a timer made by `setTimeout`. */
+  clearTimeout(handle: unknown): void;
+}
+
+/** The options that shape a connection's engine, shared by every adapter. */
+export interface EngineOptions {
+  /**
+   * Close a connection from which nothing was received for this many milliseconds (1001,
+   * `terminate` sees `timeout`). `0` turns it off.
+   * @default {60000}
+   */
+  timeout?: number;
+  /**
+   * The largest message, in bytes, a peer may send; a larger one closes the connection with
+   * 1009 and `terminate` sees an error.
+   * @default {1048576}
+   */
+  maxMessageBytes?: number;
+  /**
+   * How many events (received messages and mailbox messages) may wait for the handler;
+   * one more closes the connection with 1013 and `terminate` sees an error.
+   * @default {1024}
+   */
+  maxQueuedEvents?: number;
+  /**
+   * How many bytes may wait to be written to a peer that does not read; more closes the
+   * connection with 1008 and `terminate` sees an error. Checked at least every 64 KiB sent.
+   * @default {16777216}
+   */
+  maxBufferedBytes?: number;
+  /**
+   * Told of every error a callback throws, every invalid result, and every failed
+   * `terminate`; none of it reaches the client.
+   * @default {Logs with console.error}
+   */
+  onError?: (error: unknown, context: ErrorContext) => void;
+  /**
+   * Time and timers.
+   * @default {The global Date.now, setTimeout and clearTimeout}
+   */
+  clock?: Clock;
+}
+
+/** Options after validation, with every default filled in. */
+export interface ResolvedEngineOptions {
+  /** See {@linkcode EngineOptions.timeout}. */
+  readonly timeout: number;
+  /** See {@linkcode EngineOptions.maxMessageBytes}. */
+  readonly maxMessageBytes: number;
+  /** See {@linkcode EngineOptions.maxQueuedEvents}. */
+  readonly maxQueuedEvents: number;
+  /** See {@linkcode EngineOptions.maxBufferedBytes}. */
+  readonly maxBufferedBytes: number;
+  /** Bytes sent between two looks at the peer's buffer. */
+  readonly checkBufferedEvery: number;
+  /** See {@linkcode EngineOptions.onError}. */
+  readonly onError: (error: unknown, context: ErrorContext) => void;
+  /** See {@linkcode EngineOptions.clock}. */
+  readonly clock: Clock;
+}
+
+/** The defaults of {@linkcode EngineOptions}. */
+export const DEFAULTS = {
+  timeout: 60_000,
+  maxMessageBytes: 1024 * 1024,
+  maxQueuedEvents: 1024,
+  maxBufferedBytes: 16 * 1024 * 1024,
+} as const;
+
+const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (handle) => clearTimeout(handle as number),
+};
+
+function logError(error: unknown, context: ErrorContext): void {
+  const where = context.connection ? ` on ${context.connection.url}` : "";
+  console.error(`websock: ${context.source} failed${where}:`, error);
+}
+
+/**
+ * Check a whole-number option.
+ *
+ * @throws {TypeError} When the value is not a number.
+ * @throws {RangeError} When it is not an integer at least `min`.
+ */
+export function checkCount(name: string, value: unknown, min: number): number {
+  if (typeof value !== "number") {
+    throw new TypeError(`Invalid option ${name}: ${String(value)} is not a number`);
+  }
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new RangeError(`Invalid option ${name}: ${value} is not an integer >= ${min}`);
+  }
+  return value;
+}
+
+/**
+ * Validate engine options and fill in the defaults. Adapters call it once per handler, not
+ * per connection.
+ *
+ * @param options The options a user passed.
+ * @returns The resolved options.
+ * @throws {TypeError} When an option has the wrong type.
+ * @throws {RangeError} When an option is out of range.
+ *
+ * @example
+ * ```ts
+ * import { resolveEngineOptions } from "@websock/websock/engine";
+ * const options = resolveEngineOptions({ timeout: 5_000 });
+ * ```
+ */
+export function resolveEngineOptions(options: EngineOptions = {}): ResolvedEngineOptions {
+  const maxBufferedBytes = checkCount(
+    "maxBufferedBytes",
+    options.maxBufferedBytes ?? DEFAULTS.maxBufferedBytes,
+    1,
+  );
+  if (options.onError !== undefined && typeof options.onError !== "function") {
+    throw new TypeError(`Invalid option onError: ${String(options.onError)} is not a function`);
+  }
+  return {
+    timeout: checkCount("timeout", options.timeout ?? DEFAULTS.timeout, 0),
+    maxMessageBytes: checkCount(
+      "maxMessageBytes",
+      options.maxMessageBytes ?? DEFAULTS.maxMessageBytes,
+      1,
+    ),
+    maxQueuedEvents: checkCount(
+      "maxQueuedEvents",
+      options.maxQueuedEvents ?? DEFAULTS.maxQueuedEvents,
+      1,
+    ),
+    maxBufferedBytes,
+    checkBufferedEvery: Math.max(1, Math.min(64 * 1024, Math.floor(maxBufferedBytes / 4))),
+    onError: options.onError ?? logError,
+    clock: options.clock ?? systemClock,
+  };
+}

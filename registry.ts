@@ -1,0 +1,66 @@
+// The live connections of one handler, so that a server can drain them all at once.
+
+import type { Engine } from "./engine.ts";
+
+/** Options for {@linkcode Registry.shutdown}. */
+export interface ShutdownOptions {
+  /** Close with 1012 (service restart) instead of 1001 (going away). */
+  readonly restart?: boolean;
+}
+
+/**
+ * The live connections of one handler. Adapters add each engine and remove it when it is
+ * done; {@linkcode Registry.shutdown} closes them all and waits for every `terminate`.
+ *
+ * @example
+ * ```ts
+ * import { Registry } from "@websock/websock/engine";
+ * const registry = new Registry();
+ * await registry.shutdown(); // no connections: resolves at once
+ * ```
+ */
+export class Registry {
+  readonly #live = new Set<Engine<unknown, unknown, unknown>>();
+  #waiters: (() => void)[] = [];
+
+  /** How many connections are live. */
+  get size(): number {
+    return this.#live.size;
+  }
+
+  /**
+   * Track an engine.
+   *
+   * @param engine The engine of a new connection.
+   */
+  add(engine: Engine<unknown, unknown, unknown>): void {
+    this.#live.add(engine);
+  }
+
+  /**
+   * Forget an engine: its connection is over. Give this as the engine's `onDone`.
+   *
+   * @param engine The engine whose connection is over.
+   */
+  delete(engine: Engine<unknown, unknown, unknown>): void {
+    if (this.#live.delete(engine) && this.#live.size === 0 && this.#waiters.length > 0) {
+      const waiters = this.#waiters;
+      this.#waiters = [];
+      for (const resolve of waiters) resolve();
+    }
+  }
+
+  /**
+   * Close every live connection (1001, or 1012 with `restart`) so that each `terminate` sees
+   * `shutdown`, and wait until all of them are over.
+   *
+   * @param options Whether the server is restarting.
+   * @returns A promise that resolves once every connection is over.
+   */
+  shutdown(options: ShutdownOptions = {}): Promise<void> {
+    if (this.#live.size === 0) return Promise.resolve();
+    const done = new Promise<void>((resolve) => this.#waiters.push(resolve));
+    for (const engine of [...this.#live]) engine.shutdown(options.restart ?? false);
+    return done;
+  }
+}

@@ -1,0 +1,472 @@
+// Connection lifecycle over real sockets: terminate reasons, limits, the mailbox, ordering
+// under async callbacks, and shutdown.
+
+import assert from "node:assert/strict";
+import { type Connection, ok, push, stop, type WebSock } from "../mod.ts";
+import { closePayload, connect, delay, Raw, recorded, serve, upgradeRequest } from "./_helpers.ts";
+
+const Echo = {
+  init: () => ok(0),
+  handleIn: (data, count) => push(data, count + 1),
+  handleInfo: (_m, count) => ok(count),
+} satisfies WebSock<number>;
+
+Deno.test("terminate sees remote with the peer's close code and reason", async () => {
+  const { handler, recording } = recorded(Echo);
+  await using srv = serve(handler);
+  const client = await connect(srv.url);
+  client.send("a");
+  await client.next();
+  await client.close(4321, "gone fishing");
+  const { reason, state } = await recording.terminated;
+  assert.deepEqual(reason, { type: "remote", code: 4321, reason: "gone fishing" });
+  assert.equal(state, 1);
+});
+
+Deno.test("terminate sees remote 1005 when the peer's close frame has no code", async () => {
+  const { handler, recording } = recorded(Echo);
+  await using srv = serve(handler);
+  using raw = await Raw.connect(srv.port);
+  await raw.write(upgradeRequest());
+  assert.equal((await raw.response()).status, 101);
+  await raw.frame(8);
+  const { reason } = await recording.terminated;
+  assert.deepEqual(reason, { type: "remote", code: 1005, reason: "" });
+  await raw.readClose();
+});
+
+Deno.test("terminate sees a remote or error end when the peer drops TCP mid-message", async () => {
+  const { handler, recording } = recorded(Echo);
+  await using srv = serve(handler);
+  const raw = await Raw.connect(srv.port);
+  await raw.write(upgradeRequest());
+  await raw.response();
+  await raw.frame(1, "partial", false);
+  raw.close();
+  const { reason } = await recording.terminated;
+  assert.ok(reason.type === "remote" || reason.type === "error", reason.type);
+  await delay(10);
+  assert.equal(recording.terminations.length, 1);
+});
+
+Deno.test("terminate runs exactly once, with the last good state", async () => {
+  const { handler, recording } = recorded({
+    ...Echo,
+    handleIn: (data, count) => data === "bad" ? ({} as never) : push(data, count + 1),
+  });
+  await using srv = serve(handler, { onError() {} });
+  const client = await connect(srv.url);
+  client.send("1");
+  client.send("2");
+  client.send("bad");
+  client.send("3");
+  // Deno tears a server socket down without its close frame when data arrives while the
+  // close is being written, so the client may see an abnormal close instead of 1011.
+  assert.ok([1011, 1006, 0].includes((await client.closed).code));
+  await recording.terminated;
+  await delay(20);
+  assert.equal(recording.terminations.length, 1);
+  assert.equal(recording.terminations[0].state, 2);
+});
+
+Deno.test("timeout closes an idle connection with 1001 and terminate sees timeout", async () => {
+  const { handler, recording } = recorded(Echo);
+  await using srv = serve(handler, { timeout: 80 });
+  const client = await connect(srv.url);
+  const started = Date.now();
+  // Activity keeps it alive.
+  for (let i = 0; i < 4; i++) {
+    await delay(30);
+    client.send("ping");
+    await client.next();
+  }
+  const closed = await client.closed;
+  assert.ok(Date.now() - started >= 150, "activity postponed the timeout");
+  assert.equal(closed.code, 1001);
+  assert.equal(closed.reason, "Idle timeout");
+  assert.deepEqual((await recording.terminated).reason, { type: "timeout" });
+});
+
+Deno.test("timeout: 0 turns the idle timeout off", async () => {
+  await using srv = serve(Echo, { timeout: 0 });
+  await using client = await connect(srv.url);
+  await delay(50);
+  client.send("still here");
+  assert.equal(await client.next(), "still here");
+});
+
+Deno.test("the default timeout is 60 seconds", async () => {
+  const { DEFAULTS } = await import("../engine.ts");
+  assert.equal(DEFAULTS.timeout, 60_000);
+});
+
+Deno.test("denoIdleTimeout: a peer that never answers pings ends with timeout", async () => {
+  const { handler, recording } = recorded(Echo);
+  await using srv = serve(handler, { denoIdleTimeout: 1, timeout: 0 });
+  using raw = await Raw.connect(srv.port);
+  await raw.write(upgradeRequest());
+  await raw.response();
+  const { reason } = await recording.terminated;
+  assert.deepEqual(reason, { type: "timeout" });
+  raw.close();
+});
+
+Deno.test("maxMessageBytes: a bigger message closes with 1009 and terminate sees an error", async () => {
+  const seen: unknown[] = [];
+  const { handler, recording } = recorded({
+    ...Echo,
+    handleIn(data, count) {
+      seen.push(data);
+      return push(data, count + 1);
+    },
+  });
+  await using srv = serve(handler, { maxMessageBytes: 10 });
+  const client = await connect(srv.url);
+  client.send("0123456789");
+  assert.equal(await client.next(), "0123456789");
+  client.send("ééééé!"); // 11 UTF-8 bytes, 6 characters
+  assert.equal((await client.closed).code, 1009);
+  const { reason } = await recording.terminated;
+  assert.ok(reason.type === "error" && reason.error instanceof RangeError);
+  assert.deepEqual(seen, ["0123456789"]);
+});
+
+Deno.test("maxMessageBytes applies to binary messages and defaults to 1 MiB", async () => {
+  await using srv = serve(Echo);
+  const client = await connect(srv.url);
+  client.send(new Uint8Array(1024 * 1024));
+  assert.equal(((await client.next()) as Uint8Array).byteLength, 1024 * 1024);
+  client.send(new Uint8Array(1024 * 1024 + 1));
+  assert.equal((await client.closed).code, 1009);
+});
+
+Deno.test("maxQueuedEvents: a flood past a slow handler closes with 1013", async () => {
+  const { handler, recording } = recorded(
+    {
+      ...Echo,
+      handleIn: async (data: string | Uint8Array, count: number) => {
+        await delay(20);
+        return push(data, count + 1);
+      },
+    } satisfies WebSock<number>,
+  );
+  await using srv = serve(handler, { maxQueuedEvents: 4 });
+  const client = await connect(srv.url);
+  for (let i = 0; i < 10; i++) client.send(String(i));
+  // See above: data arriving while Deno writes the close frame can lose the frame.
+  assert.ok([1013, 1006, 0].includes((await client.closed).code));
+  const { reason } = await recording.terminated;
+  assert.ok(reason.type === "error" && reason.error instanceof RangeError);
+});
+
+Deno.test("maxQueuedEvents bounds the mailbox: send() returns false once full", async () => {
+  let connection: Connection<number> | undefined;
+  const { handler, recording } = recorded(
+    {
+      init: (_a: undefined, c: Connection<number>) => {
+        connection = c;
+        return ok(0);
+      },
+      handleIn: (_d: string | Uint8Array, s: number) => ok(s),
+      handleInfo: (_m: number, s: number) => ok(s),
+    } satisfies WebSock<number, number>,
+  );
+  await using srv = serve(handler, { maxQueuedEvents: 3 });
+  const client = await connect(srv.url);
+  while (!connection) await delay(1);
+  const results = [1, 2, 3, 4, 5].map((n) => connection!.send(n));
+  assert.deepEqual(results, [true, true, true, false, false]);
+  assert.equal((await client.closed).code, 1013);
+  await recording.terminated;
+  assert.equal(connection.closed, true);
+});
+
+Deno.test("maxBufferedBytes: a peer that does not read is closed with 1008", async () => {
+  const chunk = new Uint8Array(64 * 1024);
+  let connection: Connection<"more"> | undefined;
+  const { handler, recording } = recorded(
+    {
+      init: (_a: undefined, c: Connection<"more">) => {
+        connection = c;
+        c.send("more");
+        return ok(0);
+      },
+      handleIn: (_d: string | Uint8Array, s: number) => ok(s),
+      handleInfo(_m: "more", sent: number) {
+        if (sent < 2000) connection!.send("more");
+        return push(chunk, sent + 1);
+      },
+    } satisfies WebSock<number, "more">,
+  );
+  await using srv = serve(handler, { maxBufferedBytes: 256 * 1024 });
+  using raw = await Raw.connect(srv.port);
+  await raw.write(upgradeRequest());
+  // Never read: the server's writes back up.
+  const { reason, state } = await recording.terminated;
+  assert.ok(reason.type === "error" && reason.error instanceof RangeError, JSON.stringify(reason));
+  assert.match((reason.error as Error).message, /maxBufferedBytes/);
+  assert.ok(state < 2000, `stopped after ${state} chunks`);
+  raw.close();
+});
+
+Deno.test("async callbacks never overlap and events keep their order", async () => {
+  const log: string[] = [];
+  let active = 0;
+  let connection: Connection<string> | undefined;
+  const Slow = {
+    init: async (_a: undefined, c: Connection<string>) => {
+      connection = c;
+      await delay(5);
+      return ok([] as string[]);
+    },
+    async handleIn(data: string | Uint8Array, seen: string[]) {
+      active++;
+      assert.equal(active, 1, "callbacks overlapped");
+      log.push(`in:${data}`);
+      if (data === "2") connection!.send(`info-from-2`);
+      await delay(Number(data) % 3 === 0 ? 8 : 1);
+      active--;
+      return push(`done:${data}`, [...seen, String(data)]);
+    },
+    handleInfo(message: string, seen: string[]) {
+      assert.equal(active, 0, "handleInfo overlapped an async handleIn");
+      log.push(`info:${message}`);
+      return ok(seen);
+    },
+  } satisfies WebSock<string[], string>;
+  await using srv = serve(Slow);
+  await using client = await connect(srv.url);
+  for (let i = 1; i <= 6; i++) client.send(String(i));
+  const replies = await client.take(6);
+  assert.deepEqual(replies, ["1", "2", "3", "4", "5", "6"].map((n) => `done:${n}`));
+  assert.deepEqual(
+    log,
+    [
+      "in:1",
+      "in:2",
+      "in:3",
+      "in:4",
+      "in:5",
+      "in:6",
+      "info:info-from-2",
+    ].slice(0, 2).concat(log.slice(2)),
+  );
+  // The mailbox message sent during handleIn("2") is queued behind 3..6, which arrived first.
+  assert.ok(log.indexOf("info:info-from-2") > log.indexOf("in:2"));
+});
+
+Deno.test("messages received during an async init wait for it", async () => {
+  const Handler = {
+    init: async () => {
+      await delay(30);
+      return ok("ready");
+    },
+    handleIn: (data: string | Uint8Array, state: string) => push(`${state}:${data}`, state),
+    handleInfo: (_m: never, s: string) => ok(s),
+  } satisfies WebSock<string>;
+  await using srv = serve(Handler);
+  await using client = await connect(srv.url);
+  client.send("a");
+  client.send("b");
+  assert.deepEqual(await client.take(2), ["ready:a", "ready:b"]);
+});
+
+Deno.test("init that throws closes with 1011 and terminate does not run", async () => {
+  const { handler, recording } = recorded({
+    ...Echo,
+    init: () => {
+      throw new Error("no");
+    },
+  });
+  const sources: string[] = [];
+  await using srv = serve(handler, { onError: (_e, c) => sources.push(c.source) });
+  const client = await connect(srv.url);
+  assert.equal((await client.closed).code, 1011);
+  await delay(10);
+  assert.equal(recording.terminations.length, 0);
+  assert.deepEqual(sources, ["init"]);
+});
+
+Deno.test("a terminate that throws is reported and harms nothing", async () => {
+  const sources: string[] = [];
+  await using srv = serve({
+    ...Echo,
+    terminate() {
+      throw new Error("cleanup failed");
+    },
+  }, { onError: (_e, c) => sources.push(c.source) });
+  const client = await connect(srv.url);
+  await client.close(1000);
+  await delay(10);
+  assert.deepEqual(sources, ["terminate"]);
+  await using again = await connect(srv.url);
+  again.send("x");
+  assert.equal(await again.next(), "x");
+});
+
+Deno.test("the mailbox delivers from a timer to handleInfo", async () => {
+  type Tick = { n: number };
+  const Ticker = {
+    init(_a: undefined, connection: Connection<Tick>) {
+      let n = 0;
+      const timer = setInterval(() => connection.send({ n: ++n }), 5);
+      return ok({ timer });
+    },
+    handleIn: (_d: string | Uint8Array, s: { timer: ReturnType<typeof setInterval> }) => ok(s),
+    handleInfo: (tick: Tick, s: { timer: ReturnType<typeof setInterval> }) =>
+      tick.n === 3 ? stop("normal", s, 1000, `tick ${tick.n}`) : push(`tick ${tick.n}`, s),
+    terminate: (_r: unknown, s: { timer: ReturnType<typeof setInterval> }) =>
+      clearInterval(s.timer),
+  } satisfies WebSock<{ timer: ReturnType<typeof setInterval> }, Tick>;
+  await using srv = serve(Ticker);
+  const client = await connect(srv.url);
+  assert.equal((await client.closed).code, 1000);
+  assert.deepEqual(client.pending, ["tick 1", "tick 2", "tick 3"]);
+});
+
+Deno.test("the mailbox delivers from another connection, and send() is never synchronous", async () => {
+  const members = new Map<string, Connection<string>>();
+  const Room = {
+    init(name: string, connection: Connection<string>) {
+      members.set(name, connection);
+      return ok(name);
+    },
+    handleIn(data: string | Uint8Array, name: string) {
+      let delivered = 0;
+      let inline = false;
+      for (const [other, connection] of members) {
+        if (other === name) continue;
+        if (connection.send(`${name}: ${data}`)) delivered++;
+        inline ||= sawInfo;
+      }
+      return push(`sent to ${delivered}${inline ? " (inline!)" : ""}`, name);
+    },
+    handleInfo(message: string, name: string) {
+      sawInfo = true;
+      return push(message, name);
+    },
+    terminate: (_r: unknown, name: string) => void members.delete(name),
+  } satisfies WebSock<string, string, string>;
+  let sawInfo = false;
+  await using srv = serve(Room, { upgrade: (req) => new URL(req.url).searchParams.get("name")! });
+  await using ann = await connect(`${srv.url}?name=ann`);
+  await using bob = await connect(`${srv.url}?name=bob`);
+  while (members.size < 2) await delay(1);
+  ann.send("hello bob");
+  assert.equal(await ann.next(), "sent to 1");
+  assert.equal(await bob.next(), "ann: hello bob");
+});
+
+Deno.test("send() to a closed connection returns false and is harmless", async () => {
+  let connection: Connection<string> | undefined;
+  const { handler, recording } = recorded(
+    {
+      init: (_a: undefined, c: Connection<string>) => {
+        connection = c;
+        return ok(0);
+      },
+      handleIn: (_d: string | Uint8Array, s: number) => ok(s),
+      handleInfo: (_m: string, s: number) => ok(s),
+    } satisfies WebSock<number, string>,
+  );
+  await using srv = serve(handler);
+  const client = await connect(srv.url);
+  await client.close();
+  await recording.terminated;
+  assert.equal(connection!.closed, true);
+  assert.equal(connection!.send("anyone?"), false);
+});
+
+Deno.test("handler.shutdown() closes every connection with 1001, terminate sees shutdown once each", async () => {
+  const { handler, recording } = recorded(Echo);
+  await using srv = serve(handler);
+  const clients = await Promise.all([1, 2, 3, 4, 5].map(() => connect(srv.url)));
+  for (const c of clients) {
+    c.send("x");
+    await c.next();
+  }
+  assert.equal(srv.handler.registry.size, 5);
+  await srv.handler.shutdown();
+  assert.equal(recording.terminations.length, 5);
+  for (const t of recording.terminations) {
+    assert.deepEqual(t.reason, { type: "shutdown", code: 1001 });
+  }
+  for (const c of clients) {
+    const closed = await c.closed;
+    assert.equal(closed.code, 1001);
+    assert.equal(closed.reason, "Server shutting down");
+  }
+  assert.equal(srv.handler.registry.size, 0);
+});
+
+Deno.test("handler.shutdown({ restart: true }) closes with 1012", async () => {
+  const { handler, recording } = recorded(Echo);
+  await using srv = serve(handler);
+  const clients = await Promise.all([1, 2].map(() => connect(srv.url)));
+  await srv.handler.shutdown({ restart: true });
+  for (const c of clients) assert.equal((await c.closed).code, 1012);
+  assert.deepEqual(recording.terminations.map((t) => t.reason), [
+    { type: "shutdown", code: 1012 },
+    { type: "shutdown", code: 1012 },
+  ]);
+});
+
+Deno.test("handler.shutdown() waits for an in-flight async callback before terminate", async () => {
+  const order: string[] = [];
+  await using srv = serve(
+    {
+      ...Echo,
+      handleIn: async (data: string | Uint8Array, count: number) => {
+        order.push("start");
+        await delay(30);
+        order.push("end");
+        return push(data, count + 1);
+      },
+      terminate: (reason) => void order.push(`terminate:${reason.type}`),
+    } satisfies WebSock<number>,
+  );
+  const client = await connect(srv.url);
+  client.send("x");
+  await delay(5);
+  await srv.handler.shutdown();
+  assert.deepEqual(order, ["start", "end", "terminate:shutdown"]);
+  await client.closed;
+});
+
+Deno.test("Deno's server.shutdown() still runs terminate exactly once per connection", async () => {
+  const { handler, recording } = recorded(Echo);
+  const srv = serve(handler);
+  const clients = await Promise.all([1, 2, 3].map(() => connect(srv.url)));
+  await srv.server.shutdown();
+  await Promise.all(clients.map((c) => c.closed));
+  while (recording.terminations.length < 3) await delay(2);
+  await delay(10);
+  assert.equal(recording.terminations.length, 3);
+  assert.equal(srv.handler.registry.size, 0);
+});
+
+Deno.test("a close frame from the peer reaches terminate after the messages before it", async () => {
+  const seen: string[] = [];
+  const { handler, recording } = recorded(
+    {
+      ...Echo,
+      handleIn: async (data: string | Uint8Array, count: number) => {
+        await delay(5);
+        seen.push(String(data));
+        return ok(count + 1);
+      },
+    } satisfies WebSock<number>,
+  );
+  await using srv = serve(handler);
+  using raw = await Raw.connect(srv.port);
+  await raw.write(upgradeRequest());
+  await raw.response();
+  await raw.frame(1, "a");
+  await raw.frame(1, "b");
+  await raw.frame(8, closePayload(4000, "done"));
+  const { reason, state } = await recording.terminated;
+  assert.deepEqual(seen, ["a", "b"]);
+  assert.equal(state, 2);
+  assert.deepEqual(reason, { type: "remote", code: 4000, reason: "done" });
+  await raw.readClose();
+});

@@ -1,0 +1,316 @@
+// The HTTP side: request validation with exact statuses, origin checks, subprotocols, the
+// upgrade hook, the fallback, upgrade() in your own routing, and option validation.
+
+import assert from "node:assert/strict";
+import { type Connection, ok, push, type WebSock } from "../mod.ts";
+import { Registry, upgrade, websockHandler } from "../adapters/deno.ts";
+import { connect, KEY, Raw, serve, upgradeRequest } from "./_helpers.ts";
+
+const Echo = {
+  init: () => ok(null),
+  handleIn: (data, state) => push(data, state),
+  handleInfo: (_m, state) => ok(state),
+} satisfies WebSock<null>;
+
+async function rawStatus(port: number, request: string) {
+  using raw = await Raw.connect(port);
+  await raw.write(request);
+  return await raw.response();
+}
+
+const badUpgrades: [string, string, number, RegExp, [string, string]?][] = [
+  ["no Upgrade header", upgradeRequest({ Upgrade: null }), 426, /Expected a WebSocket upgrade/, [
+    "upgrade",
+    "websocket",
+  ]],
+  ["Upgrade: h2c", upgradeRequest({ Upgrade: "h2c" }), 426, /Expected a WebSocket upgrade/],
+  ["no Connection header", upgradeRequest({ Connection: null }), 400, /Connection header/],
+  [
+    "Connection: keep-alive",
+    upgradeRequest({ Connection: "keep-alive" }),
+    400,
+    /Connection header/,
+  ],
+  ["no Sec-WebSocket-Key", upgradeRequest({ "Sec-WebSocket-Key": null }), 400, /Key/],
+  ["a 15-byte key", upgradeRequest({ "Sec-WebSocket-Key": "AAAAAAAAAAAAAAAAAAAA" }), 400, /Key/],
+  ["a non-base64 key", upgradeRequest({ "Sec-WebSocket-Key": "!".repeat(22) + "==" }), 400, /Key/],
+  ["version 8", upgradeRequest({ "Sec-WebSocket-Version": "8" }), 426, /version 13/, [
+    "sec-websocket-version",
+    "13",
+  ]],
+  ["no version", upgradeRequest({ "Sec-WebSocket-Version": null }), 426, /version 13/, [
+    "sec-websocket-version",
+    "13",
+  ]],
+  ["a cross-site Origin", upgradeRequest({ Origin: "https://evil.example" }), 403, /evil/],
+];
+
+for (const [name, request, status, body, header] of badUpgrades) {
+  Deno.test(`websockHandler() answers an upgrade with ${name} with ${status}`, async () => {
+    await using srv = serve(Echo);
+    const response = await rawStatus(srv.port, request);
+    assert.equal(response.status, status);
+    assert.match(response.body, body);
+    assert.match(response.headers.get("content-type") ?? "", /text\/plain/);
+    if (header) assert.equal(response.headers.get(header[0]), header[1]);
+  });
+}
+
+Deno.test("websockHandler() accepts Connection: keep-alive, Upgrade in any case", async () => {
+  await using srv = serve(Echo);
+  using raw = await Raw.connect(srv.port);
+  await raw.write(upgradeRequest({ Connection: "keep-alive, UPGRADE", Upgrade: "WebSocket" }));
+  const response = await raw.response();
+  assert.equal(response.status, 101);
+  assert.equal(response.headers.get("sec-websocket-accept"), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+  await raw.frame(8, new Uint8Array([0x03, 0xe8]));
+  assert.deepEqual(await raw.readClose(), { code: 1000, reason: "" });
+});
+
+Deno.test("websockHandler() answers a POST upgrade with a 4xx (Deno's HTTP layer says 400)", async () => {
+  await using srv = serve(Echo);
+  const response = await rawStatus(
+    srv.port,
+    upgradeRequest({ "Content-Length": "0" }, "POST / HTTP/1.1"),
+  );
+  assert.ok(response.status >= 400 && response.status < 500, `status ${response.status}`);
+});
+
+Deno.test("upgrade() answers a POST with 405 and Allow: GET", async () => {
+  const request = new Request("http://127.0.0.1/", {
+    method: "POST",
+    headers: { host: "127.0.0.1", upgrade: "websocket", connection: "upgrade" },
+  });
+  const response = upgrade(request, Echo, undefined);
+  assert.equal(response.status, 405);
+  assert.equal(response.headers.get("allow"), "GET");
+  assert.match(await response.text(), /requires GET, not POST/);
+});
+
+Deno.test("websockHandler() answers a request without Host with a 4xx", async () => {
+  await using srv = serve(Echo);
+  const response = await rawStatus(srv.port, upgradeRequest({ Host: null }));
+  assert.ok(response.status >= 400 && response.status < 500, `status ${response.status}`);
+});
+
+Deno.test("websockHandler() uses the fallback for requests that are not upgrades", async () => {
+  await using srv = serve(Echo, { fallback: () => new Response("hello page") });
+  const response = await fetch(`http://127.0.0.1:${srv.port}/`);
+  assert.equal(await response.text(), "hello page");
+});
+
+Deno.test("websockHandler() answers plain requests with 426 by default", async () => {
+  await using srv = serve(Echo);
+  const response = await fetch(`http://127.0.0.1:${srv.port}/`);
+  assert.equal(response.status, 426);
+  assert.equal(response.headers.get("upgrade"), "websocket");
+  await response.body?.cancel();
+});
+
+Deno.test("origins: a list allows its origins and refuses others with 403", async () => {
+  await using srv = serve(Echo, { origins: ["https://app.example"] });
+  const ok1 = await rawStatus(srv.port, upgradeRequest({ Origin: "https://app.example" }));
+  assert.equal(ok1.status, 101);
+  const bad = await rawStatus(srv.port, upgradeRequest({ Origin: "https://other.example" }));
+  assert.equal(bad.status, 403);
+});
+
+Deno.test("origins: the default allows the same origin and clients without Origin", async () => {
+  await using srv = serve(Echo);
+  const same = await rawStatus(
+    srv.port,
+    upgradeRequest({ Host: `127.0.0.1:${srv.port}`, Origin: `http://127.0.0.1:${srv.port}` }),
+  );
+  assert.equal(same.status, 101);
+  const none = await rawStatus(srv.port, upgradeRequest());
+  assert.equal(none.status, 101);
+  const otherPort = await rawStatus(
+    srv.port,
+    upgradeRequest({ Host: `127.0.0.1:${srv.port}`, Origin: `http://127.0.0.1:1` }),
+  );
+  assert.equal(otherPort.status, 403);
+});
+
+Deno.test("origins: a function decides, and '*' allows all", async () => {
+  await using fn = serve(Echo, { origins: (origin) => origin?.endsWith(".good") ?? false });
+  assert.equal((await rawStatus(fn.port, upgradeRequest({ Origin: "http://a.good" }))).status, 101);
+  assert.equal((await rawStatus(fn.port, upgradeRequest())).status, 403);
+  await using any = serve(Echo, { origins: "*" });
+  assert.equal((await rawStatus(any.port, upgradeRequest({ Origin: "http://x" }))).status, 101);
+});
+
+Deno.test("protocols: the server's preference wins among what the client offers", async () => {
+  let seen = "";
+  await using srv = serve({
+    ...Echo,
+    init: (_a, connection) => {
+      seen = connection.protocol;
+      return ok(null);
+    },
+  }, { protocols: ["v2", "v1"] });
+  await using client = await connect(srv.url, ["v1", "v2"]);
+  assert.equal(client.socket.protocol, "v2");
+  client.send("x");
+  await client.next();
+  assert.equal(seen, "v2");
+});
+
+Deno.test("protocols: a client list without spaces is parsed (Deno's own parser is not)", async () => {
+  await using srv = serve(Echo, { protocols: ["b"] });
+  using raw = await Raw.connect(srv.port);
+  await raw.write(upgradeRequest({ "Sec-WebSocket-Protocol": "a,b" }));
+  const response = await raw.response();
+  assert.equal(response.status, 101);
+  assert.equal(response.headers.get("sec-websocket-protocol"), "b");
+  await raw.frame(8, new Uint8Array([0x03, 0xe8]));
+  await raw.readClose();
+});
+
+Deno.test("protocols: no match is refused with 400 naming what the server speaks", async () => {
+  await using srv = serve(Echo, { protocols: ["graphql-ws"] });
+  const response = await rawStatus(srv.port, upgradeRequest({ "Sec-WebSocket-Protocol": "mqtt" }));
+  assert.equal(response.status, 400);
+  assert.match(response.body, /graphql-ws/);
+});
+
+Deno.test("protocols: a client that offers none connects without a protocol", async () => {
+  await using srv = serve(Echo, { protocols: ["v1"] });
+  await using client = await connect(srv.url);
+  assert.equal(client.socket.protocol, "");
+});
+
+Deno.test("the upgrade hook's value reaches init with url, headers and remote address", async () => {
+  let got: { arg: string; connection: Connection<never> } | undefined;
+  const Handler = {
+    init(arg: string, connection: Connection<never>) {
+      got = { arg, connection };
+      return push(arg, null);
+    },
+    handleIn: (_d: string | Uint8Array, s: null) => ok(s),
+    handleInfo: (_m: never, s: null) => ok(s),
+  } satisfies WebSock<null, never, string>;
+  await using srv = serve(Handler, {
+    upgrade: (request, info) =>
+      `${new URL(request.url).searchParams.get("user")}@${new URL(info.url).pathname}`,
+  });
+  await using client = await connect(`${srv.url}chat?user=ann`);
+  assert.equal(await client.next(), "ann@/chat");
+  assert.equal(got!.connection.url, `http://127.0.0.1:${srv.port}/chat?user=ann`);
+  assert.equal(got!.connection.headers.get("sec-websocket-version"), "13");
+  assert.equal(got!.connection.remoteAddr?.hostname, "127.0.0.1");
+  assert.ok(got!.connection.remoteAddr!.port > 0);
+});
+
+Deno.test("the upgrade hook refuses by returning a Response, sync or async", async () => {
+  await using sync = serve(Echo, { upgrade: () => new Response("who?", { status: 401 }) });
+  assert.equal((await rawStatus(sync.port, upgradeRequest())).status, 401);
+  await using later = serve(Echo, {
+    upgrade: async () => {
+      await Promise.resolve();
+      return new Response("no", { status: 403 });
+    },
+  });
+  assert.equal((await rawStatus(later.port, upgradeRequest())).status, 403);
+});
+
+Deno.test("an async upgrade hook's value reaches init", async () => {
+  const Handler = {
+    init: (arg: number) => push(String(arg), null),
+    handleIn: (_d: string | Uint8Array, s: null) => ok(s),
+    handleInfo: (_m: never, s: null) => ok(s),
+  } satisfies WebSock<null, never, number>;
+  await using srv = serve(Handler, {
+    upgrade: async () => {
+      await new Promise((r) => setTimeout(r, 5));
+      return 42;
+    },
+  });
+  await using client = await connect(srv.url);
+  assert.equal(await client.next(), "42");
+});
+
+Deno.test("an upgrade hook that throws gives a 500 and reaches onError", async () => {
+  const errors: string[] = [];
+  await using srv = serve(Echo, {
+    upgrade: () => {
+      throw new Error("db down");
+    },
+    onError: (_e, context) => errors.push(context.source),
+  });
+  const response = await rawStatus(srv.port, upgradeRequest());
+  assert.equal(response.status, 500);
+  assert.doesNotMatch(response.body, /db down/);
+  assert.deepEqual(errors, ["upgrade"]);
+});
+
+Deno.test("upgrade() serves a connection inside your own routing, with a registry", async () => {
+  const registry = new Registry();
+  let mailbox: Connection<string> | undefined;
+  const Room = {
+    init: (room: string) => push(`joined ${room}`, room),
+    handleIn: (_d: string | Uint8Array, room: string) => ok(room),
+    handleInfo: (message: string, room: string) => push(`${room}: ${message}`, room),
+  } satisfies WebSock<string, string, string>;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request, info) => {
+    const { pathname } = new URL(request.url);
+    if (!pathname.startsWith("/rooms/")) return new Response("Not found", { status: 404 });
+    return upgrade(request, Room, pathname.slice(7), {
+      registry,
+      info,
+      onConnection: (c) => mailbox = c,
+    });
+  });
+  const client = await connect(`ws://127.0.0.1:${server.addr.port}/rooms/lobby`);
+  assert.equal(await client.next(), "joined lobby");
+  assert.equal(registry.size, 1);
+  assert.equal(mailbox!.send("hi"), true);
+  assert.equal(await client.next(), "lobby: hi");
+  await registry.shutdown();
+  assert.equal((await client.closed).code, 1001);
+  assert.equal(registry.size, 0);
+  assert.equal(mailbox!.send("late"), false);
+  const missing = await fetch(`http://127.0.0.1:${server.addr.port}/other`);
+  assert.equal(missing.status, 404);
+  await missing.body?.cancel();
+  await server.shutdown();
+});
+
+Deno.test("upgrade() validates the request like websockHandler()", () => {
+  const request = new Request("http://127.0.0.1/", {
+    headers: {
+      host: "127.0.0.1",
+      upgrade: "websocket",
+      connection: "upgrade",
+      "sec-websocket-key": KEY,
+    },
+  });
+  const response = upgrade(request, Echo, undefined);
+  assert.equal(response.status, 426);
+  assert.equal(response.headers.get("sec-websocket-version"), "13");
+});
+
+for (
+  const [name, options, error] of [
+    ["timeout: -1", { timeout: -1 }, RangeError],
+    ["timeout: 1.5", { timeout: 1.5 }, RangeError],
+    ["timeout: '10'", { timeout: "10" }, TypeError],
+    ["maxMessageBytes: 0", { maxMessageBytes: 0 }, RangeError],
+    ["maxQueuedEvents: 0", { maxQueuedEvents: 0 }, RangeError],
+    ["maxBufferedBytes: NaN", { maxBufferedBytes: NaN }, RangeError],
+    ["denoIdleTimeout: -5", { denoIdleTimeout: -5 }, RangeError],
+    ["origins: 'any'", { origins: "any" }, TypeError],
+    ["protocols: 'chat'", { protocols: "chat" }, TypeError],
+    ["protocols: ['a b']", { protocols: ["a b"] }, TypeError],
+    ["upgrade: 1", { upgrade: 1 }, TypeError],
+    ["fallback: 'x'", { fallback: "x" }, TypeError],
+    ["onError: true", { onError: true }, TypeError],
+  ] as const
+) {
+  Deno.test(`websockHandler() throws a ${error.name} for ${name}, naming the value`, () => {
+    assert.throws(() => websockHandler(Echo, options as never), (e: Error) => {
+      assert.ok(e instanceof error, `${e}`);
+      assert.ok(e.message.includes(name.split(":")[0]), e.message);
+      return true;
+    });
+  });
+}

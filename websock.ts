@@ -1,0 +1,314 @@
+// The behaviour: what an application implements to serve one WebSocket connection, the
+// results its callbacks return, and the reasons a connection ends. Plain data and plain
+// functions only: nothing here knows about a runtime or a socket.
+
+/** A text frame to send. Create one with {@linkcode text}. */
+export interface TextMessage {
+  /** The frame type. */
+  readonly type: "text";
+  /** The text to send. */
+  readonly data: string;
+}
+
+/** A binary frame to send. Create one with {@linkcode binary}. */
+export interface BinaryMessage {
+  /** The frame type. */
+  readonly type: "binary";
+  /** The bytes to send. */
+  readonly data: Uint8Array;
+}
+
+/** A ping or pong control frame to send. Create one with {@linkcode ping} or {@linkcode pong}. */
+export interface ControlMessage {
+  /** The frame type. */
+  readonly type: "ping" | "pong";
+  /** The payload, at most 125 bytes. */
+  readonly data: Uint8Array;
+}
+
+/** A frame a callback asks to send. */
+export type OutMessage = TextMessage | BinaryMessage | ControlMessage;
+
+/**
+ * What `push` and `stop` accept for one message: a frame, or the shorthands a `string`
+ * (a text frame) and a `Uint8Array` (a binary frame).
+ */
+export type Outbound = OutMessage | string | Uint8Array;
+
+/** A control frame received from the peer, given to `handleControl`. */
+export interface ControlFrame {
+  /** Whether it was a ping or a pong. */
+  readonly type: "ping" | "pong";
+  /** The payload, at most 125 bytes. */
+  readonly data: Uint8Array;
+}
+
+/**
+ * Why a handler stops. `"normal"` closes with 1000, `"shutdown"` with 1001, `"restart"` with
+ * 1012; any other value closes with 1011 and reaches `terminate` as an error.
+ */
+export type StopReason = "normal" | "shutdown" | "restart" | string | Error;
+
+/** The close code, or the code and reason, that a `stop` result sends. */
+export type CloseDetail = number | { readonly code: number; readonly reason?: string };
+
+/** Keep going with a new state. Create one with {@linkcode ok}. */
+export interface OkResult<S> {
+  /** The result kind. */
+  readonly kind: "ok";
+  /** The connection's new state. */
+  readonly state: S;
+}
+
+/** Send messages, in order, then keep going. Create one with {@linkcode push}. */
+export interface PushResult<S> {
+  /** The result kind. */
+  readonly kind: "push";
+  /** One message or a list, sent in order. */
+  readonly messages: Outbound | readonly Outbound[];
+  /** The connection's new state. */
+  readonly state: S;
+}
+
+/** Send the messages (if any), then close the connection. Create one with {@linkcode stop}. */
+export interface StopResult<S> {
+  /** The result kind. */
+  readonly kind: "stop";
+  /** Why the handler stops; decides the close code unless `close` is given. */
+  readonly reason: StopReason;
+  /** The state `terminate` receives. */
+  readonly state: S;
+  /** The close code, or code and reason, to send instead of the one `reason` implies. */
+  readonly close?: CloseDetail;
+  /** Messages sent before the close frame. */
+  readonly messages?: Outbound | readonly Outbound[];
+}
+
+/** What every callback but `terminate` returns. */
+export type Result<S> = OkResult<S> | PushResult<S> | StopResult<S>;
+
+/** A result, or a promise of one: callbacks may be synchronous or async. */
+export type CallbackResult<S> = Result<S> | Promise<Result<S>>;
+
+/**
+ * Why a connection ended, as `terminate` is told.
+ *
+ * - `normal`: the handler returned `stop("normal")` (or a stop with an explicit close code).
+ * - `remote`: the peer closed; `code` is the peer's close code (1005 when it sent none) and
+ *   `reason` its reason.
+ * - `shutdown`: the server drained its connections, or the handler returned `stop("shutdown")`
+ *   or `stop("restart")`; `code` is the close code sent (1001 or 1012).
+ * - `timeout`: nothing was received for the configured idle time.
+ * - `error`: a callback threw or returned something invalid, a limit was exceeded, the handler
+ *   stopped with a reason other than the ones above, or the transport failed; `error` holds
+ *   the cause.
+ */
+export type TerminateReason =
+  | { readonly type: "normal"; readonly code: number; readonly reason: string }
+  | { readonly type: "remote"; readonly code: number; readonly reason: string }
+  | { readonly type: "shutdown"; readonly code: number }
+  | { readonly type: "timeout" }
+  | { readonly type: "error"; readonly error: unknown };
+
+/** The peer's address, when the server knows it. */
+export interface RemoteAddr {
+  /** The peer's IP address or host name. */
+  readonly hostname: string;
+  /** The peer's port. */
+  readonly port: number;
+}
+
+/** What is known of a connection when it is upgraded. */
+export interface ConnectionInfo {
+  /** The URL of the upgrade request. */
+  readonly url: string;
+  /** The headers of the upgrade request (a snapshot: the request itself is gone). */
+  readonly headers: Headers;
+  /** The peer's address, or `null` when the server does not say. */
+  readonly remoteAddr: RemoteAddr | null;
+  /** The negotiated subprotocol, or `""` when none was. */
+  readonly protocol: string;
+}
+
+/**
+ * A connection's handle: what it was upgraded with, and its mailbox. `send` queues a message
+ * for the handler's `handleInfo`; it can be called from anywhere (a timer, another
+ * connection, a pub/sub subscriber).
+ */
+export interface Connection<M> extends ConnectionInfo {
+  /**
+   * Queue a message for `handleInfo`. Returns `false` (and drops the message) when the
+   * connection is closing or closed, or when its queue is full, which closes it with 1013.
+   */
+  send(message: M): boolean;
+  /** Whether the connection has closed or is closing: `send` now returns `false`. */
+  readonly closed: boolean;
+}
+
+/**
+ * The behaviour: serve one WebSocket connection as a state machine. `S` is the state, `M`
+ * the type of mailbox messages (`handleInfo`) and `A` the argument `init` receives.
+ *
+ * Callbacks of one connection never overlap, even when they are async: socket events and
+ * mailbox messages are delivered one at a time, in order.
+ *
+ * @example Echo
+ * ```ts
+ * import { ok, push, type WebSock } from "@websock/websock";
+ *
+ * export const Echo = {
+ *   init: () => ok(null),
+ *   handleIn: (data, state) => push(data, state),
+ *   handleInfo: (_message, state) => ok(state),
+ * } satisfies WebSock<null, never>;
+ * ```
+ */
+export interface WebSock<S, M = never, A = undefined> {
+  /**
+   * Called once the connection is open, before any other callback.
+   *
+   * @param arg The value the upgrade produced (see the adapter's `upgrade` option).
+   * @param connection The connection's info and mailbox.
+   * @returns The first result, which holds the initial state.
+   */
+  init(arg: A, connection: Connection<M>): CallbackResult<S>;
+  /**
+   * Called with each complete (reassembled) data message: a `string` for a text message, a
+   * `Uint8Array` for a binary one.
+   */
+  handleIn(data: string | Uint8Array, state: S): CallbackResult<S>;
+  /**
+   * Called with each ping or pong from the peer, after the server has answered a ping.
+   * Optional; never called on adapters that cannot see control frames (Deno).
+   */
+  handleControl?(frame: ControlFrame, state: S): CallbackResult<S>;
+  /** Called with each message sent to the connection's mailbox. */
+  handleInfo(message: M, state: S): CallbackResult<S>;
+  /**
+   * Called exactly once when a connection whose `init` returned a valid result ends, with the
+   * last good state. Its return value is ignored; a throw or rejection is only logged.
+   */
+  terminate?(reason: TerminateReason, state: S): void | Promise<void>;
+}
+
+/**
+ * Keep going with a new state.
+ *
+ * @param state The connection's new state.
+ * @returns An `ok` result.
+ *
+ * @example Count messages
+ * ```ts
+ * import { ok } from "@websock/websock";
+ * const result = ok({ count: 1 });
+ * ```
+ */
+export function ok<S>(state: S): OkResult<S> {
+  return { kind: "ok", state };
+}
+
+/**
+ * Send one message or a list of messages, in order, then keep going.
+ *
+ * @param messages A frame, a `string` (text), a `Uint8Array` (binary), or a list of them.
+ * @param state The connection's new state.
+ * @returns A `push` result.
+ *
+ * @example Reply twice
+ * ```ts
+ * import { binary, push } from "@websock/websock";
+ * const result = push(["hello", binary(new Uint8Array([1, 2]))], { seen: 1 });
+ * ```
+ */
+export function push<S>(messages: Outbound | readonly Outbound[], state: S): PushResult<S> {
+  return { kind: "push", messages, state };
+}
+
+/**
+ * Close the connection: send `messages` (if any), then a close frame, then call `terminate`.
+ *
+ * @param reason `"normal"` (1000), `"shutdown"` (1001), `"restart"` (1012) or any other value
+ *   (1011, and `terminate` sees an error).
+ * @param state The state `terminate` receives.
+ * @param close A close code, or `{ code, reason }`, to send instead of the one `reason` implies.
+ * @param messages Messages to send before the close frame.
+ * @returns A `stop` result.
+ *
+ * @example Say goodbye
+ * ```ts
+ * import { stop } from "@websock/websock";
+ * const result = stop("normal", {}, { code: 4000, reason: "bye" }, "see you");
+ * ```
+ */
+export function stop<S>(
+  reason: StopReason,
+  state: S,
+  close?: CloseDetail,
+  messages?: Outbound | readonly Outbound[],
+): StopResult<S> {
+  return { kind: "stop", reason, state, close, messages };
+}
+
+/**
+ * A text frame.
+ *
+ * @param data The text.
+ * @returns The frame.
+ *
+ * @example
+ * ```ts
+ * import { text } from "@websock/websock";
+ * const frame = text("hi");
+ * ```
+ */
+export function text(data: string): TextMessage {
+  return { type: "text", data };
+}
+
+/**
+ * A binary frame.
+ *
+ * @param data The bytes.
+ * @returns The frame.
+ *
+ * @example
+ * ```ts
+ * import { binary } from "@websock/websock";
+ * const frame = binary(new Uint8Array([1, 2, 3]));
+ * ```
+ */
+export function binary(data: Uint8Array): BinaryMessage {
+  return { type: "binary", data };
+}
+
+/**
+ * A ping control frame. Not every adapter can send one: see the adapter capability table.
+ *
+ * @param data The payload, at most 125 bytes.
+ * @returns The frame.
+ *
+ * @example
+ * ```ts
+ * import { ping } from "@websock/websock";
+ * const frame = ping();
+ * ```
+ */
+export function ping(data: Uint8Array = new Uint8Array()): ControlMessage {
+  return { type: "ping", data };
+}
+
+/**
+ * A pong control frame. Not every adapter can send one: see the adapter capability table.
+ *
+ * @param data The payload, at most 125 bytes.
+ * @returns The frame.
+ *
+ * @example
+ * ```ts
+ * import { pong } from "@websock/websock";
+ * const frame = pong(new Uint8Array([42]));
+ * ```
+ */
+export function pong(data: Uint8Array = new Uint8Array()): ControlMessage {
+  return { type: "pong", data };
+}
