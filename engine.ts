@@ -228,6 +228,16 @@ export class Engine<S, M = never, A = undefined> {
     return this.#phase <= OPEN && !this.#socketClosed;
   }
 
+  /** The handler's current state (`undefined` before `init` returned). */
+  get state(): S | undefined {
+    return this.#state;
+  }
+
+  /** Whether nothing is running or waiting: no callback in flight, no event queued. */
+  get idle(): boolean {
+    return !this.#busy && !this.#scheduled && this.#head >= this.#queue.length;
+  }
+
   /** Whether the connection is over: `terminate` was called, or never will be. */
   get done(): boolean {
     return this.#phase === DONE;
@@ -391,7 +401,8 @@ export class Engine<S, M = never, A = undefined> {
       try {
         const result = this.#call(kind, payload);
         if (isThenable(result)) {
-          result.then(
+          // Promise.resolve: a hand-made thenable that settles twice must not resume twice.
+          Promise.resolve(result).then(
             (value) => this.#resume(value, kind),
             (error) => this.#resumeFailed(error, kind),
           );
@@ -418,6 +429,7 @@ export class Engine<S, M = never, A = undefined> {
       payload = queue[this.#head + 1];
       queue[this.#head + 1] = undefined;
       this.#head += 2;
+      this.#compact();
     }
   }
 
@@ -432,7 +444,17 @@ export class Engine<S, M = never, A = undefined> {
     const payload = this.#queue[this.#head + 1];
     this.#queue[this.#head + 1] = undefined;
     this.#head += 2;
+    this.#compact();
     this.#run(kind, payload);
+  }
+
+  // Drop the consumed front of the queue once it is most of it: a queue that never empties
+  // (events arrive as fast as an async handler takes them) must not grow without bound.
+  #compact(): void {
+    if (this.#head >= 1024 && this.#head * 2 >= this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
+    }
   }
 
   #call(kind: Kind, payload: unknown): CallbackResult<S> {

@@ -168,6 +168,8 @@ function connectionInfo(
 class DenoSocket implements Transport, EventListenerObject {
   readonly #socket: WebSocket;
   readonly engine: Engine<unknown, unknown, unknown>;
+  // A close asked for before the socket opened (Deno ignores close() while CONNECTING).
+  #closeOnOpen: { code: number; reason: string } | undefined;
 
   constructor(
     socket: WebSocket,
@@ -199,7 +201,8 @@ class DenoSocket implements Transport, EventListenerObject {
         break;
       }
       case "open":
-        this.engine.open();
+        if (this.#closeOnOpen) this.#socket.close(this.#closeOnOpen.code, this.#closeOnOpen.reason);
+        else this.engine.open();
         break;
       case "error": {
         const message = (event as ErrorEvent).message ?? "WebSocket error";
@@ -223,7 +226,8 @@ class DenoSocket implements Transport, EventListenerObject {
   }
 
   close(code: number, reason: string): void {
-    this.#socket.close(code, reason);
+    if (this.#socket.readyState === WebSocket.CONNECTING) this.#closeOnOpen = { code, reason };
+    else this.#socket.close(code, reason);
   }
 
   bufferedAmount(): number {

@@ -1,0 +1,302 @@
+/**
+ * Test a {@linkcode WebSock} handler without a socket: {@linkcode TestConnection} hosts it on
+ * the real engine (the same code every adapter drives, so the semantics cannot drift) over an
+ * in-memory transport, with a {@linkcode FakeClock} so that idle timeouts happen when the
+ * test says, not after real waiting.
+ *
+ * @example Test a counter
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ok, push, stop, type WebSock } from "@websock/websock";
+ * import { TestConnection } from "@websock/websock/testing";
+ *
+ * const Counter = {
+ *   init: () => ok(0),
+ *   handleIn: (data, n) => data === "bye" ? stop("normal", n) : push(`#${n + 1}`, n + 1),
+ *   handleInfo: (_message, n) => ok(n),
+ * } satisfies WebSock<number>;
+ *
+ * const conn = await TestConnection.start(Counter);
+ * await conn.receive("a");
+ * await conn.receive("b");
+ * assert.deepEqual(conn.texts(), ["#1", "#2"]);
+ * assert.equal(conn.state, 2);
+ * await conn.receive("bye");
+ * assert.deepEqual(conn.closeFrame, { code: 1000, reason: "" });
+ * assert.deepEqual(conn.terminateReason, { type: "normal", code: 1000, reason: "" });
+ * ```
+ *
+ * @module
+ */
+
+import { Engine, type Transport } from "./engine.ts";
+import { type EngineOptions, resolveEngineOptions } from "./options.ts";
+import { FakeClock } from "./fake_clock.ts";
+import type { Connection, OutMessage, RemoteAddr, TerminateReason, WebSock } from "./websock.ts";
+
+export { FakeClock } from "./fake_clock.ts";
+
+/** Options of {@linkcode TestConnection.start}. */
+export interface TestConnectionOptions<A> extends Omit<EngineOptions, "clock"> {
+  /**
+   * The argument `init` receives.
+   * @default {undefined}
+   */
+  arg?: A;
+  /**
+   * The connection's URL.
+   * @default {"ws://localhost/"}
+   */
+  url?: string;
+  /**
+   * The upgrade request's headers.
+   * @default {Empty}
+   */
+  headers?: HeadersInit;
+  /**
+   * The peer's address.
+   * @default {{ hostname: "127.0.0.1", port: 50000 }}
+   */
+  remoteAddr?: RemoteAddr | null;
+  /**
+   * The negotiated subprotocol.
+   * @default {""}
+   */
+  protocol?: string;
+  /**
+   * Whether the simulated server can send ping and pong frames (the Node and Bun adapters
+   * can, Deno cannot).
+   * @default {true}
+   */
+  controlFrames?: boolean;
+  /**
+   * The clock; advance it with {@linkcode TestConnection.advance}.
+   * @default {A new FakeClock at 0}
+   */
+  clock?: FakeClock;
+}
+
+/** The close frame the server sent. */
+export interface CloseFrame {
+  /** The close code. */
+  readonly code: number;
+  /** The close reason. */
+  readonly reason: string;
+}
+
+/**
+ * One connection of a handler, on the real engine, over memory. Every method that feeds an
+ * event resolves once the handler is idle again (async callbacks included), so a test reads
+ * the outcome right after `await`.
+ */
+export class TestConnection<S, M = never, A = undefined> {
+  readonly #engine: Engine<S, M, A>;
+  readonly #sent: OutMessage[] = [];
+  readonly #errors: unknown[] = [];
+  #closeFrame: CloseFrame | null = null;
+  #terminateReason: TerminateReason | null = null;
+  #over = false;
+  #buffered = 0;
+  /** The clock the connection's timers run on. */
+  readonly clock: FakeClock;
+
+  private constructor(handler: WebSock<S, M, A>, options: TestConnectionOptions<A>) {
+    this.clock = options.clock ?? new FakeClock();
+    const controlFrames = options.controlFrames ?? true;
+    const transport: Transport = {
+      sendText: (data) => void this.#sent.push({ type: "text", data }),
+      sendBinary: (data) => void this.#sent.push({ type: "binary", data }),
+      sendPing: controlFrames ? (data) => void this.#sent.push({ type: "ping", data }) : undefined,
+      sendPong: controlFrames ? (data) => void this.#sent.push({ type: "pong", data }) : undefined,
+      close: (code, reason) => {
+        this.#closeFrame = { code, reason };
+      },
+      bufferedAmount: () => this.#buffered,
+    };
+    const userOnError = options.onError;
+    const observed: WebSock<S, M, A> = {
+      ...handler,
+      terminate: (reason, state) => {
+        this.#terminateReason = reason;
+        return handler.terminate?.call(handler, reason, state);
+      },
+    };
+    this.#engine = new Engine(observed, transport, {
+      arg: options.arg as A,
+      info: {
+        url: options.url ?? "ws://localhost/",
+        headers: new Headers(options.headers),
+        remoteAddr: options.remoteAddr === undefined
+          ? { hostname: "127.0.0.1", port: 50000 }
+          : options.remoteAddr,
+        protocol: options.protocol ?? "",
+      },
+      options: resolveEngineOptions({
+        ...options,
+        clock: this.clock,
+        onError: (error, context) => {
+          this.#errors.push(error);
+          userOnError?.(error, context);
+        },
+      }),
+      onDone: () => {
+        this.#over = true;
+      },
+    });
+  }
+
+  /**
+   * Open a connection: run `init` (and wait for it, if it is async).
+   *
+   * @param handler The behaviour under test.
+   * @param options The init argument, connection info, limits and clock.
+   * @returns The open connection.
+   */
+  static async start<S, M, A>(
+    handler: WebSock<S, M, A>,
+    options: TestConnectionOptions<A> = {},
+  ): Promise<TestConnection<S, M, A>> {
+    const connection = new TestConnection(handler, options);
+    connection.#engine.open();
+    await connection.settle();
+    return connection;
+  }
+
+  /** The connection's handle, as `init` received it (its `send` is the mailbox). */
+  get connection(): Connection<M> {
+    return this.#engine.connection;
+  }
+
+  /** The handler's current state. */
+  get state(): S | undefined {
+    return this.#engine.state;
+  }
+
+  /** Every frame the server sent, in order (close frames excepted: see `closeFrame`). */
+  get sent(): readonly OutMessage[] {
+    return this.#sent;
+  }
+
+  /** The data of the text frames sent, in order. */
+  texts(): string[] {
+    return this.#sent.flatMap((m) => m.type === "text" ? [m.data] : []);
+  }
+
+  /** Take (and forget) the frames sent so far. */
+  takeSent(): OutMessage[] {
+    return this.#sent.splice(0);
+  }
+
+  /** The close frame the server sent, or `null` while it has not closed. */
+  get closeFrame(): CloseFrame | null {
+    return this.#closeFrame;
+  }
+
+  /** What `terminate` was told, or `null` while it has not run. */
+  get terminateReason(): TerminateReason | null {
+    return this.#terminateReason;
+  }
+
+  /** Whether the connection is over (terminated, or never will be). */
+  get over(): boolean {
+    return this.#over;
+  }
+
+  /** Everything the error hook was told (throws, invalid results, failed terminates). */
+  get errors(): readonly unknown[] {
+    return this.#errors;
+  }
+
+  /**
+   * Pretend this many bytes wait toward the peer (a slow reader), for `maxBufferedBytes`.
+   *
+   * @param bytes The simulated `bufferedAmount`.
+   */
+  setBufferedAmount(bytes: number): void {
+    this.#buffered = bytes;
+  }
+
+  /**
+   * The peer sends a data message: a `string` (text) or a `Uint8Array` (binary).
+   *
+   * @param data The message.
+   */
+  async receive(data: string | Uint8Array): Promise<void> {
+    this.#engine.receive(data);
+    await this.settle();
+  }
+
+  /**
+   * The peer sends a ping (the server's automatic pong is not recorded).
+   *
+   * @param data The payload.
+   */
+  async ping(data: Uint8Array = new Uint8Array()): Promise<void> {
+    this.#engine.control("ping", data);
+    await this.settle();
+  }
+
+  /**
+   * The peer sends a pong.
+   *
+   * @param data The payload.
+   */
+  async pong(data: Uint8Array = new Uint8Array()): Promise<void> {
+    this.#engine.control("pong", data);
+    await this.settle();
+  }
+
+  /**
+   * Send a message to the connection's mailbox (`handleInfo`).
+   *
+   * @param message The message.
+   * @returns What the mailbox's `send` returned.
+   */
+  async info(message: M): Promise<boolean> {
+    const accepted = this.#engine.send(message);
+    await this.settle();
+    return accepted;
+  }
+
+  /**
+   * The peer closes.
+   *
+   * @param code The peer's close code (1005 for none).
+   * @param reason The peer's close reason.
+   */
+  async close(code = 1005, reason = ""): Promise<void> {
+    this.#engine.closed(code, reason);
+    await this.settle();
+  }
+
+  /**
+   * The server drains its connections (1001, or 1012 with `restart`).
+   *
+   * @param restart Whether the server restarts.
+   */
+  async shutdown(restart = false): Promise<void> {
+    this.#engine.shutdown(restart);
+    await this.settle();
+  }
+
+  /**
+   * Move the clock forward, firing the timers that fall due (the idle timeout).
+   *
+   * @param ms Milliseconds to advance.
+   */
+  async advance(ms: number): Promise<void> {
+    this.clock.advance(ms);
+    await this.settle();
+  }
+
+  /** Wait until no callback runs or waits (async callbacks, mailbox deliveries, terminate). */
+  async settle(): Promise<void> {
+    for (let round = 0; round < 10_000; round++) {
+      if (this.#engine.idle && (this.#over || !this.#engine.done)) return;
+      // Microtasks first (sync handlers, promise chains); then let timers of async handlers run.
+      if (round < 100) await Promise.resolve();
+      else await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    throw new Error("TestConnection.settle(): the handler did not become idle");
+  }
+}
