@@ -97,6 +97,11 @@ export interface ConformanceOptions {
   readonly waitMs?: number;
 }
 
+interface IncomingResponse {
+  readonly statusCode?: number;
+  resume(): void;
+}
+
 interface Closed {
   readonly code: number;
   readonly reason: string;
@@ -117,7 +122,7 @@ class Client {
     this.opened = new Promise((resolve, reject) => {
       this.socket.once("open", () => resolve());
       this.socket.once("error", reject);
-      this.socket.once("unexpected-response", (_req, res) => {
+      this.socket.once("unexpected-response", (_req: unknown, res: IncomingResponse) => {
         reject(new Error(`HTTP ${res.statusCode}`));
         res.resume();
       });
