@@ -201,6 +201,7 @@ export class Engine<S, M = never, A = undefined> {
   #timer: unknown = undefined;
   #lastSeen = 0;
   #unchecked = 0;
+  #reported = false;
 
   /**
    * Make the engine of one connection. Nothing runs until {@linkcode Engine.open}.
@@ -693,7 +694,32 @@ export class Engine<S, M = never, A = undefined> {
   }
 
   #done(): void {
+    if (this.#reported) return;
+    this.#reported = true;
     this.#onDone?.(this as Engine<unknown, unknown, unknown>);
+  }
+
+  /**
+   * Give up on a connection whose callback (or async `terminate`) never settles: close it
+   * with 1011 if it is still open, run `terminate` now with the last good state if it has not
+   * run, and report the connection done. Results that arrive later are ignored.
+   */
+  abandon(): void {
+    if (this.#phase === CONNECTING) {
+      this.shutdown();
+      return;
+    }
+    if (this.#phase === OPEN) {
+      this.#stop(1011, "Internal error", {
+        type: "error",
+        error: new Error("Abandoned: a callback did not settle in time"),
+      });
+    }
+    if (this.#phase === STOPPING) {
+      this.#busy = false;
+      this.#finish();
+    }
+    this.#done();
   }
 
   #armTimer(ms: number): void {

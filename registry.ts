@@ -1,11 +1,18 @@
 // The live connections of one handler, so that a server can drain them all at once.
 
 import type { Engine } from "./engine.ts";
+import { checkCount } from "./options.ts";
 
 /** Options for {@linkcode Registry.shutdown}. */
 export interface ShutdownOptions {
   /** Close with 1012 (service restart) instead of 1001 (going away). */
   readonly restart?: boolean;
+  /**
+   * Milliseconds to wait for in-flight callbacks and async `terminate`s; connections still
+   * busy then are abandoned (their `terminate` runs at once with the last good state).
+   * @default {10000}
+   */
+  readonly timeout?: number;
 }
 
 /**
@@ -59,8 +66,16 @@ export class Registry {
    */
   shutdown(options: ShutdownOptions = {}): Promise<void> {
     if (this.#live.size === 0) return Promise.resolve();
-    const done = new Promise<void>((resolve) => this.#waiters.push(resolve));
+    const timeout = checkCount("timeout", options.timeout ?? 10_000, 0);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const done = new Promise<void>((resolve) => this.#waiters.push(resolve))
+      .finally(() => clearTimeout(timer));
     for (const engine of [...this.#live]) engine.shutdown(options.restart ?? false);
+    if (this.#live.size > 0) {
+      timer = setTimeout(() => {
+        for (const engine of [...this.#live]) engine.abandon();
+      }, timeout);
+    }
     return done;
   }
 }

@@ -470,3 +470,25 @@ Deno.test("a close frame from the peer reaches terminate after the messages befo
   assert.deepEqual(reason, { type: "remote", code: 4000, reason: "done" });
   await raw.readClose();
 });
+
+Deno.test("handler.shutdown({ timeout }) abandons a connection whose callback never settles", async () => {
+  const { handler, recording } = recorded(
+    {
+      ...Echo,
+      handleIn: (data: string | Uint8Array, count: number) =>
+        data === "hang" ? new Promise<never>(() => {}) : push(data, count + 1),
+    } satisfies WebSock<number>,
+  );
+  await using srv = serve(handler);
+  const client = await connect(srv.url);
+  client.send("1");
+  await client.next();
+  client.send("hang");
+  await delay(5);
+  await srv.handler.shutdown({ timeout: 50 });
+  assert.equal((await client.closed).code, 1001);
+  assert.deepEqual(recording.terminations.map((t) => [t.reason, t.state]), [
+    [{ type: "shutdown", code: 1001 }, 1],
+  ]);
+  assert.equal(srv.handler.registry.size, 0);
+});

@@ -1,0 +1,359 @@
+/**
+ * The Node adapter: serve a {@linkcode WebSock} handler on a `node:http` server's `upgrade`
+ * event with [`ws`](https://github.com/websockets/ws), under Node or Deno's Node
+ * compatibility. Unlike Deno's own WebSocket, it lets `handleControl` see pings and pongs,
+ * pushes ping and pong frames, and offers permessage-deflate. `ws` uses the optional
+ * `bufferutil` add-on when it is installed.
+ *
+ * @example Attach to your own server
+ * ```ts ignore
+ * import { createServer } from "node:http";
+ * import { ok, push, type WebSock } from "@websock/websock";
+ * import { websockUpgrade } from "@websock/websock/node";
+ *
+ * const Echo = {
+ *   init: () => ok(null),
+ *   handleIn: (data, state) => push(data, state),
+ *   handleInfo: (_message, state) => ok(state),
+ * } satisfies WebSock<null>;
+ *
+ * const server = createServer((_req, res) => res.end("hello\n"));
+ * server.on("upgrade", websockUpgrade(Echo));
+ * server.listen(8080);
+ * ```
+ *
+ * @module
+ */
+
+import { createServer, type IncomingMessage, type Server, STATUS_CODES } from "node:http";
+import type { Duplex } from "node:stream";
+import type { Buffer } from "node:buffer";
+// @ts-types="npm:@types/ws@^8"
+import { type WebSocket, WebSocketServer } from "npm:ws@^8";
+import {
+  checkOrigin,
+  checkOriginPolicy,
+  checkProtocols,
+  checkUpgrade,
+  Engine,
+  type EngineInit,
+  type EngineOptions,
+  type HeaderReader,
+  negotiateProtocol,
+  NOT_AN_UPGRADE,
+  type OriginPolicy,
+  Registry,
+  type Rejection,
+  resolveEngineOptions,
+  type ShutdownOptions,
+  type Transport,
+} from "../engine.ts";
+import type { Connection, ConnectionInfo, WebSock } from "../websock.ts";
+
+export { Registry, type ShutdownOptions } from "../engine.ts";
+
+type AnyWebSock = WebSock<unknown, unknown, unknown>;
+
+/** Options of {@linkcode websockUpgrade}: the engine's limits plus the upgrade's own. */
+export interface NodeUpgradeOptions<A, M = unknown> extends EngineOptions {
+  /**
+   * Subprotocols the server speaks, preferred first (400 when the client offers only others).
+   * @default {[]}
+   */
+  protocols?: readonly string[];
+  /**
+   * Which `Origin`s may connect (403 otherwise). See {@linkcode OriginPolicy}.
+   * @default {"same-origin"}
+   */
+  origins?: OriginPolicy;
+  /**
+   * Negotiate permessage-deflate (`true`, or `ws`'s `perMessageDeflate` options).
+   * @default {false}
+   */
+  perMessageDeflate?: boolean | Record<string, unknown>;
+  /**
+   * Runs before the upgrade, once the request is valid: returns the argument `init` receives,
+   * or a `Response` to refuse the upgrade. May be async.
+   * @default {None: init receives undefined}
+   */
+  upgrade?: (request: Request, info: ConnectionInfo) => A | Response | Promise<A | Response>;
+  /**
+   * Called with each new connection's handle: the caller's way to its mailbox.
+   * @default {None}
+   */
+  onConnection?: (connection: Connection<M>) => void;
+}
+
+/** A `node:http` `upgrade` listener that serves WebSocket connections, and drains them. */
+export interface NodeUpgradeHandler {
+  /** Answer one upgrade request: upgrade it or refuse it with a 4xx. */
+  (request: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Close every connection (1001, or 1012 with `restart`); resolves once all are over. */
+  shutdown(options?: ShutdownOptions): Promise<void>;
+  /** The handler's live connections. */
+  readonly registry: Registry;
+}
+
+/** What {@linkcode serve} returns: the server, its address once listening, and shutdown. */
+export interface NodeServer {
+  /** The `node:http` server. */
+  readonly server: Server;
+  /** The `upgrade` listener. */
+  readonly upgrade: NodeUpgradeHandler;
+  /** Resolves with the bound address once the server listens. */
+  readonly listening: Promise<{ hostname: string; port: number }>;
+  /** Drain the connections (1001), then close the server. */
+  shutdown(options?: ShutdownOptions): Promise<void>;
+}
+
+function headerReader(request: IncomingMessage): HeaderReader {
+  return {
+    get(name) {
+      const value = request.headers[name.toLowerCase()];
+      return value === undefined ? null : Array.isArray(value) ? value.join(", ") : value;
+    },
+  };
+}
+
+function toHeaders(request: IncomingMessage): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (value === undefined) continue;
+    for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v);
+  }
+  return headers;
+}
+
+// Write a whole HTTP/1.1 response on the raw socket and close it.
+function writeResponse(
+  socket: Duplex,
+  status: number,
+  headers: Record<string, string>,
+  body: string,
+): void {
+  if (!socket.writable) return void socket.destroy();
+  const bytes = new TextEncoder().encode(body);
+  const lines = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}`];
+  for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
+  lines.push(`content-length: ${bytes.byteLength}`, "connection: close", "", "");
+  socket.end(lines.join("\r\n") + new TextDecoder().decode(bytes));
+}
+
+function refuse(socket: Duplex, rejection: Rejection): void {
+  writeResponse(socket, rejection.status, {
+    "content-type": "text/plain; charset=utf-8",
+    ...rejection.headers,
+  }, rejection.reason + "\n");
+}
+
+async function writeRefusal(socket: Duplex, response: Response): Promise<void> {
+  const headers: Record<string, string> = {};
+  response.headers.forEach((value, name) => headers[name] = value);
+  delete headers["content-length"];
+  writeResponse(socket, response.status, headers, await response.text());
+}
+
+// One `ws` socket: the engine's transport, and the listener of its events.
+class NodeSocket implements Transport {
+  readonly #socket: WebSocket;
+  readonly engine: Engine<unknown, unknown, unknown>;
+
+  constructor(
+    socket: WebSocket,
+    init: EngineInit<unknown>,
+    registry: Registry,
+    handler: AnyWebSock,
+  ) {
+    this.#socket = socket;
+    const engine = this.engine = new Engine(handler, this, init);
+    registry.add(engine);
+    const bytes = (data: Buffer) => new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    socket.on("message", (data: Buffer, isBinary: boolean) => {
+      engine.receive(isBinary ? bytes(data) : data.toString());
+    });
+    socket.on("ping", (data: Buffer) => engine.control("ping", bytes(data)));
+    socket.on("pong", (data: Buffer) => engine.control("pong", bytes(data)));
+    socket.on("error", (error: Error) => engine.error(error));
+    socket.on("close", (code: number, reason: Buffer) => engine.closed(code, reason.toString()));
+  }
+
+  sendText(data: string): void {
+    this.#socket.send(data);
+  }
+
+  sendBinary(data: Uint8Array): void {
+    this.#socket.send(data, { binary: true });
+  }
+
+  sendPing(data: Uint8Array): void {
+    this.#socket.ping(data);
+  }
+
+  sendPong(data: Uint8Array): void {
+    this.#socket.pong(data);
+  }
+
+  close(code: number, reason: string): void {
+    this.#socket.close(code, reason);
+  }
+
+  bufferedAmount(): number {
+    return this.#socket.bufferedAmount;
+  }
+}
+
+/**
+ * Make a `node:http` `upgrade` listener that serves every WebSocket upgrade with `handler`.
+ * Requests are validated first (RFC 6455 §4.2.1, origin, subprotocol); a refusal is an
+ * HTTP/1.1 4xx with a plain-text reason.
+ *
+ * @param handler The behaviour that serves each connection.
+ * @param options Upgrade hook, limits, origin policy, subprotocols, compression.
+ * @returns The listener, with `shutdown()` to drain its connections.
+ * @throws {TypeError|RangeError} When an option is invalid.
+ *
+ * @example
+ * ```ts ignore
+ * import { createServer } from "node:http";
+ * import { websockUpgrade } from "@websock/websock/node";
+ * import { Echo } from "./echo.ts";
+ *
+ * const upgrade = websockUpgrade(Echo, { perMessageDeflate: true });
+ * createServer().on("upgrade", upgrade).listen(8080);
+ * // later: await upgrade.shutdown();
+ * ```
+ */
+export function websockUpgrade<S, M, A>(
+  handler: WebSock<S, M, A>,
+  options: NodeUpgradeOptions<A, M> = {},
+): NodeUpgradeHandler {
+  const engineOptions = resolveEngineOptions(options);
+  const protocols = checkProtocols(options.protocols ?? []);
+  const origins = checkOriginPolicy(options.origins ?? "same-origin");
+  const hook = options.upgrade;
+  if (hook !== undefined && typeof hook !== "function") {
+    throw new TypeError(`Invalid option upgrade: ${String(hook)} is not a function`);
+  }
+  const registry = new Registry();
+  const chosen = new WeakMap<IncomingMessage, string>();
+  const server = new WebSocketServer({
+    noServer: true,
+    clientTracking: false,
+    maxPayload: engineOptions.maxMessageBytes,
+    perMessageDeflate: options.perMessageDeflate ?? false,
+    handleProtocols: (_offered, request) => chosen.get(request) || false,
+  });
+  const generic = handler as AnyWebSock;
+  const onDone = (engine: Engine<unknown, unknown, unknown>) => registry.delete(engine);
+
+  function open(
+    request: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    info: ConnectionInfo,
+    arg: unknown,
+  ): void {
+    chosen.set(request, info.protocol);
+    server.handleUpgrade(request, socket, head, (ws) => {
+      const init = { arg, info, options: engineOptions, onDone: onDone };
+      const { engine } = new NodeSocket(ws, init, registry, generic);
+      options.onConnection?.(engine.connection as Connection<M>);
+      engine.open();
+    });
+  }
+
+  function listener(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on("error", () => socket.destroy());
+    const headers = headerReader(request);
+    const rejection = checkUpgrade(request.method ?? "", headers) ?? checkOrigin(origins, headers);
+    if (rejection) return refuse(socket, rejection);
+    const protocol = negotiateProtocol(headers, protocols);
+    if (typeof protocol !== "string") return refuse(socket, protocol);
+    const info: ConnectionInfo = {
+      url: `http://${headers.get("host")}${request.url ?? "/"}`,
+      headers: toHeaders(request),
+      remoteAddr: request.socket.remoteAddress === undefined
+        ? null
+        : { hostname: request.socket.remoteAddress, port: request.socket.remotePort ?? 0 },
+      protocol,
+    };
+    if (hook === undefined) return open(request, socket, head, info, undefined);
+    new Promise<A | Response>((resolve) =>
+      resolve(hook(new Request(info.url, { headers: info.headers }), info))
+    ).then(
+      (arg) =>
+        arg instanceof Response
+          ? writeRefusal(socket, arg)
+          : open(request, socket, head, info, arg),
+      (error) => {
+        try {
+          engineOptions.onError(error, { source: "upgrade" });
+        } catch {
+          // The error hook must not turn a refused upgrade into a crash.
+        }
+        writeResponse(
+          socket,
+          500,
+          { "content-type": "text/plain; charset=utf-8" },
+          "Internal Server Error\n",
+        );
+      },
+    );
+  }
+
+  return Object.assign(listener, {
+    shutdown: (shutdownOptions?: ShutdownOptions) => registry.shutdown(shutdownOptions),
+    registry,
+  });
+}
+
+/**
+ * Start a `node:http` server that serves every WebSocket upgrade with `handler` and answers
+ * other requests with 426 (or 400 for a broken upgrade).
+ *
+ * @param handler The behaviour that serves each connection.
+ * @param options Where to listen, plus the options of {@linkcode websockUpgrade}.
+ * @returns The server, a promise of its address, and `shutdown()`.
+ * @throws {TypeError|RangeError} When an option is invalid.
+ *
+ * @example
+ * ```ts ignore
+ * import { serve } from "@websock/websock/node";
+ * import { Echo } from "./echo.ts";
+ *
+ * const { listening } = serve(Echo, { hostname: "127.0.0.1", port: 8080 });
+ * console.log(await listening); // { hostname: "127.0.0.1", port: 8080 }
+ * ```
+ */
+export function serve<S, M, A>(
+  handler: WebSock<S, M, A>,
+  options: NodeUpgradeOptions<A, M> & { port?: number; hostname?: string } = {},
+): NodeServer {
+  const upgrade = websockUpgrade(handler, options);
+  const server = createServer((request, response) => {
+    const rejection = checkUpgrade(request.method ?? "", headerReader(request)) ?? NOT_AN_UPGRADE;
+    const body = rejection.reason + "\n";
+    response.writeHead(rejection.status, {
+      "content-type": "text/plain; charset=utf-8",
+      ...rejection.headers,
+    }).end(body);
+  });
+  server.on("upgrade", upgrade);
+  const listening = new Promise<{ hostname: string; port: number }>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 8080, options.hostname ?? "127.0.0.1", () => {
+      const address = server.address();
+      if (address === null || typeof address === "string") return reject(new Error("No address"));
+      resolve({ hostname: address.address, port: address.port });
+    });
+  });
+  return {
+    server,
+    upgrade,
+    listening,
+    async shutdown(shutdownOptions) {
+      await upgrade.shutdown(shutdownOptions);
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

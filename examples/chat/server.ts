@@ -1,0 +1,31 @@
+// The chat demo: `deno task chat`, then open http://127.0.0.1:8000 in two tabs.
+//
+// Backends: in-process by default; REDIS_URL=redis://127.0.0.1:6379 shares the room between
+// processes through Redis; PUBSUB=broadcast shares it between the workers of
+//   deno serve --parallel --host 127.0.0.1 --port 8000 -A examples/chat/server.ts
+// The page is served by websockHandler's fallback, the user name comes in through the
+// upgrade hook, and every welcome says which worker (process or worker) serves it.
+import { websockHandler } from "../../adapters/deno.ts";
+import { BroadcastChannelBackend, PubSub } from "../../pubsub.ts";
+import { RedisBackend } from "../../pubsub_redis.ts";
+import { chat, type ChatEvent, userName } from "./app.ts";
+
+const redisUrl = Deno.env.get("REDIS_URL");
+const backend = redisUrl
+  ? new RedisBackend({ url: redisUrl })
+  : Deno.env.get("PUBSUB") === "broadcast"
+  ? new BroadcastChannelBackend({ name: "websock-chat" })
+  : undefined;
+const pubsub = new PubSub<ChatEvent>({ backend });
+const worker = `${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+const page = await Deno.readFile(new URL("./index.html", import.meta.url));
+
+const handler = websockHandler(chat(pubsub, worker), {
+  upgrade: userName,
+  fallback: (request) =>
+    new URL(request.url).pathname === "/"
+      ? new Response(page, { headers: { "content-type": "text/html; charset=utf-8" } })
+      : new Response("Not found\n", { status: 404 }),
+});
+
+export default { fetch: handler } satisfies Deno.ServeDefaultExport;

@@ -1,0 +1,96 @@
+// Runs the chat example (examples/chat/server.ts) as a child `deno serve` process on
+// 127.0.0.1, port 0, and reads the port it got from its "Listening on" line.
+import { type Client, connect } from "./_helpers.ts";
+
+const SERVER = new URL("../examples/chat/server.ts", import.meta.url).pathname;
+
+export interface ChatServer extends AsyncDisposable {
+  readonly port: number;
+  readonly origin: string;
+}
+
+/** Start the chat server; `env` picks the backend (REDIS_URL, PUBSUB=broadcast). */
+export async function startChat(
+  { env = {}, parallel = 0 }: { env?: Record<string, string>; parallel?: number } = {},
+): Promise<ChatServer> {
+  const args = ["serve", "--host", "127.0.0.1", "--port", "0", "-A"];
+  if (parallel > 0) args.push("--parallel");
+  args.push(SERVER);
+  const child = new Deno.Command(Deno.execPath(), {
+    args,
+    env: { ...env, NO_COLOR: "1", ...(parallel > 0 ? { DENO_JOBS: String(parallel) } : {}) },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  let port = 0;
+  const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+  try {
+    while (port === 0) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`chat server exited before listening: ${seen}`);
+      seen += value;
+      const match = seen.match(/Listening on http:\/\/127\.0\.0\.1:(\d+)\//);
+      if (match) port = Number(match[1]);
+    }
+  } catch (error) {
+    clearTimeout(timer);
+    child.kill("SIGKILL");
+    await reader.cancel();
+    await child.status;
+    throw error;
+  }
+  clearTimeout(timer);
+  // Keep draining its stderr so that it never blocks; done when it exits.
+  const drained = (async () => {
+    try {
+      while (!(await reader.read()).done);
+    } catch {
+      // closed
+    }
+  })();
+  return {
+    port,
+    origin: `http://127.0.0.1:${port}`,
+    async [Symbol.asyncDispose]() {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // already gone
+      }
+      await child.status;
+      await drained;
+    },
+  };
+}
+
+/** A chat member: a client that has joined and read its welcome. */
+export interface Member {
+  readonly client: Client;
+  readonly worker: string;
+}
+
+/** Join as `name` and return the client with the worker its welcome names. */
+export async function join(port: number, name: string): Promise<Member> {
+  const client = await connect(`ws://127.0.0.1:${port}/?name=${encodeURIComponent(name)}`);
+  const welcome = JSON.parse(String(await client.next()));
+  if (welcome.type !== "welcome") throw new Error(`Expected a welcome, got ${welcome.type}`);
+  return { client, worker: welcome.worker };
+}
+
+/** Read events until one matches (bounded by `max` events), returning what was read. */
+export async function readUntil(
+  client: Client,
+  match: (event: Record<string, unknown>) => boolean,
+  max = 1000,
+): Promise<Record<string, unknown>[]> {
+  const events = [];
+  for (let i = 0; i < max; i++) {
+    const event = JSON.parse(String(await client.next()));
+    events.push(event);
+    if (match(event)) return events;
+  }
+  throw new Error(`No matching event in ${max}`);
+}

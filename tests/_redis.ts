@@ -1,0 +1,94 @@
+// A throwaway redis-server for the tests that need one: 127.0.0.1, a free port, no
+// persistence. Tests that need it are ignored when redis-server is not installed.
+
+/** Whether `redis-server` is on the PATH. */
+export const HAS_REDIS: boolean = (() => {
+  try {
+    return new Deno.Command("redis-server", { args: ["--version"], stdout: "null", stderr: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+})();
+
+/** A free TCP port on 127.0.0.1 (the OS picks it; free again once returned). */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+export interface RedisServer extends AsyncDisposable {
+  readonly port: number;
+  readonly url: string;
+  /** Kill the server (SIGKILL) and wait for it to exit. */
+  kill(): Promise<void>;
+  /** Start it again on the same port. */
+  restart(): Promise<void>;
+}
+
+async function launch(port: number): Promise<Deno.ChildProcess> {
+  const child = new Deno.Command("redis-server", {
+    args: [
+      "--bind",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      "--protected-mode",
+      "no",
+    ],
+    stdout: "null",
+    stderr: "null",
+    stdin: "null",
+  }).spawn();
+  // Ready when it accepts a PING (bounded: 100 × 50 ms).
+  for (let i = 0; i < 100; i++) {
+    try {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      try {
+        await conn.write(new TextEncoder().encode("PING\r\n"));
+        const buf = new Uint8Array(16);
+        const n = await conn.read(buf);
+        if (n && new TextDecoder().decode(buf.subarray(0, n)).startsWith("+PONG")) return child;
+      } finally {
+        conn.close();
+      }
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  child.kill("SIGKILL");
+  await child.status;
+  throw new Error(`redis-server did not start on port ${port}`);
+}
+
+/** Start a redis-server on 127.0.0.1 and a free port; `await using` stops it. */
+export async function startRedis(): Promise<RedisServer> {
+  const port = freePort();
+  let child: Deno.ChildProcess | undefined = await launch(port);
+  const kill = async () => {
+    if (!child) return;
+    const c = child;
+    child = undefined;
+    c.kill("SIGKILL");
+    await c.status;
+  };
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    kill,
+    async restart() {
+      await kill();
+      child = await launch(port);
+    },
+    async [Symbol.asyncDispose]() {
+      await kill();
+    },
+  };
+}

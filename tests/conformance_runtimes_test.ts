@@ -1,0 +1,62 @@
+// The conformance suite against the Node adapter under real Node and the Bun adapter under
+// real Bun: each server is a child process serving ConformanceHandler.
+
+import { conformance, type ConformanceAdapter } from "../conformance.ts";
+import {
+  bunBinary,
+  bundleNodeServer,
+  type FixtureServer,
+  nodeBinary,
+  startChild,
+} from "./_adapter_suite.ts";
+
+const root = new URL("..", import.meta.url).pathname;
+
+function childAdapter(
+  name: string,
+  command: string,
+  script: () => Promise<string>,
+  knownFailures?: Record<string, string>,
+): ConformanceAdapter {
+  return {
+    name,
+    controlFrames: true,
+    knownFailures,
+    async start(options) {
+      const server: FixtureServer = await startChild(command, [
+        await script(),
+        "--handler",
+        "conformance",
+        "--options",
+        JSON.stringify({ ...options, origins: "same-origin" }),
+      ]);
+      return {
+        port: server.port,
+        async shutdown() {
+          const response = await fetch(`http://127.0.0.1:${server.port}/shutdown`);
+          await response.body?.cancel();
+        },
+        stop: () => server.close(),
+      };
+    },
+  };
+}
+
+const node = await nodeBinary;
+const bun = await bunBinary;
+if (node === undefined) console.warn("Skipping conformance under real Node: no node binary");
+if (bun === undefined) console.warn("Skipping conformance under real Bun: no bun binary");
+
+let bundle: Promise<string> | undefined;
+if (node !== undefined) {
+  conformance(childAdapter("node (real Node, ws)", node, () => bundle ??= bundleNodeServer()));
+}
+if (bun !== undefined) {
+  conformance(
+    childAdapter(
+      "bun (real Bun)",
+      bun,
+      () => Promise.resolve(`${root}tests/fixtures/bun_server.ts`),
+    ),
+  );
+}
