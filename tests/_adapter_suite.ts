@@ -391,16 +391,14 @@ export async function findBinary(
 const root = new URL("..", import.meta.url).pathname;
 
 /** Real Bun: WEBSOCK_BUN, node_modules/.bin/bun (what .ci/run installs), or the PATH. */
-export const bunBinary: Promise<string | undefined> = findBinary([
-  Deno.env.get("WEBSOCK_BUN"),
-  `${root}node_modules/.bin/bun`,
-  "bun",
-]);
+export function findBun(): Promise<string | undefined> {
+  return findBinary([Deno.env.get("WEBSOCK_BUN"), `${root}node_modules/.bin/bun`, "bun"]);
+}
 
 /** Real Node: WEBSOCK_NODE or the PATH. */
-export const nodeBinary: Promise<string | undefined> = findBinary([
-  Deno.env.get("WEBSOCK_NODE") ?? "node",
-]);
+export function findNode(): Promise<string | undefined> {
+  return findBinary([Deno.env.get("WEBSOCK_NODE") ?? "node"]);
+}
 
 /** Bundle the Node fixture server (adapters, ws inlined) for real Node; returns its path. */
 export async function bundleNodeServer(): Promise<string> {

@@ -3,10 +3,10 @@
 
 import { conformance, type ConformanceAdapter } from "../conformance.ts";
 import {
-  bunBinary,
   bundleNodeServer,
+  findBun,
+  findNode,
   type FixtureServer,
-  nodeBinary,
   startChild,
 } from "./_adapter_suite.ts";
 
@@ -42,8 +42,8 @@ function childAdapter(
   };
 }
 
-const node = await nodeBinary;
-const bun = await bunBinary;
+const node = await findNode();
+const bun = await findBun();
 if (node === undefined) console.warn("Skipping conformance under real Node: no node binary");
 if (bun === undefined) console.warn("Skipping conformance under real Bun: no bun binary");
 

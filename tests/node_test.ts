@@ -8,8 +8,8 @@ import { handlers, setReporter, upgradeHooks } from "./fixtures/handlers.ts";
 import {
   adapterSuite,
   bundleNodeServer,
+  findNode,
   type FixtureServer,
-  nodeBinary,
   Reports,
   startChild,
   within,
@@ -17,7 +17,7 @@ import {
 
 const node = Deno.env.get("WEBSOCK_NODE") ?? "node";
 
-const hasNode = (await nodeBinary) !== undefined;
+const hasNode = (await findNode()) !== undefined;
 if (!hasNode) console.warn(`Skipping the real-Node tests: no ${node} binary (set WEBSOCK_NODE)`);
 
 Deno.test({

@@ -1,0 +1,102 @@
+// The engine alone, without sockets: ns per echoed message, per mailbox message in a
+// broadcast, per connection made, and JS heap per idle engine. Compares source trees:
+// `deno run -A --v8-flags=--expose-gc bench/engine_micro.ts [DIR ...]` (default: the repo).
+// Every loop is bounded in count.
+
+const dirs = Deno.args.length > 0 ? Deno.args : [new URL("..", import.meta.url).pathname];
+const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
+const ROUNDS = 5;
+
+interface Result {
+  echoNs: number;
+  broadcastNs: number;
+  openNs: number;
+  heapPerEngine: number;
+}
+
+async function measure(dir: string): Promise<Result> {
+  const { Engine, resolveEngineOptions } = await import(`${dir}/engine.ts`);
+  const { ok, push } = await import(`${dir}/mod.ts`);
+  let pending = 0;
+  let done: () => void = () => {};
+  const Echo = {
+    init: () => ok(null),
+    handleIn: (data: unknown, state: unknown) => push(data, state),
+    handleInfo: (message: unknown, state: unknown) => {
+      if (--pending === 0) done();
+      return push(message, state);
+    },
+  };
+  const transport = {
+    sendText: () => {},
+    sendBinary: () => {},
+    close: () => {},
+    bufferedAmount: () => 0,
+  };
+  const options = resolveEngineOptions({});
+  const headers = new Headers({ host: "127.0.0.1", upgrade: "websocket" });
+  const info = { url: "ws://127.0.0.1/", headers, remoteAddr: null, protocol: "" };
+  const make = () => {
+    const engine = new Engine(Echo, transport, { arg: undefined, info, options });
+    engine.open();
+    return engine;
+  };
+  const median = (xs: number[]) => xs.sort((a, b) => a - b)[xs.length >> 1];
+
+  // Echo: 16 engines, 200,000 messages round robin.
+  const echo: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const engines = Array.from({ length: 16 }, make);
+    const start = performance.now();
+    for (let i = 0; i < 200_000; i++) engines[i & 15].receive("x".repeat(0) + "hello");
+    echo.push((performance.now() - start) * 1e6 / 200_000);
+    for (const engine of engines) engine.closed(1000, "");
+  }
+
+  // Broadcast through the mailbox: 5,000 engines, one send each, until all pushed.
+  const engines = Array.from({ length: 5000 }, make);
+  const broadcast: number[] = [];
+  for (let r = 0; r < ROUNDS * 4; r++) {
+    const finished = new Promise<void>((resolve) => done = resolve);
+    pending = engines.length;
+    const start = performance.now();
+    for (const engine of engines) engine.connection.send("news");
+    await finished;
+    broadcast.push((performance.now() - start) * 1e6 / engines.length);
+  }
+  for (const engine of engines) engine.closed(1000, "");
+
+  // Open and close, and heap per idle engine.
+  const open: number[] = [];
+  const heap: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    gc();
+    gc();
+    const before = Deno.memoryUsage().heapUsed;
+    const start = performance.now();
+    const idle = Array.from({ length: 5000 }, make);
+    open.push((performance.now() - start) * 1e6 / idle.length);
+    gc();
+    gc();
+    heap.push((Deno.memoryUsage().heapUsed - before) / idle.length);
+    for (const engine of idle) engine.closed(1000, "");
+    idle.length = 0;
+  }
+  return {
+    echoNs: median(echo),
+    broadcastNs: median(broadcast),
+    openNs: median(open),
+    heapPerEngine: median(heap),
+  };
+}
+
+console.log("| sources | echo ns/msg | mailbox broadcast ns/conn | open ns/conn | heap B/engine |");
+console.log("| --- | ---: | ---: | ---: | ---: |");
+for (const dir of dirs) {
+  const r = await measure(dir);
+  console.log(
+    `| ${dir} | ${r.echoNs.toFixed(0)} | ${r.broadcastNs.toFixed(0)} | ${r.openNs.toFixed(0)} | ${
+      r.heapPerEngine.toFixed(0)
+    } |`,
+  );
+}
