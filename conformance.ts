@@ -330,6 +330,7 @@ const CHECKS: Check[] = [
         `got ${got}`,
       );
       await b.close();
+      await ctx.reports(idB); // the server has seen b's end
       a.socket.send(`to:${idB}:late`);
       same(await a.take(1, ctx.waitMs), ["sent:false"], "send() to a closed connection");
       await a.close();

@@ -108,19 +108,36 @@ const OPEN = 1; // callbacks run
 const STOPPING = 2; // the end is decided; `terminate` waits for an in-flight callback
 const DONE = 3; // `terminate` was called (or never will be)
 
+// The connections of one options object whose idle timeout a single timer watches.
+interface Sweeper {
+  readonly engines: Set<Engine<unknown, unknown, unknown>>;
+  timer: unknown;
+}
+
 class Handle<M> implements Connection<M> {
   readonly #engine: Engine<unknown, M, unknown>;
-  readonly url: string;
-  readonly headers: Headers;
-  readonly remoteAddr: RemoteAddr | null;
-  readonly protocol: string;
+  readonly #info: ConnectionInfo;
 
   constructor(engine: Engine<unknown, M, unknown>, info: ConnectionInfo) {
     this.#engine = engine;
-    this.url = info.url;
-    this.headers = info.headers;
-    this.remoteAddr = info.remoteAddr;
-    this.protocol = info.protocol;
+    this.#info = info;
+  }
+
+  get url(): string {
+    return this.#info.url;
+  }
+
+  // A getter, so that an adapter can build the headers lazily.
+  get headers(): Headers {
+    return this.#info.headers;
+  }
+
+  get remoteAddr(): RemoteAddr | null {
+    return this.#info.remoteAddr;
+  }
+
+  get protocol(): string {
+    return this.#info.protocol;
   }
 
   send(message: M): boolean {
@@ -129,6 +146,10 @@ class Handle<M> implements Connection<M> {
 
   get closed(): boolean {
     return !this.#engine.accepting;
+  }
+
+  onClose(listener: () => void): () => void {
+    return this.#engine.onClose(listener);
   }
 }
 
@@ -192,16 +213,17 @@ export class Engine<S, M = never, A = undefined> {
   #phase = CONNECTING;
   #busy = false;
   #scheduled = false;
-  #drain: (() => void) | undefined = undefined;
   #queue: unknown[] = [];
   #head = 0;
   #end: TerminateReason | undefined = undefined;
   #socketClosed = false;
   #failure: TerminateReason | undefined = undefined;
-  #timer: unknown = undefined;
+  #sweeping = false;
+  #seen = false;
   #lastSeen = 0;
   #unchecked = 0;
   #reported = false;
+  #closeListeners: Set<() => void> | undefined = undefined;
 
   /**
    * Make the engine of one connection. Nothing runs until {@linkcode Engine.open}.
@@ -250,7 +272,8 @@ export class Engine<S, M = never, A = undefined> {
     this.#phase = OPEN;
     if (this.#options.timeout > 0) {
       this.#lastSeen = this.#options.clock.now();
-      this.#armTimer(this.#options.timeout);
+      this.#sweeping = true;
+      Engine.#watch(this as Engine<unknown, unknown, unknown>);
     }
     this.#run(INIT, undefined);
   }
@@ -275,7 +298,7 @@ export class Engine<S, M = never, A = undefined> {
       });
       return;
     }
-    if (this.#options.timeout > 0) this.#lastSeen = this.#options.clock.now();
+    this.#seen = true;
     if (this.#busy || this.#head < this.#queue.length) this.#enqueue(IN, data);
     else this.#run(IN, data);
   }
@@ -288,7 +311,7 @@ export class Engine<S, M = never, A = undefined> {
    */
   control(type: "ping" | "pong", data: Uint8Array): void {
     if (this.#phase !== OPEN || this.#socketClosed) return;
-    if (this.#options.timeout > 0) this.#lastSeen = this.#options.clock.now();
+    this.#seen = true;
     if (!this.#handler.handleControl) return;
     const frame: ControlFrame = { type, data };
     if (this.#busy || this.#head < this.#queue.length) this.#enqueue(CONTROL, frame);
@@ -308,14 +331,64 @@ export class Engine<S, M = never, A = undefined> {
     if (!this.#enqueue(INFO, message)) return false;
     if (!this.#busy && !this.#scheduled && this.#phase === OPEN) {
       this.#scheduled = true;
-      queueMicrotask(
-        this.#drain ??= () => {
-          this.#scheduled = false;
-          if (!this.#busy && this.#phase === OPEN) this.#next();
-        },
-      );
+      const ready = Engine.#ready;
+      ready.push(this as Engine<unknown, unknown, unknown>);
+      if (ready.length === 1) queueMicrotask(Engine.#drainReady);
     }
     return true;
+  }
+
+  // Engines with mail and nothing running: drained by one microtask for all of them (a
+  // broadcast to N connections schedules one microtask, not N).
+  static #ready: Engine<unknown, unknown, unknown>[] = [];
+
+  static #drainReady(): void {
+    const ready = Engine.#ready;
+    Engine.#ready = [];
+    for (let i = 0; i < ready.length; i++) {
+      const engine = ready[i];
+      engine.#scheduled = false;
+      try {
+        if (!engine.#busy && engine.#phase === OPEN) engine.#next();
+      } catch (error) {
+        // #run catches callback errors; this only guards the loop for the other engines.
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
+  }
+
+  /**
+   * Call `listener` once when the mailbox stops accepting (the connection starts closing).
+   *
+   * @param listener Called without arguments; a throw is reported to the error hook.
+   * @returns A function that removes the listener.
+   */
+  onClose(listener: () => void): () => void {
+    if (!this.accepting) {
+      queueMicrotask(() => this.#callListener(listener));
+      return () => {};
+    }
+    const listeners = this.#closeListeners ??= new Set();
+    listeners.add(listener);
+    return () => void listeners.delete(listener);
+  }
+
+  // The mailbox stopped accepting: tell the close listeners, once.
+  #closing(): void {
+    const listeners = this.#closeListeners;
+    if (listeners === undefined) return;
+    this.#closeListeners = undefined;
+    for (const listener of listeners) this.#callListener(listener);
+  }
+
+  #callListener(listener: () => void): void {
+    try {
+      listener();
+    } catch (error) {
+      this.#report(error, "transport");
+    }
   }
 
   /**
@@ -341,6 +414,7 @@ export class Engine<S, M = never, A = undefined> {
     if (this.#socketClosed) return;
     this.#socketClosed = true;
     this.#clearTimer();
+    this.#closing();
     if (this.#phase === CONNECTING) {
       this.#phase = DONE;
       this.#onDone?.(this as Engine<unknown, unknown, unknown>);
@@ -366,6 +440,7 @@ export class Engine<S, M = never, A = undefined> {
     const code = restart ? 1012 : 1001;
     if (this.#phase === CONNECTING) {
       this.#phase = DONE;
+      this.#closing();
       this.#closeSocket(code, "");
       this.#onDone?.(this as Engine<unknown, unknown, unknown>);
       return;
@@ -647,6 +722,7 @@ export class Engine<S, M = never, A = undefined> {
     if (this.#phase !== OPEN) return;
     this.#phase = STOPPING;
     this.#end = end;
+    this.#closing();
     this.#queue.length = 0;
     this.#head = 0;
     this.#clearTimer();
@@ -722,20 +798,55 @@ export class Engine<S, M = never, A = undefined> {
     this.#done();
   }
 
-  #armTimer(ms: number): void {
-    this.#timer = this.#options.clock.setTimeout(() => {
-      this.#timer = undefined;
-      const idle = this.#options.clock.now() - this.#lastSeen;
-      if (idle >= this.#options.timeout) {
-        this.#stop(1001, "Idle timeout", { type: "timeout" });
-      } else this.#armTimer(this.#options.timeout - idle);
-    }, ms);
+  // Idle timeout: one sweeper per options object (not one timer per connection) looks at its
+  // connections every timeout/4 ms; a connection that received anything since the last look
+  // counts as seen at that look. An idle connection closes between `timeout` and
+  // 1.25 × `timeout` after its last message, never before. Receiving costs a flag, not a clock
+  // read, and a connection costs no timer of its own.
+  static #sweepers = new Map<ResolvedEngineOptions, Sweeper>();
+
+  static #watch(engine: Engine<unknown, unknown, unknown>): void {
+    const options = engine.#options;
+    let sweeper = Engine.#sweepers.get(options);
+    if (sweeper === undefined) {
+      sweeper = { engines: new Set(), timer: undefined };
+      Engine.#sweepers.set(options, sweeper);
+      Engine.#schedule(options, sweeper);
+    }
+    sweeper.engines.add(engine);
+  }
+
+  static #schedule(options: ResolvedEngineOptions, sweeper: Sweeper): void {
+    const clock = options.clock;
+    sweeper.timer = clock.setTimeout(() => {
+      sweeper.timer = undefined;
+      const now = clock.now();
+      for (const engine of sweeper.engines) engine.#sweep(now);
+      if (sweeper.engines.size > 0 && sweeper.timer === undefined) {
+        Engine.#schedule(options, sweeper);
+      }
+    }, Math.max(1, Math.floor(options.timeout / 4)));
+  }
+
+  #sweep(now: number): void {
+    if (this.#seen) {
+      this.#seen = false;
+      this.#lastSeen = now;
+    } else if (now - this.#lastSeen >= this.#options.timeout) {
+      this.#stop(1001, "Idle timeout", { type: "timeout" });
+    }
   }
 
   #clearTimer(): void {
-    if (this.#timer !== undefined) {
-      this.#options.clock.clearTimeout(this.#timer);
-      this.#timer = undefined;
+    if (this.#sweeping) {
+      this.#sweeping = false;
+      const sweeper = Engine.#sweepers.get(this.#options);
+      if (sweeper === undefined) return;
+      sweeper.engines.delete(this as Engine<unknown, unknown, unknown>);
+      if (sweeper.engines.size === 0) {
+        if (sweeper.timer !== undefined) this.#options.clock.clearTimeout(sweeper.timer);
+        Engine.#sweepers.delete(this.#options);
+      }
     }
   }
 }

@@ -34,7 +34,7 @@ export interface Clock {
 export interface EngineOptions {
   /**
    * Close a connection from which nothing was received for this many milliseconds (1001,
-   * `terminate` sees `timeout`). `0` turns it off.
+   * `terminate` sees `timeout`); it closes at most a quarter of that later. `0` turns it off.
    * @default {60000}
    */
   timeout?: number;

@@ -53,6 +53,11 @@ export interface Subscriber<M> {
   send(message: M): boolean;
   /** Whether the subscriber is gone (a closed connection); dropped when `true`. */
   readonly closed?: boolean;
+  /**
+   * Register a listener for the subscriber's close (a connection's `onClose`): the subscriber
+   * is then dropped from every topic as soon as it closes, not at the next publish.
+   */
+  onClose?(listener: () => void): () => void;
 }
 
 /**
@@ -142,10 +147,10 @@ function checkSubscriber(subscriber: unknown, what: string): void {
  * Topics and their subscribers: {@linkcode PubSub.subscribe} a connection's mailbox to a
  * topic, {@linkcode PubSub.publish} a message to every subscriber's `handleInfo`.
  *
- * Closed connections are dropped by themselves: a subscriber whose `send` returns `false`
- * or whose `closed` is `true` is unsubscribed from every topic when a publish meets it (and
- * topics that grow are swept). Call {@linkcode PubSub.unsubscribeAll} from `terminate` to
- * free the slots at once.
+ * Closed connections are dropped by themselves: a connection leaves every topic as soon as
+ * it starts closing (through its `onClose`). Other subscribers are dropped when a publish
+ * meets one whose `send` returns `false` or whose `closed` is `true` (and topics that grow
+ * are swept).
  *
  * @typeParam M The messages published (what `handleInfo` receives).
  *
@@ -168,6 +173,7 @@ export class PubSub<M = unknown> {
   readonly #topics = new Map<string, Set<Subscriber<M>>>();
   readonly #swept = new Map<string, number>();
   readonly #bySubscriber = new Map<Subscriber<M>, Set<string>>();
+  readonly #offClose = new Map<Subscriber<M>, () => void>();
   readonly #backend: Backend | undefined;
   readonly #onError: (error: unknown) => void;
   readonly #started: Promise<void>;
@@ -228,7 +234,11 @@ export class PubSub<M = unknown> {
     if (!set?.delete(subscriber)) return false;
     const topics = this.#bySubscriber.get(subscriber);
     topics?.delete(topic);
-    if (topics?.size === 0) this.#bySubscriber.delete(subscriber);
+    if (topics?.size === 0) {
+      this.#bySubscriber.delete(subscriber);
+      this.#offClose.get(subscriber)?.();
+      this.#offClose.delete(subscriber);
+    }
     if (set.size === 0) {
       this.#topics.delete(topic);
       this.#swept.delete(topic);
@@ -303,7 +313,11 @@ export class PubSub<M = unknown> {
     else this.#sweep(topic, set);
     set.add(subscriber);
     let topics = this.#bySubscriber.get(subscriber);
-    if (!topics) this.#bySubscriber.set(subscriber, topics = new Set());
+    if (!topics) {
+      this.#bySubscriber.set(subscriber, topics = new Set());
+      const off = subscriber.onClose?.(() => this.#drop(subscriber));
+      if (off) this.#offClose.set(subscriber, off);
+    }
     topics.add(topic);
     if (!first || !this.#backend) return this.#started;
     const backend = this.#backend;

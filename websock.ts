@@ -143,6 +143,14 @@ export interface Connection<M> extends ConnectionInfo {
   send(message: M): boolean;
   /** Whether the connection has closed or is closing: `send` now returns `false`. */
   readonly closed: boolean;
+  /**
+   * Call `listener` once when the connection starts closing (when `closed` turns true; at
+   * once, in a microtask, if it already has). For clean-up outside the handler, such as
+   * leaving pub/sub topics.
+   *
+   * @returns A function that removes the listener.
+   */
+  onClose(listener: () => void): () => void;
 }
 
 /**

@@ -64,6 +64,14 @@ export interface UpgradeOptions<M = unknown> extends EngineOptions {
    */
   denoIdleTimeout?: number;
   /**
+   * Which request headers `connection.headers` keeps: `true` (a snapshot of all of them),
+   * `false` (none) or a list of names. On Deno a full snapshot costs about 2 KiB per
+   * connection (Deno keeps a sorted copy on the request while the socket lives); a short list
+   * costs next to nothing. The `upgrade` hook always sees the whole request.
+   * @default {true}
+   */
+  keepHeaders?: boolean | readonly string[];
+  /**
    * Where the connection is tracked, so that `registry.shutdown()` can drain it.
    * @default {None}
    */
@@ -116,6 +124,7 @@ interface Resolved {
   readonly protocols: readonly string[];
   readonly origins: OriginPolicy;
   readonly denoIdleTimeout: number | undefined;
+  readonly keepHeaders: boolean | readonly string[];
 }
 
 const resolvedCache = new WeakMap<object, Resolved>();
@@ -130,10 +139,30 @@ function resolve(options: UpgradeOptions<never>): Resolved {
       denoIdleTimeout: options.denoIdleTimeout === undefined
         ? undefined
         : checkCount("denoIdleTimeout", options.denoIdleTimeout, 0),
+      keepHeaders: checkKeepHeaders(options.keepHeaders ?? true),
     };
     resolvedCache.set(options, resolved);
   }
   return resolved;
+}
+
+function checkKeepHeaders(keep: unknown): boolean | readonly string[] {
+  if (typeof keep === "boolean") return keep;
+  if (Array.isArray(keep) && keep.every((name) => typeof name === "string")) return [...keep];
+  throw new TypeError(
+    `Invalid option keepHeaders: ${String(keep)} is not a boolean or a list of header names`,
+  );
+}
+
+function keptHeaders(request: Request, keep: boolean | readonly string[]): Headers {
+  if (keep === true) return new Headers(request.headers);
+  const headers = new Headers();
+  if (keep === false) return headers;
+  for (const name of keep) {
+    const value = request.headers.get(name);
+    if (value !== null) headers.set(name, value);
+  }
+  return headers;
 }
 
 function refuse(rejection: Rejection): Response {
@@ -156,12 +185,13 @@ function connectionInfo(
   request: Request,
   protocol: string,
   info: Deno.ServeHandlerInfo | undefined,
+  keep: boolean | readonly string[],
 ): ConnectionInfo {
   const addr = info?.remoteAddr as Partial<Deno.NetAddr> | undefined;
   const remoteAddr: RemoteAddr | null = addr?.hostname === undefined
     ? null
     : { hostname: addr.hostname, port: addr.port ?? 0 };
-  return { url: request.url, headers: new Headers(request.headers), remoteAddr, protocol };
+  return { url: request.url, headers: keptHeaders(request, keep), remoteAddr, protocol };
 }
 
 // One WebSocket: the engine's transport, and the listener of the socket's events.
@@ -304,7 +334,7 @@ export function upgrade<S, M, A>(
   const resolved = resolve(options as UpgradeOptions<never>);
   const vetted = vet(request, resolved);
   if (typeof vetted !== "string") return vetted;
-  const info = connectionInfo(request, vetted, options.info);
+  const info = connectionInfo(request, vetted, options.info, resolved.keepHeaders);
   const accepted = accept(
     request,
     handler as WebSock<unknown, M, unknown>,
@@ -406,7 +436,7 @@ export function websockHandler<S, M, A>(
     }
     const vetted = vet(request, resolved);
     if (typeof vetted !== "string") return vetted;
-    const info = connectionInfo(request, vetted, serveInfo);
+    const info = connectionInfo(request, vetted, serveInfo, resolved.keepHeaders);
     if (hook === undefined) return open(request, info, undefined);
     let arg: A | Response | Promise<A | Response>;
     try {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { ok, push, type WebSock } from "../mod.ts";
+import { type Connection, ok, push, type WebSock } from "../mod.ts";
+import { TestConnection } from "../testing.ts";
 import { BroadcastChannelBackend, PubSub, type Subscriber } from "../pubsub.ts";
 import { connect, delay, serve } from "./_helpers.ts";
 
@@ -193,4 +194,41 @@ Deno.test("BroadcastChannelBackend carries messages between two PubSubs, in orde
   assert.equal(a.got.length, 100, "no echo back to the publishing node");
   await one.close();
   await two.close();
+});
+
+Deno.test("PubSub drops a connection from its topics as soon as it closes (onClose)", async () => {
+  const pubsub = new PubSub<string>();
+  const Member = {
+    init: (_a: undefined, connection: Connection<string>) => {
+      pubsub.subscribe("a", connection);
+      pubsub.subscribe("b", connection);
+      return ok(null);
+    },
+    handleIn: (_d: string | Uint8Array, s: null) => ok(s),
+    handleInfo: (_m: string, s: null) => ok(s),
+  } satisfies WebSock<null, string>;
+  const conn = await TestConnection.start(Member);
+  assert.equal(pubsub.subscribers("a"), 1);
+  await conn.close(1000, "");
+  assert.equal(pubsub.subscribers("a"), 0, "dropped without a publish");
+  assert.equal(pubsub.subscribers("b"), 0);
+});
+
+Deno.test("Connection.onClose fires once, at once if already closed, and can be removed", async () => {
+  const Quiet = {
+    init: () => ok(null),
+    handleIn: (_d: string | Uint8Array, s: null) => ok(s),
+    handleInfo: (_m: never, s: null) => ok(s),
+  } satisfies WebSock<null>;
+  const conn = await TestConnection.start(Quiet);
+  const calls: string[] = [];
+  conn.connection.onClose(() => calls.push("a"));
+  const off = conn.connection.onClose(() => calls.push("removed"));
+  off();
+  await conn.shutdown();
+  await conn.close(1000, "");
+  assert.deepEqual(calls, ["a"]);
+  conn.connection.onClose(() => calls.push("late"));
+  await Promise.resolve();
+  assert.deepEqual(calls, ["a", "late"]);
 });

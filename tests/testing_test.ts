@@ -89,17 +89,29 @@ Deno.test("TestConnection: the peer's close reaches terminate with its code and 
   assert.equal(conn.closeFrame, null);
 });
 
-Deno.test("TestConnection: the idle timeout fires on the fake clock only", async () => {
+Deno.test("TestConnection: the idle timeout fires on the fake clock only, within 1.25 × timeout", async () => {
   const conn = await TestConnection.start(Handler, { arg: "x", timeout: 1000 });
   await conn.advance(999);
   assert.equal(conn.terminateReason, null);
   await conn.receive("keepalive");
   await conn.advance(999);
   assert.equal(conn.terminateReason, null, "activity restarts the idle time");
-  await conn.advance(1);
+  await conn.advance(251);
   assert.deepEqual(conn.terminateReason, { type: "timeout" });
   assert.deepEqual(conn.closeFrame, { code: 1001, reason: "Idle timeout" });
   assert.equal(conn.clock.pending, 0, "no timer left behind");
+});
+
+Deno.test("TestConnection: the idle timeout never fires before timeout ms of silence", async () => {
+  for (const at of [0, 1, 100, 249, 250, 251, 600, 999]) {
+    const conn = await TestConnection.start(Handler, { arg: "x", timeout: 1000 });
+    await conn.advance(at);
+    await conn.receive("last");
+    await conn.advance(999);
+    assert.equal(conn.terminateReason, null, `message at ${at}: closed too early`);
+    await conn.advance(251);
+    assert.deepEqual(conn.terminateReason, { type: "timeout" }, `message at ${at}: not closed`);
+  }
 });
 
 Deno.test("TestConnection: shutdown closes with 1001 or 1012", async () => {

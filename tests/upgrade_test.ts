@@ -304,6 +304,7 @@ for (
     ["upgrade: 1", { upgrade: 1 }, TypeError],
     ["fallback: 'x'", { fallback: "x" }, TypeError],
     ["onError: true", { onError: true }, TypeError],
+    ["keepHeaders: 'all'", { keepHeaders: "all" }, TypeError],
   ] as const
 ) {
   Deno.test(`websockHandler() throws a ${error.name} for ${name}, naming the value`, () => {
@@ -314,3 +315,29 @@ for (
     });
   });
 }
+
+Deno.test("keepHeaders: false keeps none, a list keeps those, the default keeps all", async () => {
+  const seen: Headers[] = [];
+  const Spy = {
+    ...Echo,
+    init: (_a: undefined, connection: Connection<never>) => {
+      seen.push(connection.headers);
+      return ok(null);
+    },
+  } satisfies WebSock<null>;
+  for (const keepHeaders of [true, false, ["x-user", "x-missing"]] as const) {
+    await using srv = serve(Spy, { keepHeaders });
+    using raw = await Raw.connect(srv.port);
+    await raw.write(upgradeRequest({ "X-User": "ann", "X-Other": "1" }));
+    assert.equal((await raw.response()).status, 101);
+    while (seen.length === 0) await new Promise((r) => setTimeout(r, 1));
+    const headers = seen.pop()!;
+    if (keepHeaders === true) {
+      assert.equal(headers.get("x-other"), "1");
+      assert.equal(headers.get("sec-websocket-version"), "13");
+    } else if (keepHeaders === false) assert.deepEqual([...headers], []);
+    else assert.deepEqual([...headers], [["x-user", "ann"]]);
+    await raw.frame(8, new Uint8Array([0x03, 0xe8]));
+    await raw.readClose();
+  }
+});
