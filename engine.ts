@@ -61,6 +61,7 @@ export * from "./options.ts";
 export * from "./close.ts";
 export * from "./handshake.ts";
 export * from "./registry.ts";
+export * from "./adapter_options.ts";
 
 /**
  * What the engine needs from a socket. Adapters implement it over their server's socket.

@@ -21,25 +21,21 @@
  */
 
 import {
+  type AdapterOptions,
   checkCount,
-  checkOrigin,
-  checkOriginPolicy,
-  checkProtocols,
-  checkUpgrade,
   Engine,
-  type EngineOptions,
   isWebSocketUpgrade,
-  negotiateProtocol,
   NOT_AN_UPGRADE,
-  type OriginPolicy,
   Registry,
-  type Rejection,
+  rejectionResponse,
+  resolveAdapterOptions,
   type ResolvedEngineOptions,
-  resolveEngineOptions,
   type ShutdownOptions,
   type Transport,
+  vetUpgrade,
+  withUpgradeHook,
 } from "../engine.ts";
-import type { Connection, ConnectionInfo, WebSock } from "../websock.ts";
+import type { ConnectionInfo, WebSock } from "../websock.ts";
 
 export { Registry, type ShutdownOptions } from "../engine.ts";
 
@@ -85,9 +81,9 @@ export interface BunWebSocketHandler {
   drain(ws: BunWebSocket): void;
   /** The socket closed. */
   close(ws: BunWebSocket, code: number, reason: string): void;
-  /** Bun's own limit: {@linkcode EngineOptions.maxMessageBytes}. */
+  /** Bun's own limit, from the `maxMessageBytes` option. */
   readonly maxPayloadLength: number;
-  /** Bun's own limit: {@linkcode EngineOptions.maxBufferedBytes}. */
+  /** Bun's own limit, from the `maxBufferedBytes` option. */
   readonly backpressureLimit: number;
   /** Bun's keep-alive in seconds (`0`: off); the engine's `timeout` is separate. */
   readonly idleTimeout: number;
@@ -95,18 +91,8 @@ export interface BunWebSocketHandler {
   readonly perMessageDeflate: boolean;
 }
 
-/** Options of {@linkcode websockServe}. */
-export interface BunServeOptions<A, M = unknown> extends EngineOptions {
-  /**
-   * Subprotocols the server speaks, preferred first (400 when the client offers only others).
-   * @default {[]}
-   */
-  protocols?: readonly string[];
-  /**
-   * Which `Origin`s may connect (403 otherwise). See {@linkcode OriginPolicy}.
-   * @default {"same-origin"}
-   */
-  origins?: OriginPolicy;
+/** Options of {@linkcode websockServe}: the shared adapter options plus Bun's own. */
+export interface BunServeOptions<A, M = unknown> extends AdapterOptions<A, M> {
   /**
    * Negotiate permessage-deflate.
    * @default {false}
@@ -119,21 +105,10 @@ export interface BunServeOptions<A, M = unknown> extends EngineOptions {
    */
   bunIdleTimeout?: number;
   /**
-   * Runs before the upgrade, once the request is valid: returns the argument `init` receives,
-   * or a `Response` to refuse the upgrade. May be async.
-   * @default {None: init receives undefined}
-   */
-  upgrade?: (request: Request, info: ConnectionInfo) => A | Response | Promise<A | Response>;
-  /**
    * Answers requests that are not WebSocket upgrades.
    * @default {426 with Upgrade: websocket}
    */
   fallback?: (request: Request, server: BunServer) => Response | Promise<Response>;
-  /**
-   * Called with each new connection's handle: the caller's way to its mailbox.
-   * @default {None}
-   */
-  onConnection?: (connection: Connection<M>) => void;
 }
 
 /** What to spread into `Bun.serve`'s options: `fetch` and `websocket`, plus shutdown. */
@@ -146,13 +121,6 @@ export interface BunServe {
   shutdown(options?: ShutdownOptions): Promise<void>;
   /** The live connections. */
   readonly registry: Registry;
-}
-
-function refuse(rejection: Rejection): Response {
-  return new Response(rejection.reason + "\n", {
-    status: rejection.status,
-    headers: { "content-type": "text/plain; charset=utf-8", ...rejection.headers },
-  });
 }
 
 // One Bun socket: the engine's transport (`ws` is set on open).
@@ -234,54 +202,31 @@ export function websockServe<S, M, A>(
   handler: WebSock<S, M, A>,
   options: BunServeOptions<A, M> = {},
 ): BunServe {
-  const resolved = resolveEngineOptions(options);
-  const protocols = checkProtocols(options.protocols ?? []);
-  const origins = checkOriginPolicy(options.origins ?? "same-origin");
+  const adapter = resolveAdapterOptions(options);
+  const resolved = adapter.engine;
   const idleTimeout = checkCount("bunIdleTimeout", options.bunIdleTimeout ?? 120, 0);
-  const { upgrade: hook, fallback } = options;
-  if (hook !== undefined && typeof hook !== "function") {
-    throw new TypeError(`Invalid option upgrade: ${String(hook)} is not a function`);
+  const fallback = options.fallback;
+  if (fallback !== undefined && typeof fallback !== "function") {
+    throw new TypeError(`Invalid option fallback: ${String(fallback)} is not a function`);
   }
   const registry = new Registry();
   const generic = handler as WebSock<unknown, unknown, unknown>;
+  const refuse = (response: Response) => response;
 
   function open(request: Request, server: BunServer, info: ConnectionInfo, arg: unknown) {
     const socket = new BunSocket(generic, arg, info, resolved, registry);
     const headers = info.protocol === "" ? undefined : { "sec-websocket-protocol": info.protocol };
     if (server.upgrade(request, { data: { socket }, headers })) return undefined;
     socket.engine.closed(1006, "");
-    return refuse({ status: 400, reason: "Invalid WebSocket upgrade" });
-  }
-
-  async function openAfterHook(
-    request: Request,
-    server: BunServer,
-    info: ConnectionInfo,
-    pending: A | Response | Promise<A | Response>,
-  ): Promise<Response | undefined> {
-    let arg: A | Response;
-    try {
-      arg = await pending;
-    } catch (error) {
-      try {
-        resolved.onError(error, { source: "upgrade" });
-      } catch {
-        // The error hook must not turn a refused upgrade into a crash.
-      }
-      return new Response("Internal Server Error\n", { status: 500 });
-    }
-    return arg instanceof Response ? arg : open(request, server, info, arg);
+    return rejectionResponse({ status: 400, reason: "Invalid WebSocket upgrade" });
   }
 
   function fetch(request: Request, server: BunServer) {
     if (!isWebSocketUpgrade(request.headers)) {
-      return fallback ? fallback(request, server) : refuse(NOT_AN_UPGRADE);
+      return fallback ? fallback(request, server) : rejectionResponse(NOT_AN_UPGRADE);
     }
-    const rejection = checkUpgrade(request.method, request.headers) ??
-      checkOrigin(origins, request.headers);
-    if (rejection) return refuse(rejection);
-    const protocol = negotiateProtocol(request.headers, protocols);
-    if (typeof protocol !== "string") return refuse(protocol);
+    const protocol = vetUpgrade(request.method, request.headers, adapter);
+    if (typeof protocol !== "string") return rejectionResponse(protocol);
     const ip = server.requestIP(request);
     const info: ConnectionInfo = {
       url: request.url,
@@ -289,15 +234,20 @@ export function websockServe<S, M, A>(
       remoteAddr: ip === null ? null : { hostname: ip.address, port: ip.port },
       protocol,
     };
-    if (hook === undefined) return open(request, server, info, undefined);
-    return openAfterHook(request, server, info, new Promise((r) => r(hook(request, info))));
+    return withUpgradeHook(
+      adapter,
+      request,
+      info,
+      (arg) => open(request, server, info, arg),
+      refuse,
+    );
   }
 
   const websocket: BunWebSocketHandler = {
     open(ws) {
       const socket = socketOf(ws);
       socket.ws = ws;
-      options.onConnection?.(socket.engine.connection as Connection<M>);
+      adapter.onConnection?.(socket.engine.connection);
       socket.engine.open();
     },
     message(ws, message) {

@@ -20,42 +20,27 @@
  */
 
 import {
+  type AdapterOptions,
   checkCount,
-  checkOrigin,
-  checkOriginPolicy,
-  checkProtocols,
-  checkUpgrade,
   Engine,
-  type EngineOptions,
   isWebSocketUpgrade,
-  negotiateProtocol,
   NOT_AN_UPGRADE,
-  type OriginPolicy,
   Registry,
-  type Rejection,
+  rejectionResponse,
+  resolveAdapterOptions,
+  type ResolvedAdapterOptions,
   type ResolvedEngineOptions,
-  resolveEngineOptions,
   type ShutdownOptions,
   type Transport,
+  vetUpgrade,
+  withUpgradeHook,
 } from "../engine.ts";
-import type { Connection, ConnectionInfo, RemoteAddr, WebSock } from "../websock.ts";
+import type { ConnectionInfo, RemoteAddr, WebSock } from "../websock.ts";
 
 export { Registry, type ShutdownOptions } from "../engine.ts";
 
-/** Options of {@linkcode upgrade}: the engine's limits plus the upgrade's own. */
-export interface UpgradeOptions<M = unknown> extends EngineOptions {
-  /**
-   * Subprotocols the server speaks, preferred first. The first one the client offers is
-   * chosen; when the client offers some and none match, the upgrade is refused with 400.
-   * @default {[]}
-   */
-  protocols?: readonly string[];
-  /**
-   * Which `Origin`s may connect (403 otherwise); requests without an `Origin` (non-browser
-   * clients) pass. See {@linkcode OriginPolicy}.
-   * @default {"same-origin"}
-   */
-  origins?: OriginPolicy;
+/** The options of the Deno adapter: the shared adapter options plus Deno's own. */
+export interface DenoOptions<A, M = unknown> extends AdapterOptions<A, M> {
   /**
    * Deno's own keep-alive (`Deno.upgradeWebSocket`'s `idleTimeout`), in seconds: Deno pings
    * after half of it and closes with 1001 when no pong came by the end (`terminate` then
@@ -71,6 +56,10 @@ export interface UpgradeOptions<M = unknown> extends EngineOptions {
    * @default {true}
    */
   keepHeaders?: boolean | readonly string[];
+}
+
+/** Options of {@linkcode upgrade}: those of the adapter, without a hook (`arg` is given). */
+export interface UpgradeOptions<M = unknown> extends Omit<DenoOptions<never, M>, "upgrade"> {
   /**
    * Where the connection is tracked, so that `registry.shutdown()` can drain it.
    * @default {None}
@@ -81,23 +70,10 @@ export interface UpgradeOptions<M = unknown> extends EngineOptions {
    * @default {None: remoteAddr is null}
    */
   info?: Deno.ServeHandlerInfo;
-  /**
-   * Called with the new connection's handle before `upgrade` returns: the caller's way to
-   * its mailbox.
-   * @default {None}
-   */
-  onConnection?: (connection: Connection<M>) => void;
 }
 
 /** Options of {@linkcode websockHandler}. */
-export interface WebSockHandlerOptions<A, M = unknown>
-  extends Omit<UpgradeOptions<M>, "registry" | "info"> {
-  /**
-   * Runs before the upgrade, once the request is valid: returns the argument `init` receives,
-   * or a `Response` to refuse the upgrade (that is how authentication works). May be async.
-   * @default {None: init receives undefined}
-   */
-  upgrade?: (request: Request, info: ConnectionInfo) => A | Response | Promise<A | Response>;
+export interface WebSockHandlerOptions<A, M = unknown> extends DenoOptions<A, M> {
   /**
    * Answers requests that are not WebSocket upgrades.
    * @default {426 with Upgrade: websocket}
@@ -120,22 +96,18 @@ export interface WebSockHandler {
 }
 
 interface Resolved {
-  readonly engine: ResolvedEngineOptions;
-  readonly protocols: readonly string[];
-  readonly origins: OriginPolicy;
+  readonly adapter: ResolvedAdapterOptions<unknown, unknown>;
   readonly denoIdleTimeout: number | undefined;
   readonly keepHeaders: boolean | readonly string[];
 }
 
 const resolvedCache = new WeakMap<object, Resolved>();
 
-function resolve(options: UpgradeOptions<never>): Resolved {
+function resolve(options: DenoOptions<unknown, unknown>): Resolved {
   let resolved = resolvedCache.get(options);
   if (resolved === undefined) {
     resolved = {
-      engine: resolveEngineOptions(options),
-      protocols: checkProtocols(options.protocols ?? []),
-      origins: checkOriginPolicy(options.origins ?? "same-origin"),
+      adapter: resolveAdapterOptions(options),
       denoIdleTimeout: options.denoIdleTimeout === undefined
         ? undefined
         : checkCount("denoIdleTimeout", options.denoIdleTimeout, 0),
@@ -165,33 +137,20 @@ function keptHeaders(request: Request, keep: boolean | readonly string[]): Heade
   return headers;
 }
 
-function refuse(rejection: Rejection): Response {
-  return new Response(rejection.reason + "\n", {
-    status: rejection.status,
-    headers: { "content-type": "text/plain; charset=utf-8", ...rejection.headers },
-  });
-}
-
-// Validate the request and negotiate; a Response means refused, a string is the protocol.
-function vet(request: Request, resolved: Resolved): Response | string {
-  const rejection = checkUpgrade(request.method, request.headers) ??
-    checkOrigin(resolved.origins, request.headers);
-  if (rejection) return refuse(rejection);
-  const protocol = negotiateProtocol(request.headers, resolved.protocols);
-  return typeof protocol === "string" ? protocol : refuse(protocol);
-}
-
-function connectionInfo(
+// Validate the request; the connection info when it may be upgraded, a 4xx when not.
+function vet(
   request: Request,
-  protocol: string,
-  info: Deno.ServeHandlerInfo | undefined,
-  keep: boolean | readonly string[],
-): ConnectionInfo {
-  const addr = info?.remoteAddr as Partial<Deno.NetAddr> | undefined;
+  resolved: Resolved,
+  serveInfo: Deno.ServeHandlerInfo | undefined,
+): ConnectionInfo | Response {
+  const protocol = vetUpgrade(request.method, request.headers, resolved.adapter);
+  if (typeof protocol !== "string") return rejectionResponse(protocol);
+  const addr = serveInfo?.remoteAddr as Partial<Deno.NetAddr> | undefined;
   const remoteAddr: RemoteAddr | null = addr?.hostname === undefined
     ? null
     : { hostname: addr.hostname, port: addr.port ?? 0 };
-  return { url: request.url, headers: keptHeaders(request, keep), remoteAddr, protocol };
+  const headers = keptHeaders(request, resolved.keepHeaders);
+  return { url: request.url, headers, remoteAddr, protocol };
 }
 
 // One WebSocket: the engine's transport, and the listener of the socket's events.
@@ -206,14 +165,14 @@ class DenoSocket implements Transport, EventListenerObject {
     handler: WebSock<unknown, unknown, unknown>,
     arg: unknown,
     info: ConnectionInfo,
-    resolved: Resolved,
+    options: ResolvedEngineOptions,
     registry: Registry | undefined,
   ) {
     this.#socket = socket;
     this.engine = new Engine(handler, this, {
       arg,
       info,
-      options: resolved.engine,
+      options,
       onDone: registry ? (engine) => registry.delete(engine) : undefined,
     });
     registry?.add(this.engine);
@@ -265,32 +224,34 @@ class DenoSocket implements Transport, EventListenerObject {
   }
 }
 
-function accept<M>(
+// Upgrade for real: the 101 response, with the connection running behind it.
+function accept(
   request: Request,
-  handler: WebSock<unknown, M, unknown>,
+  handler: WebSock<unknown, unknown, unknown>,
   arg: unknown,
   info: ConnectionInfo,
   resolved: Resolved,
   registry: Registry | undefined,
-): { response: Response; connection: Connection<M> } | Response {
+): Response {
   let upgraded: { socket: WebSocket; response: Response };
   try {
     upgraded = Deno.upgradeWebSocket(request, { idleTimeout: resolved.denoIdleTimeout });
   } catch (error) {
-    return refuse({ status: 400, reason: (error as Error).message });
+    return rejectionResponse({ status: 400, reason: (error as Error).message });
   }
   // Deno matches its `protocol` option against the client's list split on ", " only, so
   // the adapter negotiates itself and sets the header on the (mutable) 101 response.
   if (info.protocol !== "") upgraded.response.headers.set("sec-websocket-protocol", info.protocol);
-  const socket = new DenoSocket(
+  const { engine } = new DenoSocket(
     upgraded.socket,
-    handler as WebSock<unknown, unknown, unknown>,
+    handler,
     arg,
     info,
-    resolved,
+    resolved.adapter.engine,
     registry,
   );
-  return { response: upgraded.response, connection: socket.engine.connection as Connection<M> };
+  resolved.adapter.onConnection?.(engine.connection);
+  return upgraded.response;
 }
 
 /**
@@ -331,21 +292,11 @@ export function upgrade<S, M, A>(
   arg: A,
   options: UpgradeOptions<M> = {},
 ): Response {
-  const resolved = resolve(options as UpgradeOptions<never>);
-  const vetted = vet(request, resolved);
-  if (typeof vetted !== "string") return vetted;
-  const info = connectionInfo(request, vetted, options.info, resolved.keepHeaders);
-  const accepted = accept(
-    request,
-    handler as WebSock<unknown, M, unknown>,
-    arg,
-    info,
-    resolved,
-    options.registry,
-  );
-  if (accepted instanceof Response) return accepted;
-  options.onConnection?.(accepted.connection);
-  return accepted.response;
+  const resolved = resolve(options as DenoOptions<unknown, unknown>);
+  const info = vet(request, resolved, options.info);
+  if (info instanceof Response) return info;
+  const generic = handler as WebSock<unknown, unknown, unknown>;
+  return accept(request, generic, arg, info, resolved, options.registry);
 }
 
 /**
@@ -382,70 +333,31 @@ export function websockHandler<S, M, A>(
   handler: WebSock<S, M, A>,
   options: WebSockHandlerOptions<A, M> = {},
 ): WebSockHandler {
-  const resolved = resolve(options as UpgradeOptions<never>);
-  const registry = new Registry();
-  const hook = options.upgrade;
+  const resolved = resolve(options as DenoOptions<unknown, unknown>);
   const fallback = options.fallback;
-  if (hook !== undefined && typeof hook !== "function") {
-    throw new TypeError(`Invalid option upgrade: ${String(hook)} is not a function`);
-  }
   if (fallback !== undefined && typeof fallback !== "function") {
     throw new TypeError(`Invalid option fallback: ${String(fallback)} is not a function`);
   }
-  const generic = handler as WebSock<unknown, M, unknown>;
-
-  function open(request: Request, info: ConnectionInfo, arg: unknown): Response {
-    const accepted = accept(request, generic, arg, info, resolved, registry);
-    if (accepted instanceof Response) return accepted;
-    options.onConnection?.(accepted.connection);
-    return accepted.response;
-  }
-
-  async function openAfterHook(
-    request: Request,
-    info: ConnectionInfo,
-    pending: Promise<A | Response>,
-  ): Promise<Response> {
-    let arg: A | Response;
-    try {
-      arg = await pending;
-    } catch (error) {
-      return hookFailed(error);
-    }
-    return arg instanceof Response ? arg : open(request, info, arg);
-  }
-
-  function hookFailed(error: unknown): Response {
-    try {
-      resolved.engine.onError(error, { source: "upgrade" });
-    } catch {
-      // The error hook must not turn a refused upgrade into a crash.
-    }
-    return new Response("Internal Server Error\n", {
-      status: 500,
-      headers: { "content-type": "text/plain; charset=utf-8" },
-    });
-  }
+  const registry = new Registry();
+  const generic = handler as WebSock<unknown, unknown, unknown>;
+  const refuse = (response: Response) => response;
 
   function serve(
     request: Request,
     serveInfo?: Deno.ServeHandlerInfo,
   ): Response | Promise<Response> {
     if (!isWebSocketUpgrade(request.headers)) {
-      return fallback ? fallback(request, serveInfo!) : refuse(NOT_AN_UPGRADE);
+      return fallback ? fallback(request, serveInfo!) : rejectionResponse(NOT_AN_UPGRADE);
     }
-    const vetted = vet(request, resolved);
-    if (typeof vetted !== "string") return vetted;
-    const info = connectionInfo(request, vetted, serveInfo, resolved.keepHeaders);
-    if (hook === undefined) return open(request, info, undefined);
-    let arg: A | Response | Promise<A | Response>;
-    try {
-      arg = hook(request, info);
-    } catch (error) {
-      return hookFailed(error);
-    }
-    if (arg instanceof Promise) return openAfterHook(request, info, arg);
-    return arg instanceof Response ? arg : open(request, info, arg);
+    const info = vet(request, resolved, serveInfo);
+    if (info instanceof Response) return info;
+    return withUpgradeHook(
+      resolved.adapter,
+      request,
+      info,
+      (arg) => accept(request, generic, arg, info, resolved, registry),
+      refuse,
+    );
   }
 
   return Object.assign(serve, {

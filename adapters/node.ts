@@ -31,57 +31,33 @@ import type { Buffer } from "node:buffer";
 // @ts-types="npm:@types/ws@^8"
 import { type WebSocket, WebSocketServer } from "npm:ws@^8";
 import {
-  checkOrigin,
-  checkOriginPolicy,
-  checkProtocols,
+  type AdapterOptions,
   checkUpgrade,
   Engine,
   type EngineInit,
-  type EngineOptions,
   type HeaderReader,
-  negotiateProtocol,
   NOT_AN_UPGRADE,
-  type OriginPolicy,
   Registry,
   type Rejection,
-  resolveEngineOptions,
+  resolveAdapterOptions,
   type ShutdownOptions,
   type Transport,
+  vetUpgrade,
+  withUpgradeHook,
 } from "../engine.ts";
-import type { Connection, ConnectionInfo, WebSock } from "../websock.ts";
+import type { ConnectionInfo, WebSock } from "../websock.ts";
 
 export { Registry, type ShutdownOptions } from "../engine.ts";
 
 type AnyWebSock = WebSock<unknown, unknown, unknown>;
 
-/** Options of {@linkcode websockUpgrade}: the engine's limits plus the upgrade's own. */
-export interface NodeUpgradeOptions<A, M = unknown> extends EngineOptions {
-  /**
-   * Subprotocols the server speaks, preferred first (400 when the client offers only others).
-   * @default {[]}
-   */
-  protocols?: readonly string[];
-  /**
-   * Which `Origin`s may connect (403 otherwise). See {@linkcode OriginPolicy}.
-   * @default {"same-origin"}
-   */
-  origins?: OriginPolicy;
+/** Options of {@linkcode websockUpgrade}: the shared adapter options plus compression. */
+export interface NodeUpgradeOptions<A, M = unknown> extends AdapterOptions<A, M> {
   /**
    * Negotiate permessage-deflate (`true`, or `ws`'s `perMessageDeflate` options).
    * @default {false}
    */
   perMessageDeflate?: boolean | Record<string, unknown>;
-  /**
-   * Runs before the upgrade, once the request is valid: returns the argument `init` receives,
-   * or a `Response` to refuse the upgrade. May be async.
-   * @default {None: init receives undefined}
-   */
-  upgrade?: (request: Request, info: ConnectionInfo) => A | Response | Promise<A | Response>;
-  /**
-   * Called with each new connection's handle: the caller's way to its mailbox.
-   * @default {None}
-   */
-  onConnection?: (connection: Connection<M>) => void;
 }
 
 /** A `node:http` `upgrade` listener that serves WebSocket connections, and drains them. */
@@ -227,13 +203,8 @@ export function websockUpgrade<S, M, A>(
   handler: WebSock<S, M, A>,
   options: NodeUpgradeOptions<A, M> = {},
 ): NodeUpgradeHandler {
-  const engineOptions = resolveEngineOptions(options);
-  const protocols = checkProtocols(options.protocols ?? []);
-  const origins = checkOriginPolicy(options.origins ?? "same-origin");
-  const hook = options.upgrade;
-  if (hook !== undefined && typeof hook !== "function") {
-    throw new TypeError(`Invalid option upgrade: ${String(hook)} is not a function`);
-  }
+  const adapter = resolveAdapterOptions(options);
+  const engineOptions = adapter.engine;
   const registry = new Registry();
   const chosen = new WeakMap<IncomingMessage, string>();
   const server = new WebSocketServer({
@@ -257,7 +228,7 @@ export function websockUpgrade<S, M, A>(
     server.handleUpgrade(request, socket, head, (ws) => {
       const init = { arg, info, options: engineOptions, onDone: onDone };
       const { engine } = new NodeSocket(ws, init, registry, generic);
-      options.onConnection?.(engine.connection as Connection<M>);
+      adapter.onConnection?.(engine.connection);
       engine.open();
     });
   }
@@ -265,9 +236,7 @@ export function websockUpgrade<S, M, A>(
   function listener(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on("error", () => socket.destroy());
     const headers = headerReader(request);
-    const rejection = checkUpgrade(request.method ?? "", headers) ?? checkOrigin(origins, headers);
-    if (rejection) return refuse(socket, rejection);
-    const protocol = negotiateProtocol(headers, protocols);
+    const protocol = vetUpgrade(request.method ?? "", headers, adapter);
     if (typeof protocol !== "string") return refuse(socket, protocol);
     const info: ConnectionInfo = {
       url: `http://${headers.get("host")}${request.url ?? "/"}`,
@@ -277,28 +246,15 @@ export function websockUpgrade<S, M, A>(
         : { hostname: request.socket.remoteAddress, port: request.socket.remotePort ?? 0 },
       protocol,
     };
-    if (hook === undefined) return open(request, socket, head, info, undefined);
-    new Promise<A | Response>((resolve) =>
-      resolve(hook(new Request(info.url, { headers: info.headers }), info))
-    ).then(
-      (arg) =>
-        arg instanceof Response
-          ? writeRefusal(socket, arg)
-          : open(request, socket, head, info, arg),
-      (error) => {
-        try {
-          engineOptions.onError(error, { source: "upgrade" });
-        } catch {
-          // The error hook must not turn a refused upgrade into a crash.
-        }
-        writeResponse(
-          socket,
-          500,
-          { "content-type": "text/plain; charset=utf-8" },
-          "Internal Server Error\n",
-        );
-      },
+    if (adapter.upgrade === undefined) return open(request, socket, head, info, undefined);
+    const outcome = withUpgradeHook(
+      adapter,
+      new Request(info.url, { headers: info.headers }),
+      info,
+      (arg) => open(request, socket, head, info, arg),
+      (response) => void writeRefusal(socket, response),
     );
+    if (outcome instanceof Promise) outcome.catch(() => socket.destroy());
   }
 
   return Object.assign(listener, {

@@ -1,0 +1,195 @@
+// What every adapter shares on the HTTP side: the options, their validation, the upgrade
+// checks in order, and the upgrade hook. Runtime-neutral: `Request` and `Response` are web
+// globals in Deno, Node 18+ and Bun.
+
+import {
+  checkOrigin,
+  checkOriginPolicy,
+  checkProtocols,
+  checkUpgrade,
+  type HeaderReader,
+  negotiateProtocol,
+  type OriginPolicy,
+  type Rejection,
+} from "./handshake.ts";
+import { type EngineOptions, type ResolvedEngineOptions, resolveEngineOptions } from "./options.ts";
+import type { Connection, ConnectionInfo } from "./websock.ts";
+
+/** The upgrade hook: the argument `init` receives, or a `Response` that refuses. */
+export type UpgradeHook<A> = (
+  request: Request,
+  info: ConnectionInfo,
+) => A | Response | Promise<A | Response>;
+
+/** The options every adapter takes: the engine's, plus the HTTP side's. */
+export interface AdapterOptions<A, M = unknown> extends EngineOptions {
+  /**
+   * Subprotocols the server speaks, preferred first. The first one the client offers is
+   * chosen; when the client offers some and none match, the upgrade is refused with 400.
+   * @default {[]}
+   */
+  protocols?: readonly string[];
+  /**
+   * Which `Origin`s may connect (403 otherwise); requests without an `Origin` (non-browser
+   * clients) pass. See {@linkcode OriginPolicy}.
+   * @default {"same-origin"}
+   */
+  origins?: OriginPolicy;
+  /**
+   * Runs before the upgrade, once the request is valid: returns the argument `init` receives,
+   * or a `Response` to refuse the upgrade (that is how authentication works). May be async.
+   * A throw or rejection is reported to `onError` and answered with 500.
+   * @default {None: init receives undefined}
+   */
+  upgrade?: UpgradeHook<A>;
+  /**
+   * Called with each new connection's handle before `init` runs: the upgrading code's way
+   * to its mailbox.
+   * @default {None}
+   */
+  onConnection?: (connection: Connection<M>) => void;
+}
+
+/** {@linkcode AdapterOptions} after validation, with the defaults filled in. */
+export interface ResolvedAdapterOptions<A, M> {
+  /** The engine's options. */
+  readonly engine: ResolvedEngineOptions;
+  /** See {@linkcode AdapterOptions.protocols}. */
+  readonly protocols: readonly string[];
+  /** See {@linkcode AdapterOptions.origins}. */
+  readonly origins: OriginPolicy;
+  /** See {@linkcode AdapterOptions.upgrade}. */
+  readonly upgrade: UpgradeHook<A> | undefined;
+  /** See {@linkcode AdapterOptions.onConnection}. */
+  readonly onConnection: ((connection: Connection<M>) => void) | undefined;
+}
+
+function checkFunction<F>(name: string, value: F | undefined): F | undefined {
+  if (value !== undefined && typeof value !== "function") {
+    throw new TypeError(`Invalid option ${name}: ${String(value)} is not a function`);
+  }
+  return value;
+}
+
+/**
+ * Validate the shared adapter options and fill in the defaults (once per server).
+ *
+ * @param options What the user passed.
+ * @returns The resolved options.
+ * @throws {TypeError|RangeError} When an option is invalid, naming it and the value.
+ *
+ * @example
+ * ```ts
+ * import { resolveAdapterOptions } from "@websock/websock/engine";
+ * const resolved = resolveAdapterOptions({ protocols: ["v1"], timeout: 5_000 });
+ * ```
+ */
+export function resolveAdapterOptions<A, M>(
+  options: AdapterOptions<A, M>,
+): ResolvedAdapterOptions<A, M> {
+  return {
+    engine: resolveEngineOptions(options),
+    protocols: checkProtocols(options.protocols ?? []),
+    origins: checkOriginPolicy(options.origins ?? "same-origin"),
+    upgrade: checkFunction("upgrade", options.upgrade),
+    onConnection: checkFunction("onConnection", options.onConnection),
+  };
+}
+
+/**
+ * Check an upgrade request in order: RFC 6455 §4.2.1, the origin, the subprotocol.
+ *
+ * @param method The request method.
+ * @param headers The request headers.
+ * @param options The resolved adapter options.
+ * @returns The negotiated subprotocol (`""` for none), or why the upgrade is refused.
+ *
+ * @example
+ * ```ts
+ * import { resolveAdapterOptions, vetUpgrade } from "@websock/websock/engine";
+ * const verdict = vetUpgrade("GET", new Headers(), resolveAdapterOptions({}));
+ * // typeof verdict !== "string": a 426 rejection
+ * ```
+ */
+export function vetUpgrade(
+  method: string,
+  headers: HeaderReader,
+  options: ResolvedAdapterOptions<unknown, unknown>,
+): string | Rejection {
+  return checkUpgrade(method, headers) ?? checkOrigin(options.origins, headers) ??
+    negotiateProtocol(headers, options.protocols);
+}
+
+/**
+ * A refusal as a `Response`: its status, a plain-text body and its headers.
+ *
+ * @param rejection Why the upgrade is refused.
+ * @returns The response.
+ *
+ * @example
+ * ```ts
+ * import { NOT_AN_UPGRADE, rejectionResponse } from "@websock/websock/engine";
+ * rejectionResponse(NOT_AN_UPGRADE).status; // 426
+ * ```
+ */
+export function rejectionResponse(rejection: Rejection): Response {
+  return new Response(rejection.reason + "\n", {
+    status: rejection.status,
+    headers: { "content-type": "text/plain; charset=utf-8", ...rejection.headers },
+  });
+}
+
+const INTERNAL_ERROR: Rejection = { status: 500, reason: "Internal Server Error" };
+
+/**
+ * Run the upgrade hook (if any) and continue: `open(arg)` when it gives an argument,
+ * `refuse(response)` when it gives a `Response`, or a 500 (reported to `onError`) when it
+ * throws. Synchronous all the way when the hook is; a promise only when the hook returns one.
+ *
+ * @param options The resolved adapter options (hook and error hook).
+ * @param request The request the hook sees.
+ * @param info The connection info the hook sees.
+ * @param open Continue the upgrade with the argument `init` receives.
+ * @param refuse Answer with a response instead.
+ * @returns What `open` or `refuse` returned, or a promise of it.
+ *
+ * @example
+ * ```ts
+ * import { resolveAdapterOptions, withUpgradeHook } from "@websock/websock/engine";
+ * const options = resolveAdapterOptions({ upgrade: () => 42 });
+ * const info = { url: "http://x/", headers: new Headers(), remoteAddr: null, protocol: "" };
+ * const outcome = withUpgradeHook(
+ *   options,
+ *   new Request(info.url),
+ *   info,
+ *   (arg) => `open with ${arg}`,
+ *   (response) => `refused with ${response.status}`,
+ * ); // "open with 42"
+ * ```
+ */
+export function withUpgradeHook<A, R>(
+  options: ResolvedAdapterOptions<A, unknown>,
+  request: Request,
+  info: ConnectionInfo,
+  open: (arg: A | undefined) => R,
+  refuse: (response: Response) => R,
+): R | Promise<R> {
+  const hook = options.upgrade;
+  if (hook === undefined) return open(undefined);
+  const failed = (error: unknown): R => {
+    try {
+      options.engine.onError(error, { source: "upgrade" });
+    } catch {
+      // The error hook must not turn a refused upgrade into a crash.
+    }
+    return refuse(rejectionResponse(INTERNAL_ERROR));
+  };
+  let arg: A | Response | Promise<A | Response>;
+  try {
+    arg = hook(request, info);
+  } catch (error) {
+    return failed(error);
+  }
+  const next = (value: A | Response): R => value instanceof Response ? refuse(value) : open(value);
+  return arg instanceof Promise ? arg.then(next, failed) : next(arg);
+}
