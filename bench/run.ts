@@ -2,7 +2,8 @@
 // `deno run -A bench/run.ts --full` (see bench/README.md). Starts each contestant's server on
 // 127.0.0.1:0 (pinned to core 0 with taskset when there is one), drives it with
 // bench/client.mjs in its own process (core 1), alternates contestants run by run, and writes
-// medians with min–max and the ratio to raw Deno to bench/RESULTS.md.
+// medians with min–max and the ratio to the contestant's raw server (raw Deno, Node + ws or
+// Bun.serve) to bench/RESULTS.md.
 
 import { TextLineStream } from "./_lines.ts";
 
@@ -16,13 +17,35 @@ const deps = Deno.env.get("WS_DEPS") ?? "/tmp/wsb-deps";
 const runs = Number(argValue("runs", full ? "5" : "3"));
 const duration = Number(argValue("duration", full ? "2000" : "700"));
 const warmup = full ? 500 : 250;
-const contestants = argValue("contestants", "raw,websock,websock-node,crossws,hono").split(",");
+// Quick: each adapter against its own raw server. Full: every contestant.
+const denoContestants = ["raw", "websock", "websock-node", "crossws", "hono"];
+const nodeContestants = ["node-raw", "websock-node-real"];
+const bunContestants = ["bun-raw", "websock-bun"];
+const contestants = argValue(
+  "contestants",
+  (full
+    ? [...denoContestants, ...nodeContestants, ...bunContestants]
+    : ["raw", "websock", ...nodeContestants, ...bunContestants]).join(","),
+).split(",");
+// The raw server each contestant is compared with.
+// `websock-node-real=DIR` and `websock-bun=DIR` run DIR/bench/*_server.ts: a whole scratch copy.
+const kind = (name: string): string => name.split("=")[0];
+const isNode = (name: string): boolean => nodeContestants.includes(kind(name));
+const isBun = (name: string): boolean => bunContestants.includes(kind(name));
+const baselineOf = (name: string): string =>
+  isNode(name) ? "node-raw" : isBun(name) ? "bun-raw" : "raw";
+const rawLabel: Record<string, string> = {
+  raw: "raw Deno",
+  "node-raw": "raw Node + ws",
+  "bun-raw": "raw Bun.serve",
+};
 const clientKind = argValue("client", "bun");
 const output = argValue("out", `${here}RESULTS.md`);
 
-// Contestants are served by bench/server.ts (Deno): `websock-node` is adapters/node.ts on
-// Deno's node:http. Hook for adapters/bun.ts: it needs a server script run by Bun (see
-// README.md); `websock=DIR` measures a scratch copy of the sources.
+// Deno contestants are served by bench/server.ts: `websock-node` is adapters/node.ts on Deno's
+// node:http; `websock=DIR` measures a scratch copy of the sources. `node-raw` and
+// `websock-node-real` by bench/node_server.ts (bundled) under Node, `bun-raw` and `websock-bun`
+// by bench/bun_server.ts under Bun.
 
 async function exists(path: string): Promise<boolean> {
   try {
@@ -38,14 +61,43 @@ async function run(cmd: string[]): Promise<string> {
   return new TextDecoder().decode(out.stdout).trim();
 }
 
-// Dependencies of the load generator (npm only): ws for Node, bun for Bun.
-if (!await exists(`${deps}/node_modules/ws`) || !await exists(`${deps}/node_modules/.bin/bun`)) {
+// Dependencies (npm only): ws for the Node client, bun for the Bun client and Bun servers,
+// bufferutil for ws in the Node servers (optional: its absence is reported).
+const wanted = { ws: "ws@8", ".bin/bun": "bun@1.4.4", bufferutil: "bufferutil@4" };
+const missing: string[] = [];
+for (const [path, spec] of Object.entries(wanted)) {
+  if (!await exists(`${deps}/node_modules/${path}`)) missing.push(spec);
+}
+if (missing.length > 0) {
   await Deno.mkdir(deps, { recursive: true });
   const npm = new Deno.Command("npm", {
-    args: ["install", "--prefix", deps, "--no-audit", "--no-fund", "ws@8", "bun@1.4.4"],
+    args: ["install", "--prefix", deps, "--no-audit", "--no-fund", "ws@8", "bun@1.4.4", ...missing],
     stdout: "null",
   });
   await npm.output();
+}
+
+// The Node servers are TypeScript: bundle them once, next to the dependencies' node_modules so
+// that ws finds bufferutil.
+const nodeBundles = new Map<string, string>();
+for (const [i, name] of contestants.filter(isNode).entries()) {
+  const dir = name.split("=")[1];
+  const bundle = `${deps}/bench_node_server_${i}.mjs`;
+  const { success, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "bundle",
+      "--quiet",
+      "--platform",
+      "node",
+      "-o",
+      bundle,
+      dir ? `${dir}/bench/node_server.ts` : `${here}node_server.ts`,
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!success) throw new Error(`deno bundle failed: ${new TextDecoder().decode(stderr)}`);
+  nodeBundles.set(name, bundle);
 }
 
 const taskset = await exists("/usr/bin/taskset") && navigator.hardwareConcurrency >= 2;
@@ -86,13 +138,20 @@ async function firstLine(child: Deno.ChildProcess): Promise<string> {
   return value ?? "";
 }
 
+let bufferutil: boolean | undefined;
+
 async function startServer(name: string): Promise<Server> {
-  const child = shell(
-    `${pin(0)} deno run -A --v8-flags=--expose-gc ${here}server.ts ${name}`,
-  );
+  const dir = name.split("=")[1];
+  const command = isNode(name)
+    ? `node --expose-gc ${nodeBundles.get(name)} ${kind(name)}`
+    : isBun(name)
+    ? `${bun} ${dir ? `${dir}/bench/` : here}bun_server.ts ${kind(name)}`
+    : `deno run -A --v8-flags=--expose-gc ${here}server.ts ${name}`;
+  const child = shell(`${pin(0)} ${command}`);
   const line = await firstLine(child);
-  const { port, pid } = JSON.parse(line);
-  return { name, port, pid, child };
+  const started = JSON.parse(line);
+  if (typeof started.bufferutil === "boolean") bufferutil = started.bufferutil;
+  return { name, port: started.port, pid: started.pid, child };
 }
 
 async function stopServer(server: Server): Promise<void> {
@@ -306,52 +365,70 @@ const fmt = (value: number): string =>
     ? Math.round(value).toLocaleString("en-US")
     : value.toFixed(Math.abs(value) >= 10 ? 1 : 2);
 
-const rows: string[] = [];
-const header = ["scenario", "unit", ...contestants.map((c) => c === "raw" ? "raw Deno" : c)];
-rows.push(`| ${header.join(" | ")} |`);
-rows.push(`| ${header.map((_, i) => i < 2 ? "---" : "---:").join(" | ")} |`);
-const ratios: Record<string, number[]> = {};
-for (const scenario of scenarios) {
-  const byName = samples.get(scenario.id);
-  if (!byName) continue;
-  const rawMedian = median((byName.get("raw") ?? []).map((r) => r[scenario.metric]));
-  const cells = contestants.map((name) => {
-    const values = (byName.get(name) ?? []).map((r) => r[scenario.metric]);
-    if (values.length === 0) return "–";
-    const m = median(values);
-    const range = `${fmt(Math.min(...values))}–${fmt(Math.max(...values))}`;
-    if (name === "raw") return `**${fmt(m)}** (${range})`;
-    let relation: string;
-    if (scenario.unit === "B") {
-      const delta = m - rawMedian;
-      relation = `${delta >= 0 ? "+" : ""}${fmt(delta)} B`;
-    } else {
-      const ratio = m / rawMedian;
-      relation = `${ratio.toFixed(2)}×`;
-      if (scenario.id.startsWith("echo-")) (ratios[name] ??= []).push(ratio);
-    }
-    return `**${fmt(m)}** (${range}) ${relation}`;
+// One table per raw server: its contestants, with ratios (memory: differences) to it, and the
+// geometric mean of their echo throughput ratios.
+function table(baseline: string, names: string[]): string {
+  const rows: string[] = [];
+  const header = ["scenario", "unit", ...names.map((c) => rawLabel[c] ?? c)];
+  rows.push(`| ${header.join(" | ")} |`);
+  rows.push(`| ${header.map((_, i) => i < 2 ? "---" : "---:").join(" | ")} |`);
+  const ratios: Record<string, number[]> = {};
+  for (const scenario of scenarios) {
+    const byName = samples.get(scenario.id);
+    if (!byName) continue;
+    const rawMedian = median((byName.get(baseline) ?? []).map((r) => r[scenario.metric]));
+    const cells = names.map((name) => {
+      const values = (byName.get(name) ?? []).map((r) => r[scenario.metric]);
+      if (values.length === 0) return "–";
+      const m = median(values);
+      const range = `${fmt(Math.min(...values))}–${fmt(Math.max(...values))}`;
+      if (name === baseline) return `**${fmt(m)}** (${range})`;
+      let relation: string;
+      if (scenario.unit === "B") {
+        const delta = m - rawMedian;
+        relation = `${delta >= 0 ? "+" : ""}${fmt(delta)} B`;
+      } else {
+        const ratio = m / rawMedian;
+        relation = `${ratio.toFixed(2)}×`;
+        if (scenario.id.startsWith("echo-")) (ratios[name] ??= []).push(ratio);
+      }
+      return `**${fmt(m)}** (${range}) ${relation}`;
+    });
+    rows.push(`| ${scenario.title} | ${scenario.unit} | ${cells.join(" | ")} |`);
+  }
+  const geo = names.filter((c) => c !== baseline).map((name) => {
+    const list = ratios[name] ?? [];
+    const g = Math.exp(list.reduce((a, b) => a + Math.log(b), 0) / list.length);
+    return `${name} ${g.toFixed(3)}×`;
   });
-  rows.push(`| ${scenario.title} | ${scenario.unit} | ${cells.join(" | ")} |`);
-}
-const geo = contestants.filter((c) => c !== "raw").map((name) => {
-  const list = ratios[name] ?? [];
-  const g = Math.exp(list.reduce((a, b) => a + Math.log(b), 0) / list.length);
-  return `${name} ${g.toFixed(3)}×`;
-});
+  if (geo.length === 0) return rows.join("\n");
+  return `${rows.join("\n")}
 
+Geometric mean of echo throughput ratios to ${rawLabel[baseline]}: ${geo.join(", ")}.`;
+}
+
+const groups = ["raw", "node-raw", "bun-raw"].map((baseline) => ({
+  baseline,
+  names: contestants.filter((name) => baselineOf(name) === baseline),
+})).filter((group) => group.names.length > 0);
+const tables = groups.map(({ baseline, names }) =>
+  `### Against ${rawLabel[baseline]}\n\n${table(baseline, names)}`
+);
+
+const baselines = groups.map((group) => group.baseline).filter((b) => contestants.includes(b));
 const saturation: string[] = [
-  "| scenario | raw Deno server CPU | client CPU |",
-  "| --- | ---: | ---: |",
+  `| scenario | ${baselines.map((b) => `${rawLabel[b]} server CPU | client CPU`).join(" | ")} |`,
+  `| --- | ${baselines.map(() => "---: | ---:").join(" | ")} |`,
 ];
 for (const scenario of scenarios) {
   if (!scenario.id.startsWith("echo-")) continue;
-  const raw = samples.get(scenario.id)?.get("raw") ?? [];
-  saturation.push(
-    `| ${scenario.title} | ${fmt(median(raw.map((r) => r.serverCpu * 100)))} % | ${
+  const cells = baselines.map((baseline) => {
+    const raw = samples.get(scenario.id)?.get(baseline) ?? [];
+    return `${fmt(median(raw.map((r) => r.serverCpu * 100)))} % | ${
       fmt(median(raw.map((r) => r.clientCpu * 100)))
-    } % |`,
-  );
+    } %`;
+  });
+  saturation.push(`| ${scenario.title} | ${cells.join(" | ")} |`);
 }
 
 const cpuModel = (await Deno.readTextFile("/proc/cpuinfo")).match(/model name\s*:\s*(.*)/)?.[1];
@@ -368,6 +445,19 @@ const versions = [
   }`,
   "crossws 0.4.17, hono 4.13.19",
 ];
+if (nodeBundles.size > 0) {
+  const ws = (await Deno.readTextFile([...nodeBundles.values()][0])).match(
+    /npm\/registry\.npmjs\.org\/ws\/([^/]+)\//,
+  );
+  versions.push(
+    `Node ${await run(["node", "--version"])} + ws ${
+      ws?.[1] ?? "?"
+    } (bundled by \`deno bundle\`), ${bufferutil ? "with" : "without"} bufferutil`,
+  );
+}
+if (contestants.some(isBun)) {
+  versions.push(`Bun ${await run([bun, "--version"])} (servers)`);
+}
 const report = `# Benchmark results
 
 ${full ? "Full" : "Quick"} run, ${new Date().toISOString()}, ${elapsed.toFixed(0)} s.
@@ -379,17 +469,17 @@ ${full ? "Full" : "Quick"} run, ${new Date().toISOString()}, ${elapsed.toFixed(0
 - ${runs} runs per contestant, alternated (${
   contestants.join(", ")
 } and again); ${duration} ms measured after ${warmup} ms warm-up.
-- Cells: **median** (min–max) and the ratio to raw Deno (for memory: the difference).
+- Cells: **median** (min–max) and the ratio to the contestant's raw server (for memory: the
+  difference): raw Deno for the Deno contestants, Node 20 + ws for \`websock-node-real\`
+  (adapters/node.ts under Node), \`Bun.serve\` for \`websock-bun\` (adapters/bun.ts under Bun).
 - The machine is shared with other engineers' test runs: expect noise; compare ratios within a
   run, not absolute numbers across runs.
 - Command: \`deno run -A bench/run.ts ${Deno.args.join(" ")}\`.
 
-${rows.join("\n")}
+${tables.join("\n\n")}
 
-Geometric mean of echo throughput ratios to raw Deno: ${geo.join(", ")}.
-
-Load generator check: the client is not the bottleneck when the raw server uses about a whole
-core while the client does not.
+Load generator check: the client is not the bottleneck when a raw server uses about a whole core
+while the client does not.
 
 ${saturation.join("\n")}
 `;
