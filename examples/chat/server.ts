@@ -1,4 +1,4 @@
-// The chat demo: `deno task chat`, then open http://127.0.0.1:8000 in two tabs.
+// The chat demo: `deno task start`, then open http://127.0.0.1:8000 in two tabs.
 //
 // Backends: in-process by default; REDIS_URL=redis://127.0.0.1:6379 shares the room between
 // processes through Redis; PUBSUB=broadcast shares it between the workers of
