@@ -28,8 +28,7 @@
 import { createServer, type IncomingMessage, type Server, STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Buffer } from "node:buffer";
-// @ts-types="npm:@types/ws@^8"
-import { type WebSocket, WebSocketServer } from "npm:ws@^8";
+import { WebSocketServer, type WsSocket } from "./_ws.ts";
 import {
   type AdapterOptions,
   checkUpgrade,
@@ -131,11 +130,11 @@ async function writeRefusal(socket: Duplex, response: Response): Promise<void> {
 
 // One `ws` socket: the engine's transport, and the listener of its events.
 class NodeSocket implements Transport {
-  readonly #socket: WebSocket;
+  readonly #socket: WsSocket;
   readonly engine: Engine<unknown, unknown, unknown>;
 
   constructor(
-    socket: WebSocket,
+    socket: WsSocket,
     init: EngineInit<unknown>,
     registry: Registry,
     handler: AnyWebSock,
