@@ -1,10 +1,17 @@
 // The engine alone, without sockets: ns per echoed message, per mailbox message in a
 // broadcast, per connection made, and JS heap per idle engine. Compares source trees:
-// `deno run -A --v8-flags=--expose-gc bench/engine_micro.ts [DIR ...]` (default: the repo).
+// `deno run -A --v8-flags=--expose-gc bench/engine_micro.ts [DIR ...]` (default: the repo), or
+// under Bun's JavaScriptCore: `bun bench/engine_micro.ts [DIR ...]`.
 // Every loop is bounded in count.
 
-const dirs = Deno.args.length > 0 ? Deno.args : [new URL("..", import.meta.url).pathname];
-const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
+import process from "node:process";
+
+declare const Bun: { gc(force: boolean): void } | undefined;
+
+const args = process.argv.slice(2);
+const dirs = args.length > 0 ? args : [new URL("..", import.meta.url).pathname];
+const gc = (globalThis as { gc?: () => void }).gc ??
+  (typeof Bun === "undefined" ? () => {} : () => Bun!.gc(true));
 const ROUNDS = 5;
 
 interface Result {
@@ -72,13 +79,13 @@ async function measure(dir: string): Promise<Result> {
   for (let r = 0; r < ROUNDS; r++) {
     gc();
     gc();
-    const before = Deno.memoryUsage().heapUsed;
+    const before = process.memoryUsage().heapUsed;
     const start = performance.now();
     const idle = Array.from({ length: 5000 }, make);
     open.push((performance.now() - start) * 1e6 / idle.length);
     gc();
     gc();
-    heap.push((Deno.memoryUsage().heapUsed - before) / idle.length);
+    heap.push((process.memoryUsage().heapUsed - before) / idle.length);
     for (const engine of idle) engine.closed(1000, "");
     idle.length = 0;
   }
