@@ -216,6 +216,7 @@ export class Engine<S, M = never, A = undefined> {
   #scheduled = false;
   #queue: unknown[] = [];
   #head = 0;
+  #tail = 0;
   #end: TerminateReason | undefined = undefined;
   #socketClosed = false;
   #failure: TerminateReason | undefined = undefined;
@@ -259,7 +260,7 @@ export class Engine<S, M = never, A = undefined> {
 
   /** Whether nothing is running or waiting: no callback in flight, no event queued. */
   get idle(): boolean {
-    return !this.#busy && !this.#scheduled && this.#head >= this.#queue.length;
+    return !this.#busy && !this.#scheduled && this.#head >= this.#tail;
   }
 
   /** Whether the connection is over: `terminate` was called, or never will be. */
@@ -300,7 +301,7 @@ export class Engine<S, M = never, A = undefined> {
       return;
     }
     this.#seen = true;
-    if (this.#busy || this.#head < this.#queue.length) this.#enqueue(IN, data);
+    if (this.#busy || this.#head < this.#tail) this.#enqueue(IN, data);
     else this.#run(IN, data);
   }
 
@@ -315,7 +316,7 @@ export class Engine<S, M = never, A = undefined> {
     this.#seen = true;
     if (!this.#handler.handleControl) return;
     const frame: ControlFrame = { type, data };
-    if (this.#busy || this.#head < this.#queue.length) this.#enqueue(CONTROL, frame);
+    if (this.#busy || this.#head < this.#tail) this.#enqueue(CONTROL, frame);
     else this.#run(CONTROL, frame);
   }
 
@@ -423,7 +424,7 @@ export class Engine<S, M = never, A = undefined> {
     }
     if (this.#phase !== OPEN) return;
     const end = this.#failure ?? { type: "remote", code, reason };
-    if (this.#busy || this.#head < this.#queue.length) this.#queue.push(CLOSED, end);
+    if (this.#busy || this.#head < this.#tail) this.#push(CLOSED, end);
     else {
       this.#phase = STOPPING;
       this.#end = end;
@@ -453,7 +454,7 @@ export class Engine<S, M = never, A = undefined> {
   }
 
   #enqueue(kind: Kind, payload: unknown): boolean {
-    if ((this.#queue.length - this.#head) >> 1 >= this.#options.maxQueuedEvents) {
+    if ((this.#tail - this.#head) >> 1 >= this.#options.maxQueuedEvents) {
       const max = this.#options.maxQueuedEvents;
       this.#stop(1013, "Too many queued events", {
         type: "error",
@@ -461,7 +462,7 @@ export class Engine<S, M = never, A = undefined> {
       });
       return false;
     }
-    this.#queue.push(kind, payload);
+    this.#push(kind, payload);
     return true;
   }
 
@@ -493,12 +494,9 @@ export class Engine<S, M = never, A = undefined> {
         this.#settle();
         return;
       }
-      if (this.#head >= this.#queue.length) {
+      if (this.#head >= this.#tail) {
         this.#busy = false;
-        if (this.#head > 0) {
-          this.#queue.length = 0;
-          this.#head = 0;
-        }
+        if (this.#head > 0) this.#reset();
         return;
       }
       const queue = this.#queue;
@@ -511,10 +509,9 @@ export class Engine<S, M = never, A = undefined> {
   }
 
   #next(): void {
-    if (this.#head >= this.#queue.length) {
+    if (this.#head >= this.#tail) {
       this.#busy = false;
-      this.#queue.length = 0;
-      this.#head = 0;
+      this.#reset();
       return;
     }
     const kind = this.#queue[this.#head] as Kind;
@@ -527,9 +524,24 @@ export class Engine<S, M = never, A = undefined> {
 
   // Drop the consumed front of the queue once it is most of it: a queue that never empties
   // (events arrive as fast as an async handler takes them) must not grow without bound.
+  // The queue is empty: start over at the front, keeping the array (a mailbox message then
+  // costs no allocation), unless a burst made it large.
+  #reset(): void {
+    this.#head = this.#tail = 0;
+    if (this.#queue.length > 256) this.#queue = [];
+  }
+
+  #push(kind: Kind, payload: unknown): void {
+    const queue = this.#queue;
+    queue[this.#tail] = kind;
+    queue[this.#tail + 1] = payload;
+    this.#tail += 2;
+  }
+
   #compact(): void {
-    if (this.#head >= 1024 && this.#head * 2 >= this.#queue.length) {
-      this.#queue = this.#queue.slice(this.#head);
+    if (this.#head >= 1024 && this.#head * 2 >= this.#tail) {
+      this.#queue = this.#queue.slice(this.#head, this.#tail);
+      this.#tail -= this.#head;
       this.#head = 0;
     }
   }
@@ -724,8 +736,8 @@ export class Engine<S, M = never, A = undefined> {
     this.#phase = STOPPING;
     this.#end = end;
     this.#closing();
-    this.#queue.length = 0;
-    this.#head = 0;
+    this.#queue = [];
+    this.#head = this.#tail = 0;
     this.#clearTimer();
     this.#closeSocket(code, reason);
     if (!this.#busy) this.#finish();
@@ -748,8 +760,8 @@ export class Engine<S, M = never, A = undefined> {
 
   #finish(): void {
     this.#phase = DONE;
-    this.#queue.length = 0;
-    this.#head = 0;
+    this.#queue = [];
+    this.#head = this.#tail = 0;
     this.#clearTimer();
     const end = this.#end!;
     const terminate = this.#handler.terminate;
