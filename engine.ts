@@ -419,7 +419,7 @@ export class Engine<S, M = never, A = undefined> {
     this.#closing();
     if (this.#phase === CONNECTING) {
       this.#phase = DONE;
-      this.#onDone?.(this as Engine<unknown, unknown, unknown>);
+      this.#done();
       return;
     }
     if (this.#phase !== OPEN) return;
@@ -444,7 +444,7 @@ export class Engine<S, M = never, A = undefined> {
       this.#phase = DONE;
       this.#closing();
       this.#closeSocket(code, "");
-      this.#onDone?.(this as Engine<unknown, unknown, unknown>);
+      this.#done();
       return;
     }
     this.#stop(code, restart ? "Server restarting" : "Server shutting down", {
