@@ -15,11 +15,55 @@ import {
 import { type EngineOptions, type ResolvedEngineOptions, resolveEngineOptions } from "./options.ts";
 import type { Connection, ConnectionInfo } from "./websock.ts";
 
-/** The upgrade hook: the argument `init` receives, or a `Response` that refuses. */
+/** What the upgrade hook may add to the 101 response. */
+export interface UpgradeResponse {
+  /**
+   * Headers for the 101 response, such as `set-cookie`. The handshake's own (`upgrade`,
+   * `connection`, `sec-websocket-accept`, `sec-websocket-protocol`, `sec-websocket-extensions`)
+   * are ignored.
+   */
+  readonly headers: Headers;
+}
+
+/**
+ * The upgrade hook: the argument `init` receives, or a `Response` that refuses. It may add
+ * headers to the 101 response through `response.headers`.
+ */
 export type UpgradeHook<A> = (
   request: Request,
   info: ConnectionInfo,
+  response: UpgradeResponse,
 ) => A | Response | Promise<A | Response>;
+
+const HANDSHAKE_HEADERS = new Set([
+  "upgrade",
+  "connection",
+  "sec-websocket-accept",
+  "sec-websocket-protocol",
+  "sec-websocket-extensions",
+]);
+
+/**
+ * The headers the upgrade hook added that an adapter may put on the 101 response: all but
+ * the handshake's own.
+ *
+ * @param headers What the hook set.
+ * @returns `[name, value]` pairs, `set-cookie` ones separately.
+ *
+ * @example
+ * ```ts
+ * import { extraResponseHeaders } from "@websock/websock/engine";
+ * const headers = new Headers({ "set-cookie": "a=1", upgrade: "h2c" });
+ * extraResponseHeaders(headers); // [["set-cookie", "a=1"]]
+ * ```
+ */
+export function extraResponseHeaders(headers: Headers): [string, string][] {
+  const out: [string, string][] = [];
+  for (const [name, value] of headers) {
+    if (!HANDSHAKE_HEADERS.has(name)) out.push([name, value]);
+  }
+  return out;
+}
 
 /** The options every adapter takes: the engine's, plus the HTTP side's. */
 export interface AdapterOptions<A, M = unknown> extends EngineOptions {
@@ -38,6 +82,7 @@ export interface AdapterOptions<A, M = unknown> extends EngineOptions {
   /**
    * Runs before the upgrade, once the request is valid: returns the argument `init` receives,
    * or a `Response` to refuse the upgrade (that is how authentication works). May be async.
+   * It may add headers to the 101 (a session cookie) through its third argument's `headers`.
    * A throw or rejection is reported to `onError` and answered with 500.
    * @default {None: init receives undefined}
    */
@@ -142,7 +187,8 @@ export function rejectionResponse(rejection: Rejection): Response {
 const INTERNAL_ERROR: Rejection = { status: 500, reason: "Internal Server Error" };
 
 /**
- * Run the upgrade hook (if any) and continue: `open(arg)` when it gives an argument,
+ * Run the upgrade hook (if any) and continue: `open(arg, headers)` when it gives an argument
+ * (`headers`: what it added for the 101, see {@linkcode extraResponseHeaders}),
  * `refuse(response)` when it gives a `Response`, or a 500 (reported to `onError`) when it
  * throws. Synchronous all the way when the hook is; a promise only when the hook returns one.
  *
@@ -171,11 +217,12 @@ export function withUpgradeHook<A, R>(
   options: ResolvedAdapterOptions<A, unknown>,
   request: Request,
   info: ConnectionInfo,
-  open: (arg: A | undefined) => R,
+  open: (arg: A | undefined, headers: [string, string][]) => R,
   refuse: (response: Response) => R,
 ): R | Promise<R> {
   const hook = options.upgrade;
-  if (hook === undefined) return open(undefined);
+  if (hook === undefined) return open(undefined, []);
+  const response = { headers: new Headers() };
   const failed = (error: unknown): R => {
     try {
       options.engine.onError(error, { source: "upgrade" });
@@ -186,10 +233,11 @@ export function withUpgradeHook<A, R>(
   };
   let arg: A | Response | Promise<A | Response>;
   try {
-    arg = hook(request, info);
+    arg = hook(request, info, response);
   } catch (error) {
     return failed(error);
   }
-  const next = (value: A | Response): R => value instanceof Response ? refuse(value) : open(value);
+  const next = (value: A | Response): R =>
+    value instanceof Response ? refuse(value) : open(value, extraResponseHeaders(response.headers));
   return arg instanceof Promise ? arg.then(next, failed) : next(arg);
 }

@@ -30,6 +30,10 @@ export interface WsServerOptions {
 
 /** A `noServer` `ws` server: it only completes upgrades. */
 export interface WsServer {
+  on(
+    event: "headers",
+    listener: (lines: string[], request: IncomingMessage) => void,
+  ): void;
   handleUpgrade(
     request: IncomingMessage,
     socket: Duplex,

@@ -213,9 +213,16 @@ export function websockServe<S, M, A>(
   const generic = handler as WebSock<unknown, unknown, unknown>;
   const refuse = (response: Response) => response;
 
-  function open(request: Request, server: BunServer, info: ConnectionInfo, arg: unknown) {
+  function open(
+    request: Request,
+    server: BunServer,
+    info: ConnectionInfo,
+    arg: unknown,
+    extraHeaders: [string, string][],
+  ) {
     const socket = new BunSocket(generic, arg, info, resolved, registry);
-    const headers = info.protocol === "" ? undefined : { "sec-websocket-protocol": info.protocol };
+    const headers = new Headers(extraHeaders);
+    if (info.protocol !== "") headers.set("sec-websocket-protocol", info.protocol);
     if (server.upgrade(request, { data: { socket }, headers })) return undefined;
     socket.engine.closed(1006, "");
     return rejectionResponse({ status: 400, reason: "Invalid WebSocket upgrade" });
@@ -238,7 +245,7 @@ export function websockServe<S, M, A>(
       adapter,
       request,
       info,
-      (arg) => open(request, server, info, arg),
+      (arg, headers) => open(request, server, info, arg, headers),
       refuse,
     );
   }

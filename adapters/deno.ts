@@ -232,6 +232,7 @@ function accept(
   info: ConnectionInfo,
   resolved: Resolved,
   registry: Registry | undefined,
+  extraHeaders: readonly [string, string][],
 ): Response {
   let upgraded: { socket: WebSocket; response: Response };
   try {
@@ -241,7 +242,9 @@ function accept(
   }
   // Deno matches its `protocol` option against the client's list split on ", " only, so
   // the adapter negotiates itself and sets the header on the (mutable) 101 response.
-  if (info.protocol !== "") upgraded.response.headers.set("sec-websocket-protocol", info.protocol);
+  const headers = upgraded.response.headers;
+  if (info.protocol !== "") headers.set("sec-websocket-protocol", info.protocol);
+  for (const [name, value] of extraHeaders) headers.append(name, value);
   const { engine } = new DenoSocket(
     upgraded.socket,
     handler,
@@ -296,7 +299,7 @@ export function upgrade<S, M, A>(
   const info = vet(request, resolved, options.info);
   if (info instanceof Response) return info;
   const generic = handler as WebSock<unknown, unknown, unknown>;
-  return accept(request, generic, arg, info, resolved, options.registry);
+  return accept(request, generic, arg, info, resolved, options.registry, []);
 }
 
 /**
@@ -355,7 +358,7 @@ export function websockHandler<S, M, A>(
       resolved.adapter,
       request,
       info,
-      (arg) => accept(request, generic, arg, info, resolved, registry),
+      (arg, headers) => accept(request, generic, arg, info, resolved, registry, headers),
       refuse,
     );
   }

@@ -208,12 +208,17 @@ export function websockUpgrade<S, M, A>(
   const engineOptions = adapter.engine;
   const registry = new Registry();
   const chosen = new WeakMap<IncomingMessage, string>();
+  // Headers the upgrade hook added for the 101, written by ws's "headers" event.
+  const added = new WeakMap<IncomingMessage, [string, string][]>();
   const server = new WebSocketServer({
     noServer: true,
     clientTracking: false,
     maxPayload: engineOptions.maxMessageBytes,
     perMessageDeflate: options.perMessageDeflate ?? false,
     handleProtocols: (_offered, request) => chosen.get(request) || false,
+  });
+  server.on("headers", (lines, request) => {
+    for (const [name, value] of added.get(request) ?? []) lines.push(`${name}: ${value}`);
   });
   const generic = handler as AnyWebSock;
   const onDone = (engine: Engine<unknown, unknown, unknown>) => registry.delete(engine);
@@ -224,8 +229,10 @@ export function websockUpgrade<S, M, A>(
     head: Buffer,
     info: ConnectionInfo,
     arg: unknown,
+    extraHeaders: [string, string][] = [],
   ): void {
     chosen.set(request, info.protocol);
+    if (extraHeaders.length > 0) added.set(request, extraHeaders);
     server.handleUpgrade(request, socket, head, (ws) => {
       const init = { arg, info, options: engineOptions, onDone: onDone };
       const { engine } = new NodeSocket(ws, init, registry, generic);
@@ -256,7 +263,7 @@ export function websockUpgrade<S, M, A>(
       adapter,
       new Request(info.url, { headers: info.headers }),
       info,
-      (arg) => open(request, socket, head, info, arg),
+      (arg, extraHeaders) => open(request, socket, head, info, arg, extraHeaders),
       (response) => void writeRefusal(socket, response),
     );
     if (outcome instanceof Promise) outcome.catch(() => socket.destroy());

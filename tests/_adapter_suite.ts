@@ -338,6 +338,15 @@ export async function adapterSuite(t: Deno.TestContext, start: Start): Promise<v
         await using client = await connect(url2("id=hook&user=bob"));
         client.socket.send("whoami");
         assert.equal(await client.next(), "user:bob");
+        // Headers the hook added reach the 101; the handshake's own are not replaced.
+        using raw = await Raw.connect(other.port);
+        await raw.write(
+          upgradeRequest({ Host: `127.0.0.1:${other.port}` }, "GET /?user=ann HTTP/1.1"),
+        );
+        const response = await within(raw.response(), 5000, "101");
+        assert.equal(response.status, 101);
+        assert.deepEqual(response.headers.getSetCookie(), ["user=ann", "seen=1"]);
+        assert.equal(response.headers.get("upgrade")?.toLowerCase(), "websocket");
       },
     );
 

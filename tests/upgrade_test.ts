@@ -341,3 +341,23 @@ Deno.test("keepHeaders: false keeps none, a list keeps those, the default keeps 
     await raw.readClose();
   }
 });
+
+Deno.test("the upgrade hook adds headers to the 101 (a cookie), never the handshake's own", async () => {
+  await using srv = serve(Echo, {
+    upgrade(_request, _info, response) {
+      response.headers.append("set-cookie", "session=abc; HttpOnly");
+      response.headers.append("set-cookie", "theme=dark");
+      response.headers.set("sec-websocket-accept", "forged");
+      response.headers.set("x-served-by", "websock");
+    },
+  });
+  using raw = await Raw.connect(srv.port);
+  await raw.write(upgradeRequest());
+  const response = await raw.response();
+  assert.equal(response.status, 101);
+  assert.deepEqual(response.headers.getSetCookie(), ["session=abc; HttpOnly", "theme=dark"]);
+  assert.equal(response.headers.get("x-served-by"), "websock");
+  assert.equal(response.headers.get("sec-websocket-accept"), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+  await raw.frame(8, new Uint8Array([0x03, 0xe8]));
+  await raw.readClose();
+});
