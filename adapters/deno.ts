@@ -23,6 +23,7 @@ import {
   type AdapterOptions,
   checkCount,
   Engine,
+  extraResponseHeaders,
   isWebSocketUpgrade,
   NOT_AN_UPGRADE,
   Registry,
@@ -70,6 +71,12 @@ export interface UpgradeOptions<M = unknown> extends Omit<DenoOptions<never, M>,
    * @default {None: remoteAddr is null}
    */
   info?: Deno.ServeHandlerInfo;
+  /**
+   * Headers to add to the 101 response, such as a session cookie (the handshake's own are
+   * ignored).
+   * @default {None}
+   */
+  headers?: HeadersInit;
 }
 
 /** Options of {@linkcode websockHandler}. */
@@ -299,7 +306,10 @@ export function upgrade<S, M, A>(
   const info = vet(request, resolved, options.info);
   if (info instanceof Response) return info;
   const generic = handler as WebSock<unknown, unknown, unknown>;
-  return accept(request, generic, arg, info, resolved, options.registry, []);
+  const headers = options.headers === undefined
+    ? []
+    : extraResponseHeaders(new Headers(options.headers));
+  return accept(request, generic, arg, info, resolved, options.registry, headers);
 }
 
 /**

@@ -258,8 +258,20 @@ Deno.test("upgrade() serves a connection inside your own routing, with a registr
       registry,
       info,
       onConnection: (c) => mailbox = c,
+      headers: { "set-cookie": "room=lobby", upgrade: "ignored" },
     });
   });
+  {
+    using raw = await Raw.connect(server.addr.port);
+    await raw.write(upgradeRequest({}, "GET /rooms/raw HTTP/1.1"));
+    const response = await raw.response();
+    assert.equal(response.status, 101);
+    assert.deepEqual(response.headers.getSetCookie(), ["room=lobby"]);
+    assert.equal(response.headers.get("upgrade"), "websocket");
+    await raw.frame(8, new Uint8Array([0x03, 0xe8]));
+    await raw.readClose();
+  }
+  while (registry.size > 0) await new Promise((r) => setTimeout(r, 1));
   const client = await connect(`ws://127.0.0.1:${server.addr.port}/rooms/lobby`);
   assert.equal(await client.next(), "joined lobby");
   assert.equal(registry.size, 1);
