@@ -109,7 +109,15 @@ export interface ResolvedAdapterOptions<A, M> {
   readonly onConnection: ((connection: Connection<M>) => void) | undefined;
 }
 
-function checkFunction<F>(name: string, value: F | undefined): F | undefined {
+/**
+ * Check an optional callback option.
+ *
+ * @param name The option's name, for the error.
+ * @param value The value given.
+ * @returns The value.
+ * @throws {TypeError} When it is neither undefined nor a function.
+ */
+export function checkCallback<F>(name: string, value: F | undefined): F | undefined {
   if (value !== undefined && typeof value !== "function") {
     throw new TypeError(`Invalid option ${name}: ${String(value)} is not a function`);
   }
@@ -136,8 +144,8 @@ export function resolveAdapterOptions<A, M>(
     engine: resolveEngineOptions(options),
     protocols: checkProtocols(options.protocols ?? []),
     origins: checkOriginPolicy(options.origins ?? "same-origin"),
-    upgrade: checkFunction("upgrade", options.upgrade),
-    onConnection: checkFunction("onConnection", options.onConnection),
+    upgrade: checkCallback("upgrade", options.upgrade),
+    onConnection: checkCallback("onConnection", options.onConnection),
   };
 }
 

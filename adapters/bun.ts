@@ -22,6 +22,7 @@
 
 import {
   type AdapterOptions,
+  checkCallback,
   checkCount,
   Engine,
   isWebSocketUpgrade,
@@ -205,10 +206,7 @@ export function websockServe<S, M, A>(
   const adapter = resolveAdapterOptions(options);
   const resolved = adapter.engine;
   const idleTimeout = checkCount("bunIdleTimeout", options.bunIdleTimeout ?? 120, 0);
-  const fallback = options.fallback;
-  if (fallback !== undefined && typeof fallback !== "function") {
-    throw new TypeError(`Invalid option fallback: ${String(fallback)} is not a function`);
-  }
+  const fallback = checkCallback("fallback", options.fallback);
   const registry = new Registry();
   const generic = handler as WebSock<unknown, unknown, unknown>;
   const refuse = (response: Response) => response;

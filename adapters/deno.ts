@@ -21,6 +21,7 @@
 
 import {
   type AdapterOptions,
+  checkCallback,
   checkCount,
   Engine,
   extraResponseHeaders,
@@ -347,10 +348,7 @@ export function websockHandler<S, M, A>(
   options: WebSockHandlerOptions<A, M> = {},
 ): WebSockHandler {
   const resolved = resolve(options as DenoOptions<unknown, unknown>);
-  const fallback = options.fallback;
-  if (fallback !== undefined && typeof fallback !== "function") {
-    throw new TypeError(`Invalid option fallback: ${String(fallback)} is not a function`);
-  }
+  const fallback = checkCallback("fallback", options.fallback);
   const registry = new Registry();
   const generic = handler as WebSock<unknown, unknown, unknown>;
   const refuse = (response: Response) => response;
