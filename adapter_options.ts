@@ -169,8 +169,25 @@ export function vetUpgrade(
   headers: HeaderReader,
   options: ResolvedAdapterOptions<unknown, unknown>,
 ): string | Rejection {
-  return checkUpgrade(method, headers) ?? checkOrigin(options.origins, headers) ??
+  return checkUpgrade(method, headers) ?? safeCheckOrigin(options, headers) ??
     negotiateProtocol(headers, options.protocols);
+}
+
+// An origin function that throws denies (and is reported): never a 500 for a client's Origin.
+function safeCheckOrigin(
+  options: ResolvedAdapterOptions<unknown, unknown>,
+  headers: HeaderReader,
+): Rejection | null {
+  try {
+    return checkOrigin(options.origins, headers);
+  } catch (error) {
+    try {
+      options.engine.onError(error, { source: "upgrade" });
+    } catch {
+      // The error hook must not turn a refused upgrade into a crash.
+    }
+    return { status: 403, reason: "Origin check failed" };
+  }
 }
 
 /**

@@ -373,3 +373,17 @@ Deno.test("the upgrade hook adds headers to the 101 (a cookie), never the handsh
   await raw.frame(8, new Uint8Array([0x03, 0xe8]));
   await raw.readClose();
 });
+
+Deno.test("origins: a function that throws refuses with 403 and reaches onError", async () => {
+  const sources: string[] = [];
+  await using srv = serve(Echo, {
+    origins: () => {
+      throw new Error("bad origin parser");
+    },
+    onError: (_e, context) => sources.push(context.source),
+  });
+  const response = await rawStatus(srv.port, upgradeRequest({ Origin: "http://x" }));
+  assert.equal(response.status, 403);
+  assert.doesNotMatch(response.body, /parser/);
+  assert.deepEqual(sources, ["upgrade"]);
+});
