@@ -150,6 +150,35 @@ export function resolveAdapterOptions<A, M>(
 }
 
 /**
+ * Hand a new connection to the `onConnection` option, if any. A throw is reported to
+ * `onError` and does not stop the connection.
+ *
+ * @param options The resolved adapter options.
+ * @param connection The new connection's handle.
+ *
+ * @example
+ * ```ts
+ * import { announceConnection, resolveAdapterOptions } from "@websock/websock/engine";
+ * announceConnection(resolveAdapterOptions({}), {} as never); // no onConnection: nothing
+ * ```
+ */
+export function announceConnection<M>(
+  options: ResolvedAdapterOptions<unknown, M>,
+  connection: Connection<M>,
+): void {
+  if (options.onConnection === undefined) return;
+  try {
+    options.onConnection(connection);
+  } catch (error) {
+    try {
+      options.engine.onError(error, { source: "upgrade", connection: connection as never });
+    } catch {
+      // The error hook must not break the connection.
+    }
+  }
+}
+
+/**
  * Check an upgrade request in order: RFC 6455 §4.2.1, the origin, the subprotocol.
  *
  * @param method The request method.

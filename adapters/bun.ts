@@ -22,6 +22,7 @@
 
 import {
   type AdapterOptions,
+  announceConnection,
   checkCallback,
   checkCount,
   Engine,
@@ -252,7 +253,7 @@ export function websockServe<S, M, A>(
     open(ws) {
       const socket = socketOf(ws);
       socket.ws = ws;
-      adapter.onConnection?.(socket.engine.connection);
+      announceConnection(adapter, socket.engine.connection);
       socket.engine.open();
     },
     message(ws, message) {

@@ -21,6 +21,7 @@
 
 import {
   type AdapterOptions,
+  announceConnection,
   checkCallback,
   checkCount,
   Engine,
@@ -261,7 +262,7 @@ function accept(
     resolved.adapter.engine,
     registry,
   );
-  resolved.adapter.onConnection?.(engine.connection);
+  announceConnection(resolved.adapter, engine.connection);
   return upgraded.response;
 }
 

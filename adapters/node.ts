@@ -31,6 +31,7 @@ import { Buffer } from "node:buffer";
 import { WebSocketServer, type WsSocket } from "./_ws.ts";
 import {
   type AdapterOptions,
+  announceConnection,
   checkUpgrade,
   Engine,
   type EngineInit,
@@ -236,7 +237,7 @@ export function websockUpgrade<S, M, A>(
     server.handleUpgrade(request, socket, head, (ws) => {
       const init = { arg, info, options: engineOptions, onDone: onDone };
       const { engine } = new NodeSocket(ws, init, registry, generic);
-      adapter.onConnection?.(engine.connection);
+      announceConnection(adapter, engine.connection);
       engine.open();
     });
   }

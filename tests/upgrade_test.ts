@@ -387,3 +387,17 @@ Deno.test("origins: a function that throws refuses with 403 and reaches onError"
   assert.doesNotMatch(response.body, /parser/);
   assert.deepEqual(sources, ["upgrade"]);
 });
+
+Deno.test("an onConnection that throws is reported and the connection still works", async () => {
+  const sources: string[] = [];
+  await using srv = serve(Echo, {
+    onConnection() {
+      throw new Error("registry full");
+    },
+    onError: (_e, context) => sources.push(context.source),
+  });
+  await using client = await connect(srv.url);
+  client.send("still here");
+  assert.equal(await client.next(), "still here");
+  assert.deepEqual(sources, ["upgrade"]);
+});
