@@ -1,6 +1,6 @@
 // Runtime-neutral pieces of the Node and Bun benchmark servers (bench/node_server.ts,
-// bench/bun_server.ts): the WebSock echo handler with its mailbox fan-out, and the control
-// routes /stats, /count and /broadcast, answered like bench/server.ts answers them.
+// bench/bun_server.ts): the WebSock echo handler with its mailbox fan-out, the raw fan-out, and
+// the control routes /stats, /count and /broadcast, which bench/server.ts shares.
 
 import { ok, push, type WebSock } from "../mod.ts";
 import type { Connection } from "../websock.ts";

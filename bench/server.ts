@@ -9,6 +9,7 @@
 // Contestants: raw (Deno.upgradeWebSocket), websock (adapters/deno.ts), crossws, hono.
 
 import { createServer } from "node:http";
+import { control, rawFanOut } from "./_echo.ts";
 import crossws from "npm:crossws@0.4.17/adapters/deno";
 import { Hono } from "npm:hono@4.13.19";
 import { upgradeWebSocket } from "npm:hono@4.13.19/deno";
@@ -35,11 +36,7 @@ function rawContestant(): Contestant {
       return response;
     },
     count: () => sockets.size,
-    broadcast(message) {
-      const start = performance.now();
-      for (const socket of sockets) socket.send(message);
-      return performance.now() - start;
-    },
+    broadcast: rawFanOut(sockets),
   };
 }
 
@@ -160,41 +157,24 @@ const contestants: Record<string, (dir?: string) => Contestant | Promise<Contest
 if (!(name in contestants)) throw new Error(`Unknown contestant ${name}`);
 const contestant = await contestants[name](dir);
 
-function json(value: unknown): Response {
-  return new Response(JSON.stringify(value), { headers: { "content-type": "application/json" } });
+function memory(): { rss: number; heap: number } {
+  gc?.();
+  gc?.();
+  const usage = Deno.memoryUsage();
+  return { rss: usage.rss, heap: usage.heapUsed };
 }
 
-async function control(url: URL): Promise<Response> {
-  switch (url.pathname) {
-    case "/stats": {
-      gc?.();
-      gc?.();
-      const memory = Deno.memoryUsage();
-      return json({ rss: memory.rss, heap: memory.heapUsed, count: contestant.count() });
-    }
-    case "/count":
-      return json({ count: contestant.count() });
-    case "/broadcast": {
-      const reps = Math.min(Number(url.searchParams.get("reps") ?? 10), 1000);
-      const message = "x".repeat(Math.min(Number(url.searchParams.get("size") ?? 32), 1 << 20));
-      const times: number[] = [];
-      for (let i = 0; i < reps; i++) {
-        times.push(await contestant.broadcast(message));
-        // Let the sockets flush before the next round.
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-      return json({ count: contestant.count(), times });
-    }
-    default:
-      return new Response("Not found\n", { status: 404 });
-  }
+async function answer(url: URL): Promise<Response> {
+  const { status, body } = await control(url, contestant, memory);
+  return new Response(body, { status, headers: { "content-type": "application/json" } });
 }
 
 async function serveNode(upgrade: unknown): Promise<{ shutdown(): Promise<void> }> {
   const server = createServer(async (request, response) => {
-    const answer = await control(new URL(request.url ?? "/", "http://127.0.0.1"));
-    response.writeHead(answer.status, { "content-type": "application/json" });
-    response.end(await answer.text());
+    const url = new URL(request.url ?? "/", "http://127.0.0.1");
+    const { status, body } = await control(url, contestant, memory);
+    response.writeHead(status, { "content-type": "application/json" });
+    response.end(body);
   });
   // deno-lint-ignore no-explicit-any
   server.on("upgrade", upgrade as any);
@@ -213,7 +193,7 @@ const server = upgradeListener !== undefined ? await serveNode(upgradeListener) 
   },
 }, (request, info) => {
   if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-    return control(new URL(request.url));
+    return answer(new URL(request.url));
   }
   return contestant.fetch(request, info);
 });
