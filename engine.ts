@@ -44,6 +44,7 @@
 
 import { checkClose, utf8Length } from "./close.ts";
 import type { ErrorSource, ResolvedEngineOptions } from "./options.ts";
+import type { Registry } from "./registry.ts";
 import type {
   CallbackResult,
   Connection,
@@ -92,6 +93,11 @@ export interface EngineInit<A> {
   readonly options: ResolvedEngineOptions;
   /** Called once the connection is over (after `terminate` settled, if it ran). */
   readonly onDone?: (engine: Engine<unknown, unknown, unknown>) => void;
+  /**
+   * Where the connection is tracked for a drain: the engine adds itself now and removes
+   * itself once it is over.
+   */
+  readonly registry?: Registry;
 }
 
 // Event kinds in the queue, which holds flat (kind, payload) pairs.
@@ -207,6 +213,7 @@ export class Engine<S, M = never, A = undefined> {
   readonly #transport: Transport;
   readonly #options: ResolvedEngineOptions;
   readonly #onDone: ((engine: Engine<unknown, unknown, unknown>) => void) | undefined;
+  readonly #registry: Registry | undefined;
   readonly #handle: Handle<M>;
   #arg: A | undefined;
   #state: S | undefined = undefined;
@@ -239,8 +246,10 @@ export class Engine<S, M = never, A = undefined> {
     this.#transport = transport;
     this.#options = init.options;
     this.#onDone = init.onDone;
+    this.#registry = init.registry;
     this.#arg = init.arg;
     this.#handle = new Handle(this as Engine<unknown, M, unknown>, init.info);
+    init.registry?.add(this as Engine<unknown, unknown, unknown>);
   }
 
   /** The connection's handle, as `init` receives it: info and mailbox. */
@@ -785,6 +794,7 @@ export class Engine<S, M = never, A = undefined> {
   #done(): void {
     if (this.#reported) return;
     this.#reported = true;
+    this.#registry?.delete(this as Engine<unknown, unknown, unknown>);
     this.#onDone?.(this as Engine<unknown, unknown, unknown>);
   }
 

@@ -16,8 +16,9 @@ export interface ShutdownOptions {
 }
 
 /**
- * The live connections of one handler. Adapters add each engine and remove it when it is
- * done; {@linkcode Registry.shutdown} closes them all and waits for every `terminate`.
+ * The live connections of one handler. Give it to each engine (`registry` in
+ * `EngineInit`): the engine adds itself and removes itself once it is over;
+ * {@linkcode Registry.shutdown} closes them all and waits for every `terminate`.
  *
  * @example
  * ```ts
@@ -45,7 +46,7 @@ export class Registry {
   }
 
   /**
-   * Forget an engine: its connection is over. Give this as the engine's `onDone`.
+   * Forget an engine: its connection is over (the engine calls it).
    *
    * @param engine The engine whose connection is over.
    */

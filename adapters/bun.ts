@@ -142,9 +142,8 @@ class BunSocket implements Transport {
       arg,
       info,
       options,
-      onDone: (engine) => registry.delete(engine),
+      registry,
     });
-    registry.add(this.engine);
   }
 
   #sent(size: number, result: number): void {

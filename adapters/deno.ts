@@ -182,9 +182,8 @@ class DenoSocket implements Transport, EventListenerObject {
       arg,
       info,
       options,
-      onDone: registry ? (engine) => registry.delete(engine) : undefined,
+      registry,
     });
-    registry?.add(this.engine);
     socket.addEventListener("open", this);
     socket.addEventListener("message", this);
     socket.addEventListener("error", this);

@@ -137,12 +137,10 @@ class NodeSocket implements Transport {
   constructor(
     socket: WsSocket,
     init: EngineInit<unknown>,
-    registry: Registry,
     handler: AnyWebSock,
   ) {
     this.#socket = socket;
     const engine = this.engine = new Engine(handler, this, init);
-    registry.add(engine);
     const bytes = (data: Buffer) => new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     socket.on("message", (data: Buffer, isBinary: boolean) => {
       engine.receive(isBinary ? bytes(data) : data.toString());
@@ -222,7 +220,6 @@ export function websockUpgrade<S, M, A>(
     for (const [name, value] of added.get(request) ?? []) lines.push(`${name}: ${value}`);
   });
   const generic = handler as AnyWebSock;
-  const onDone = (engine: Engine<unknown, unknown, unknown>) => registry.delete(engine);
 
   function open(
     request: IncomingMessage,
@@ -235,8 +232,8 @@ export function websockUpgrade<S, M, A>(
     chosen.set(request, info.protocol);
     if (extraHeaders.length > 0) added.set(request, extraHeaders);
     server.handleUpgrade(request, socket, head, (ws) => {
-      const init = { arg, info, options: engineOptions, onDone: onDone };
-      const { engine } = new NodeSocket(ws, init, registry, generic);
+      const init = { arg, info, options: engineOptions, registry };
+      const { engine } = new NodeSocket(ws, init, generic);
       announceConnection(adapter, engine.connection);
       engine.open();
     });
