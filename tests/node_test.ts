@@ -1,9 +1,8 @@
 // The Node adapter: the shared suite against real Node 20 (the fixture server bundled with
 // `deno bundle`) and in-process under Deno's Node compatibility.
 
-import { createServer } from "node:http";
 import { websockUpgrade } from "../adapters/node.ts";
-import { checkUpgrade, NOT_AN_UPGRADE } from "../engine.ts";
+import { fixtureServer } from "./fixtures/_node_fixture.ts";
 import { handlers, setReporter, upgradeHooks } from "./fixtures/handlers.ts";
 import {
   adapterSuite,
@@ -49,17 +48,7 @@ function startInProcess(
     ...options,
     upgrade: upgrade ? upgradeHooks[upgrade] : undefined,
   });
-  const server = createServer(async (request, response) => {
-    if (request.url === "/shutdown") {
-      await upgradeHandler.shutdown();
-      response.end("done\n");
-      return;
-    }
-    const headers = { get: (name: string) => request.headers[name]?.toString() ?? null };
-    const rejection = checkUpgrade(request.method ?? "", headers) ?? NOT_AN_UPGRADE;
-    response.writeHead(rejection.status, { ...rejection.headers }).end(rejection.reason + "\n");
-  });
-  server.on("upgrade", upgradeHandler);
+  const server = fixtureServer(upgradeHandler);
   return new Promise((resolve) => {
     server.listen(0, "127.0.0.1", () => {
       const address = server.address() as { port: number };
