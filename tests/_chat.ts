@@ -1,6 +1,7 @@
 // Runs the chat example (examples/chat/server.ts) as a child `deno serve` process on
 // 127.0.0.1, port 0, and reads the port it got from its "Listening on" line.
 import { type Client, connect } from "./_helpers.ts";
+import { awaitStderr } from "./_stderr.ts";
 
 const SERVER = new URL("../examples/chat/server.ts", import.meta.url).pathname;
 
@@ -23,34 +24,13 @@ export async function startChat(
     stdout: "null",
     stderr: "piped",
   }).spawn();
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  let port = 0;
-  const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
-  try {
-    while (port === 0) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`chat server exited before listening: ${seen}`);
-      seen += value;
-      const match = seen.match(/Listening on http:\/\/127\.0\.0\.1:(\d+)\//);
-      if (match) port = Number(match[1]);
-    }
-  } catch (error) {
-    clearTimeout(timer);
-    child.kill("SIGKILL");
-    await reader.cancel();
-    await child.status;
-    throw error;
-  }
-  clearTimeout(timer);
-  // Keep draining its stderr so that it never blocks; done when it exits.
-  const drained = (async () => {
-    try {
-      while (!(await reader.read()).done);
-    } catch {
-      // closed
-    }
-  })();
+  const { match, drained } = await awaitStderr(
+    child,
+    /Listening on http:\/\/127\.0\.0\.1:(\d+)\//,
+    20_000,
+    "chat server",
+  );
+  const port = Number(match[1]);
   return {
     port,
     origin: `http://127.0.0.1:${port}`,

@@ -1,6 +1,8 @@
 // Headless Chromium driven over the DevTools protocol (no npm package): launch with a fresh
 // profile, open pages, evaluate expressions, close. Used by the browser end-to-end test.
 
+import { awaitStderr } from "./_stderr.ts";
+
 /** Whether a Chromium binary is installed. */
 export const CHROMIUM: string | undefined = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
   .find((path) => {
@@ -86,32 +88,15 @@ export class Browser implements AsyncDisposable {
       stdout: "null",
       stderr: "piped",
     }).spawn();
-    const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-    let seen = "";
-    let endpoint: string | undefined;
+    let ready: { match: RegExpMatchArray; drained: Promise<void> };
     try {
-      while (!endpoint) {
-        const { value, done } = await reader.read();
-        if (done) throw new Error(`Chromium exited before DevTools listened: ${seen.slice(-2000)}`);
-        seen += value;
-        endpoint = seen.match(/DevTools listening on (ws:\/\/\S+)/)?.[1];
-      }
+      ready = await awaitStderr(child, /DevTools listening on (ws:\/\/\S+)/, 30_000, "Chromium");
     } catch (error) {
-      clearTimeout(timer);
-      await reader.cancel();
-      await child.status;
       await removeProfile(profile);
       throw error;
     }
-    clearTimeout(timer);
-    const drained = (async () => {
-      try {
-        while (!(await reader.read()).done);
-      } catch {
-        // closed
-      }
-    })();
+    const endpoint = ready.match[1];
+    const drained = ready.drained;
     const socket = new WebSocket(endpoint);
     await new Promise<void>((resolve, reject) => {
       socket.onopen = () => resolve();
