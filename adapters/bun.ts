@@ -22,12 +22,8 @@
 
 import {
   type AdapterOptions,
-  announceConnection,
-  checkCallback,
-  checkCount,
   Engine,
   isWebSocketUpgrade,
-  NOT_AN_UPGRADE,
   Registry,
   rejectionResponse,
   resolveAdapterOptions,
@@ -36,10 +32,45 @@ import {
   type Transport,
   vetUpgrade,
   withUpgradeHook,
-} from "../engine.ts";
+} from "../engine/mod.ts";
+import { announceConnection, checkCallback, checkCount, NOT_AN_UPGRADE } from "../engine/_kit.ts";
 import type { ConnectionInfo, WebSock } from "../websock.ts";
 
-export { Registry, type ShutdownOptions } from "../engine.ts";
+export type {
+  BinaryMessage,
+  CallbackResult,
+  CloseDetail,
+  Connection,
+  ConnectionInfo,
+  ControlFrame,
+  ControlMessage,
+  OkResult,
+  Outbound,
+  OutMessage,
+  PushResult,
+  RemoteAddr,
+  Result,
+  StopReason,
+  StopResult,
+  TerminateReason,
+  TextMessage,
+  WebSock,
+} from "../websock.ts";
+
+export type {
+  AdapterOptions,
+  Clock,
+  Drainable,
+  EngineOptions,
+  ErrorContext,
+  ErrorSource,
+  HeaderReader,
+  OriginPolicy,
+  UpgradeHook,
+  UpgradeResponse,
+} from "../engine/mod.ts";
+
+export { Registry, type ShutdownOptions } from "../engine/mod.ts";
 
 /** The part of Bun's `ServerWebSocket` the adapter uses. */
 export interface BunWebSocket {

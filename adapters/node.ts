@@ -31,12 +31,10 @@ import { Buffer } from "node:buffer";
 import { WebSocketServer, type WsSocket } from "./_ws.ts";
 import {
   type AdapterOptions,
-  announceConnection,
   checkUpgrade,
   Engine,
   type EngineInit,
   type HeaderReader,
-  NOT_AN_UPGRADE,
   Registry,
   type Rejection,
   resolveAdapterOptions,
@@ -44,10 +42,45 @@ import {
   type Transport,
   vetUpgrade,
   withUpgradeHook,
-} from "../engine.ts";
+} from "../engine/mod.ts";
+import { announceConnection, NOT_AN_UPGRADE } from "../engine/_kit.ts";
 import type { ConnectionInfo, WebSock } from "../websock.ts";
 
-export { Registry, type ShutdownOptions } from "../engine.ts";
+export type {
+  BinaryMessage,
+  CallbackResult,
+  CloseDetail,
+  Connection,
+  ConnectionInfo,
+  ControlFrame,
+  ControlMessage,
+  OkResult,
+  Outbound,
+  OutMessage,
+  PushResult,
+  RemoteAddr,
+  Result,
+  StopReason,
+  StopResult,
+  TerminateReason,
+  TextMessage,
+  WebSock,
+} from "../websock.ts";
+
+export type {
+  AdapterOptions,
+  Clock,
+  Drainable,
+  EngineOptions,
+  ErrorContext,
+  ErrorSource,
+  HeaderReader,
+  OriginPolicy,
+  UpgradeHook,
+  UpgradeResponse,
+} from "../engine/mod.ts";
+
+export { Registry, type ShutdownOptions } from "../engine/mod.ts";
 
 type AnyWebSock = WebSock<unknown, unknown, unknown>;
 

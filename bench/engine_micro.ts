@@ -22,7 +22,12 @@ interface Result {
 }
 
 async function measure(dir: string): Promise<Result> {
-  const { Engine, resolveEngineOptions } = await import(`${dir}/engine.ts`);
+  // The engine entry moved from engine.ts to engine/mod.ts: compare either layout.
+  const entry = await Deno.stat(`${dir}/engine/mod.ts`).then(
+    () => "engine/mod.ts",
+    () => "engine.ts",
+  );
+  const { Engine, resolveEngineOptions } = await import(`${dir}/${entry}`);
   const { ok, push } = await import(`${dir}/mod.ts`);
   let pending = 0;
   let done: () => void = () => {};

@@ -8,8 +8,8 @@
 // own receive cost. A "delivery" is one message reaching one client.
 import { ok, push, type WebSock } from "../mod.ts";
 import { websockHandler } from "../adapters/deno.ts";
-import { PubSub } from "../pubsub.ts";
-import { RedisBackend } from "../pubsub_redis.ts";
+import { PubSub } from "../pubsub/mod.ts";
+import { RedisBackend } from "../pubsub/redis.ts";
 import { startRedis } from "../tests/_redis.ts";
 
 const TOPIC = "bench";

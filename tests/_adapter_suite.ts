@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 // @ts-types="npm:@types/ws@^8"
 import { WebSocket as WsClient } from "npm:ws@^8";
-import { Raw, upgradeRequest } from "../_raw.ts";
+import { Raw, upgradeRequest } from "../testing/_raw.ts";
 import { connect } from "./_helpers.ts";
 
 /** A running fixture server. */

@@ -141,7 +141,7 @@ export function recorded<S, M, A>(
   };
 }
 
-export { closePayload, encodeFrame, KEY, Raw, upgradeRequest } from "../_raw.ts";
+export { closePayload, encodeFrame, KEY, Raw, upgradeRequest } from "../testing/_raw.ts";
 
 /** Resolve after `ms` milliseconds (only for short, configured waits). */
 export function delay(ms: number): Promise<void> {

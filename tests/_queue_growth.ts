@@ -2,7 +2,7 @@
 // handleInfo sends one more message while another waits) takes N messages; prints how much
 // the heap grew. Before the engine compacted its queue, it grew by 16 bytes per message.
 
-import { Engine, resolveEngineOptions, type Transport } from "../engine.ts";
+import { Engine, resolveEngineOptions, type Transport } from "../engine/mod.ts";
 import { type Connection, ok, type WebSock } from "../mod.ts";
 
 const N = Number(Deno.args[0] ?? 500_000);

@@ -1,7 +1,7 @@
 // The conformance suite against the Node adapter under real Node and the Bun adapter under
 // real Bun: each server is a child process serving ConformanceHandler.
 
-import { conformance, type ConformanceAdapter } from "../conformance.ts";
+import { conformance, type ConformanceAdapter } from "../testing/conformance.ts";
 import {
   bundleNodeServer,
   findBun,

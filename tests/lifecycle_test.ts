@@ -96,7 +96,7 @@ Deno.test("timeout: 0 turns the idle timeout off", async () => {
 });
 
 Deno.test("the default timeout is 60 seconds", async () => {
-  const { DEFAULTS } = await import("../engine.ts");
+  const { DEFAULTS } = await import("../engine/options.ts");
   assert.equal(DEFAULTS.timeout, 60_000);
 });
 

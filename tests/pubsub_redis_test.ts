@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { PubSub, type Subscriber } from "../pubsub.ts";
-import { RedisBackend } from "../pubsub_redis.ts";
+import { PubSub, type Subscriber } from "../pubsub/mod.ts";
+import { RedisBackend } from "../pubsub/redis.ts";
 import { delay } from "./_helpers.ts";
 import { HAS_REDIS, startRedis } from "./_redis.ts";
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { type Connection, ok, push, type WebSock } from "../mod.ts";
-import { TestConnection } from "../testing.ts";
-import { BroadcastChannelBackend, PubSub, type Subscriber } from "../pubsub.ts";
+import { TestConnection } from "../testing/mod.ts";
+import { BroadcastChannelBackend, PubSub, type Subscriber } from "../pubsub/mod.ts";
 import { connect, delay, serve } from "./_helpers.ts";
 
 function inbox<M>(): Subscriber<M> & { got: M[]; open: boolean } {

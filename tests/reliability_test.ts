@@ -3,7 +3,7 @@
 // client sends may crash the server. `STRESS=1` (deno task stress) runs the long versions.
 
 import assert from "node:assert/strict";
-import { Engine, resolveEngineOptions, type Transport } from "../engine.ts";
+import { Engine, resolveEngineOptions, type Transport } from "../engine/mod.ts";
 import { type Connection, ok, push, type TerminateReason, type WebSock } from "../mod.ts";
 import {
   Client,

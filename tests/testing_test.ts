@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import { type Connection, ok, ping, push, stop, type WebSock } from "../mod.ts";
-import { FakeClock, TestConnection } from "../testing.ts";
+import { FakeClock, TestConnection } from "../testing/mod.ts";
 
 type State = { count: number; log: string[] };
 

@@ -6,8 +6,8 @@
 // The page is served by websockHandler's fallback, the user name comes in through the
 // upgrade hook, and every welcome says which worker (process or worker) serves it.
 import { websockHandler } from "../../adapters/deno.ts";
-import { BroadcastChannelBackend, PubSub } from "../../pubsub.ts";
-import { RedisBackend } from "../../pubsub_redis.ts";
+import { BroadcastChannelBackend, PubSub } from "../../pubsub/mod.ts";
+import { RedisBackend } from "../../pubsub/redis.ts";
 import { chat, type ChatEvent, userName } from "./app.ts";
 
 const redisUrl = Deno.env.get("REDIS_URL");

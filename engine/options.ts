@@ -1,6 +1,7 @@
 // The options every adapter shares, their defaults, and their validation.
 
-import type { Connection } from "./websock.ts";
+import type { Connection } from "../websock.ts";
+import { checkCount } from "./_validate.ts";
 
 /** Which callback (or part of the engine) an error came from, as the error hook is told. */
 export type ErrorSource =
@@ -104,22 +105,6 @@ const systemClock: Clock = {
 function logError(error: unknown, context: ErrorContext): void {
   const where = context.connection ? ` on ${context.connection.url}` : "";
   console.error(`websock: ${context.source} failed${where}:`, error);
-}
-
-/**
- * Check a whole-number option.
- *
- * @throws {TypeError} When the value is not a number.
- * @throws {RangeError} When it is not an integer at least `min`.
- */
-export function checkCount(name: string, value: unknown, min: number): number {
-  if (typeof value !== "number") {
-    throw new TypeError(`Invalid option ${name}: ${String(value)} is not a number`);
-  }
-  if (!Number.isSafeInteger(value) || value < min) {
-    throw new RangeError(`Invalid option ${name}: ${value} is not an integer >= ${min}`);
-  }
-  return value;
 }
 
 /**

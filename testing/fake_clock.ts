@@ -1,6 +1,6 @@
 // A clock whose time moves only when a test says so.
 
-import type { Clock } from "./options.ts";
+import type { Clock } from "../engine/mod.ts";
 
 /**
  * A {@linkcode Clock} for tests: `now()` starts at 0 and timers fire only inside

@@ -177,39 +177,3 @@ export function negotiateProtocol(
     reason: `No supported subprotocol in ${header}; this server speaks ${supported.join(", ")}`,
   };
 }
-
-/**
- * Validate an origin policy option.
- *
- * @throws {TypeError} When it is not a policy.
- */
-export function checkOriginPolicy(policy: unknown): OriginPolicy {
-  if (
-    policy === "same-origin" || policy === "*" || typeof policy === "function" ||
-    (Array.isArray(policy) && policy.every((o) => typeof o === "string"))
-  ) {
-    return Array.isArray(policy)
-      ? policy.map((o: string) => o.toLowerCase())
-      : policy as OriginPolicy;
-  }
-  throw new TypeError(
-    `Invalid option origins: ${
-      String(policy)
-    } is not "same-origin", "*", a list of origins or a function`,
-  );
-}
-
-/**
- * Validate a subprotocol list option.
- *
- * @throws {TypeError} When it is not a list of non-empty strings.
- */
-export function checkProtocols(protocols: unknown): readonly string[] {
-  if (
-    Array.isArray(protocols) &&
-    protocols.every((p) => typeof p === "string" && /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(p))
-  ) {
-    return protocols;
-  }
-  throw new TypeError(`Invalid option protocols: ${String(protocols)} is not a list of tokens`);
-}

@@ -38,6 +38,8 @@ import WebSocket from "npm:ws@^8.18.0";
 import { closePayload, encodeFrame, Raw, upgradeRequest } from "./_raw.ts";
 import type { ConformanceReport } from "./conformance_handler.ts";
 
+export type { TerminateReason } from "../websock.ts";
+
 export type { ConformanceReport } from "./conformance_handler.ts";
 
 /** Options the suite asks a server to use; pass them to the adapter unchanged. */

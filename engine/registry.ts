@@ -1,7 +1,14 @@
 // The live connections of one handler, so that a server can drain them all at once.
 
-import type { Engine } from "./engine.ts";
-import { checkCount } from "./options.ts";
+import { checkCount } from "./_validate.ts";
+
+/** What a registry asks of a connection's engine: to close, and to be given up on. */
+export interface Drainable {
+  /** Close because the server is going away (1001) or restarting (1012). */
+  shutdown(restart: boolean): void;
+  /** Give up on a connection whose callbacks did not settle in time. */
+  abandon(): void;
+}
 
 /** Options for {@linkcode Registry.shutdown}. */
 export interface ShutdownOptions {
@@ -28,7 +35,7 @@ export interface ShutdownOptions {
  * ```
  */
 export class Registry {
-  readonly #live = new Set<Engine<unknown, unknown, unknown>>();
+  readonly #live = new Set<Drainable>();
   #waiters: (() => void)[] = [];
 
   /** How many connections are live. */
@@ -41,7 +48,7 @@ export class Registry {
    *
    * @param engine The engine of a new connection.
    */
-  add(engine: Engine<unknown, unknown, unknown>): void {
+  add(engine: Drainable): void {
     this.#live.add(engine);
   }
 
@@ -50,7 +57,7 @@ export class Registry {
    *
    * @param engine The engine whose connection is over.
    */
-  delete(engine: Engine<unknown, unknown, unknown>): void {
+  delete(engine: Drainable): void {
     if (this.#live.delete(engine) && this.#live.size === 0 && this.#waiters.length > 0) {
       const waiters = this.#waiters;
       this.#waiters = [];

@@ -1,112 +1,21 @@
-/**
- * The runtime-neutral connection engine that every adapter drives: one per connection. It
- * owns the event queue (socket events and mailbox messages, one at a time, in order), the
- * idle timer, the limits, and the mapping from callback results to frames and close codes.
- *
- * An adapter translates its server's socket events into calls of {@linkcode Engine.open},
- * {@linkcode Engine.receive}, {@linkcode Engine.control}, {@linkcode Engine.error} and
- * {@linkcode Engine.closed}, and implements {@linkcode Transport} for what the engine sends.
- * It validates upgrades with {@linkcode checkUpgrade}, {@linkcode checkOrigin} and
- * {@linkcode negotiateProtocol}, and drains connections with a {@linkcode Registry}.
- *
- * @example A minimal in-memory transport
- * ```ts
- * import { Engine, resolveEngineOptions, type Transport } from "@websock/websock/engine";
- * import { ok, push, type WebSock } from "@websock/websock";
- *
- * const Echo = {
- *   init: () => ok(null),
- *   handleIn: (data, state) => push(data, state),
- *   handleInfo: (_message, state) => ok(state),
- * } satisfies WebSock<null>;
- *
- * const sent: unknown[] = [];
- * const transport: Transport = {
- *   sendText: (data) => sent.push(data),
- *   sendBinary: (data) => sent.push(data),
- *   close: (code, reason) => sent.push({ code, reason }),
- *   bufferedAmount: () => 0,
- * };
- * const info = { url: "ws://x/", headers: new Headers(), remoteAddr: null, protocol: "" };
- * const engine = new Engine(Echo, transport, {
- *   arg: undefined,
- *   info,
- *   options: resolveEngineOptions({ timeout: 0 }),
- * });
- * engine.open();
- * engine.receive("hi");
- * engine.closed(1000, "");
- * // sent is now ["hi"]
- * ```
- *
- * @module
- */
-
-import { checkClose, utf8Length } from "./close.ts";
 import type { ErrorSource, ResolvedEngineOptions } from "./options.ts";
-import type { Registry } from "./registry.ts";
+import type { Drainable, Registry } from "./registry.ts";
+import type { EngineInit, Transport } from "./transport.ts";
 import type {
   CallbackResult,
   Connection,
-  ConnectionInfo,
   ControlFrame,
   Outbound,
-  RemoteAddr,
   Result,
-  StopResult,
   TerminateReason,
   WebSock,
-} from "./websock.ts";
+} from "../websock.ts";
+import { utf8Length } from "./_close.ts";
+import { CLOSED, CONTROL, EventQueue, IN, INFO, INIT, type Kind } from "./_queue.ts";
+import { checkMessages, closeOf, describe, endOf, isThenable, type Messages } from "./_results.ts";
+import { Handle } from "./_handle.ts";
+import { Sweeper } from "./_sweeper.ts";
 
-export * from "./options.ts";
-export * from "./close.ts";
-export * from "./handshake.ts";
-export * from "./registry.ts";
-export * from "./adapter_options.ts";
-
-/**
- * What the engine needs from a socket. Adapters implement it over their server's socket.
- * Sends after the socket closed must be harmless no-ops.
- */
-export interface Transport {
-  /** Send a text frame. */
-  sendText(data: string): void;
-  /** Send a binary frame. */
-  sendBinary(data: Uint8Array): void;
-  /** Send a ping; leave it out when the server cannot (a pushed ping then fails clearly). */
-  sendPing?(data: Uint8Array): void;
-  /** Send a pong; leave it out when the server cannot (a pushed pong then fails clearly). */
-  sendPong?(data: Uint8Array): void;
-  /** Send a close frame and close the socket. The code and reason are already checked. */
-  close(code: number, reason: string): void;
-  /** Bytes queued toward the peer and not yet written. */
-  bufferedAmount(): number;
-}
-
-/** What an engine is made with, besides the handler and the transport. */
-export interface EngineInit<A> {
-  /** The argument `init` receives. */
-  readonly arg: A;
-  /** The connection's URL, headers, address and subprotocol. */
-  readonly info: ConnectionInfo;
-  /** Limits, error hook and clock, from {@linkcode resolveEngineOptions}. */
-  readonly options: ResolvedEngineOptions;
-  /** Called once the connection is over (after `terminate` settled, if it ran). */
-  readonly onDone?: (engine: Engine<unknown, unknown, unknown>) => void;
-  /**
-   * Where the connection is tracked for a drain: the engine adds itself now and removes
-   * itself once it is over.
-   */
-  readonly registry?: Registry;
-}
-
-// Event kinds in the queue, which holds flat (kind, payload) pairs.
-const INIT = 0;
-const IN = 1;
-const CONTROL = 2;
-const INFO = 3;
-const CLOSED = 4;
-type Kind = typeof INIT | typeof IN | typeof CONTROL | typeof INFO | typeof CLOSED;
 const SOURCES: readonly ErrorSource[] = ["init", "handleIn", "handleControl", "handleInfo"];
 
 // Phases of a connection.
@@ -114,91 +23,6 @@ const CONNECTING = 0; // made, `open` not yet called
 const OPEN = 1; // callbacks run
 const STOPPING = 2; // the end is decided; `terminate` waits for an in-flight callback
 const DONE = 3; // `terminate` was called (or never will be)
-
-// The connections of one options object whose idle timeout a single timer watches.
-interface Sweeper {
-  readonly engines: Set<Engine<unknown, unknown, unknown>>;
-  timer: unknown;
-}
-
-class Handle<M> implements Connection<M> {
-  readonly #engine: Engine<unknown, M, unknown>;
-  readonly #info: ConnectionInfo;
-
-  constructor(engine: Engine<unknown, M, unknown>, info: ConnectionInfo) {
-    this.#engine = engine;
-    this.#info = info;
-  }
-
-  get url(): string {
-    return this.#info.url;
-  }
-
-  // A getter, so that an adapter can build the headers lazily.
-  get headers(): Headers {
-    return this.#info.headers;
-  }
-
-  get remoteAddr(): RemoteAddr | null {
-    return this.#info.remoteAddr;
-  }
-
-  get protocol(): string {
-    return this.#info.protocol;
-  }
-
-  send(message: M): boolean {
-    return this.#engine.send(message);
-  }
-
-  get closed(): boolean {
-    return !this.#engine.accepting;
-  }
-
-  onClose(listener: () => void): () => void {
-    return this.#engine.onClose(listener);
-  }
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return value !== null && typeof value === "object" &&
-    typeof (value as { then?: unknown }).then === "function";
-}
-
-function describe(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value).slice(0, 80);
-  if (value === null || typeof value !== "object") return String(value);
-  try {
-    return JSON.stringify(value)?.slice(0, 80) ?? String(value);
-  } catch {
-    return Object.prototype.toString.call(value);
-  }
-}
-
-function endFor(result: StopResult<unknown>, code: number, reason: string): TerminateReason {
-  switch (result.reason) {
-    case "normal":
-      return { type: "normal", code, reason };
-    case "shutdown":
-    case "restart":
-      return { type: "shutdown", code };
-    default:
-      return { type: "error", error: result.reason };
-  }
-}
-
-function defaultCode(reason: unknown): number {
-  switch (reason) {
-    case "normal":
-      return 1000;
-    case "shutdown":
-      return 1001;
-    case "restart":
-      return 1012;
-    default:
-      return 1011;
-  }
-}
 
 /**
  * One connection's engine: drives a {@linkcode WebSock} handler from socket events and
@@ -208,11 +32,11 @@ function defaultCode(reason: unknown): number {
  * Synchronous callbacks run without a promise; an async callback is awaited before the next
  * event is delivered.
  */
-export class Engine<S, M = never, A = undefined> {
+export class Engine<S, M = never, A = undefined> implements Drainable {
   readonly #handler: WebSock<S, M, A>;
   readonly #transport: Transport;
   readonly #options: ResolvedEngineOptions;
-  readonly #onDone: ((engine: Engine<unknown, unknown, unknown>) => void) | undefined;
+  readonly #onDone: (() => void) | undefined;
   readonly #registry: Registry | undefined;
   readonly #handle: Handle<M>;
   #arg: A | undefined;
@@ -221,9 +45,7 @@ export class Engine<S, M = never, A = undefined> {
   #phase = CONNECTING;
   #busy = false;
   #scheduled = false;
-  #queue: unknown[] = [];
-  #head = 0;
-  #tail = 0;
+  readonly #queue = new EventQueue();
   #end: TerminateReason | undefined = undefined;
   #socketClosed = false;
   #failure: TerminateReason | undefined = undefined;
@@ -269,7 +91,7 @@ export class Engine<S, M = never, A = undefined> {
 
   /** Whether nothing is running or waiting: no callback in flight, no event queued. */
   get idle(): boolean {
-    return !this.#busy && !this.#scheduled && this.#head >= this.#tail;
+    return !this.#busy && !this.#scheduled && this.#queue.empty;
   }
 
   /** Whether the connection is over: `terminate` was called, or never will be. */
@@ -310,7 +132,7 @@ export class Engine<S, M = never, A = undefined> {
       return;
     }
     this.#seen = true;
-    if (this.#busy || this.#head < this.#tail) this.#enqueue(IN, data);
+    if (this.#busy || !this.#queue.empty) this.#enqueue(IN, data);
     else this.#run(IN, data);
   }
 
@@ -325,7 +147,7 @@ export class Engine<S, M = never, A = undefined> {
     this.#seen = true;
     if (!this.#handler.handleControl) return;
     const frame: ControlFrame = { type, data };
-    if (this.#busy || this.#head < this.#tail) this.#enqueue(CONTROL, frame);
+    if (this.#busy || !this.#queue.empty) this.#enqueue(CONTROL, frame);
     else this.#run(CONTROL, frame);
   }
 
@@ -433,7 +255,7 @@ export class Engine<S, M = never, A = undefined> {
     }
     if (this.#phase !== OPEN) return;
     const end = this.#failure ?? { type: "remote", code, reason };
-    if (this.#busy || this.#head < this.#tail) this.#push(CLOSED, end);
+    if (this.#busy || !this.#queue.empty) this.#queue.push(CLOSED, end);
     else {
       this.#phase = STOPPING;
       this.#end = end;
@@ -463,7 +285,7 @@ export class Engine<S, M = never, A = undefined> {
   }
 
   #enqueue(kind: Kind, payload: unknown): boolean {
-    if ((this.#tail - this.#head) >> 1 >= this.#options.maxQueuedEvents) {
+    if (this.#queue.size >= this.#options.maxQueuedEvents) {
       const max = this.#options.maxQueuedEvents;
       this.#stop(1013, "Too many queued events", {
         type: "error",
@@ -471,7 +293,7 @@ export class Engine<S, M = never, A = undefined> {
       });
       return false;
     }
-    this.#push(kind, payload);
+    this.#queue.push(kind, payload);
     return true;
   }
 
@@ -503,56 +325,26 @@ export class Engine<S, M = never, A = undefined> {
         this.#settle();
         return;
       }
-      if (this.#head >= this.#tail) {
+      const queue = this.#queue;
+      if (queue.empty) {
         this.#busy = false;
-        if (this.#head > 0) this.#reset();
+        queue.rewind();
         return;
       }
-      const queue = this.#queue;
-      kind = queue[this.#head] as Kind;
-      payload = queue[this.#head + 1];
-      queue[this.#head + 1] = undefined;
-      this.#head += 2;
-      this.#compact();
+      kind = queue.nextKind();
+      payload = queue.take();
     }
   }
 
   #next(): void {
-    if (this.#head >= this.#tail) {
+    const queue = this.#queue;
+    if (queue.empty) {
       this.#busy = false;
-      this.#reset();
+      queue.rewind();
       return;
     }
-    const kind = this.#queue[this.#head] as Kind;
-    const payload = this.#queue[this.#head + 1];
-    this.#queue[this.#head + 1] = undefined;
-    this.#head += 2;
-    this.#compact();
-    this.#run(kind, payload);
-  }
-
-  // Drop the consumed front of the queue once it is most of it: a queue that never empties
-  // (events arrive as fast as an async handler takes them) must not grow without bound.
-  // The queue is empty: start over at the front, keeping the array (a mailbox message then
-  // costs no allocation), unless a burst made it large.
-  #reset(): void {
-    this.#head = this.#tail = 0;
-    if (this.#queue.length > 256) this.#queue = [];
-  }
-
-  #push(kind: Kind, payload: unknown): void {
-    const queue = this.#queue;
-    queue[this.#tail] = kind;
-    queue[this.#tail + 1] = payload;
-    this.#tail += 2;
-  }
-
-  #compact(): void {
-    if (this.#head >= 1024 && this.#head * 2 >= this.#tail) {
-      this.#queue = this.#queue.slice(this.#head, this.#tail);
-      this.#tail -= this.#head;
-      this.#head = 0;
-    }
+    const kind = queue.nextKind();
+    this.#run(kind, queue.take());
   }
 
   #call(kind: Kind, payload: unknown): CallbackResult<S> {
@@ -603,27 +395,15 @@ export class Engine<S, M = never, A = undefined> {
       case "ok":
         break;
       case "push":
-        this.#check(r.messages);
+        checkMessages(r.messages, this.#transport);
         break;
       case "stop": {
-        const close = r.close;
-        let code: number, reason: string;
-        if (close === undefined) {
-          code = defaultCode(r.reason);
-          reason = "";
-        } else if (typeof close === "number") {
-          code = close;
-          reason = "";
-        } else {
-          code = close?.code;
-          reason = close?.reason ?? "";
-        }
-        checkClose(code, reason);
-        if (r.messages !== undefined) this.#check(r.messages);
+        const [code, reason] = closeOf(r);
+        if (r.messages !== undefined) checkMessages(r.messages, this.#transport);
         this.#state = r.state;
         if (kind === INIT) this.#initialized = true;
         if (r.messages !== undefined) this.#sendAll(r.messages);
-        this.#stop(code, reason, endFor(r, code, reason));
+        this.#stop(code, reason, endOf(r, code, reason));
         return;
       }
       default:
@@ -638,48 +418,7 @@ export class Engine<S, M = never, A = undefined> {
     if (r.kind === "push") this.#sendAll(r.messages);
   }
 
-  // Validate what a callback asks to send before anything is sent.
-  #check(messages: unknown): void {
-    if (Array.isArray(messages)) {
-      for (const message of messages) this.#checkOne(message);
-    } else this.#checkOne(messages);
-  }
-
-  #checkOne(message: unknown): void {
-    if (typeof message === "string" || message instanceof Uint8Array) return;
-    const m = message as { type?: unknown; data?: unknown };
-    switch (m?.type) {
-      case "text":
-        if (typeof m.data === "string") return;
-        break;
-      case "binary":
-        if (m.data instanceof Uint8Array) return;
-        break;
-      case "ping":
-      case "pong": {
-        if (!(m.data instanceof Uint8Array)) break;
-        const can = m.type === "ping" ? this.#transport.sendPing : this.#transport.sendPong;
-        if (!can) {
-          throw new TypeError(
-            `Cannot push a ${m.type}: this adapter cannot send control frames`,
-          );
-        }
-        if (m.data.byteLength > 125) {
-          throw new RangeError(
-            `Cannot push a ${m.type}: payload of ${m.data.byteLength} bytes is more than 125`,
-          );
-        }
-        return;
-      }
-    }
-    throw new TypeError(
-      `Invalid message to push: expected a string, a Uint8Array or text(), binary(), ping(), pong(), got ${
-        describe(message)
-      }`,
-    );
-  }
-
-  #sendAll(messages: Outbound | readonly Outbound[]): void {
+  #sendAll(messages: Messages): void {
     if (this.#socketClosed) return;
     if (Array.isArray(messages)) {
       for (const message of messages) this.#sendOne(message);
@@ -745,8 +484,7 @@ export class Engine<S, M = never, A = undefined> {
     this.#phase = STOPPING;
     this.#end = end;
     this.#closing();
-    this.#queue = [];
-    this.#head = this.#tail = 0;
+    this.#queue.clear();
     this.#clearTimer();
     this.#closeSocket(code, reason);
     if (!this.#busy) this.#finish();
@@ -769,8 +507,7 @@ export class Engine<S, M = never, A = undefined> {
 
   #finish(): void {
     this.#phase = DONE;
-    this.#queue = [];
-    this.#head = this.#tail = 0;
+    this.#queue.clear();
     this.#clearTimer();
     const end = this.#end!;
     const terminate = this.#handler.terminate;
@@ -795,7 +532,7 @@ export class Engine<S, M = never, A = undefined> {
     if (this.#reported) return;
     this.#reported = true;
     this.#registry?.delete(this as Engine<unknown, unknown, unknown>);
-    this.#onDone?.(this as Engine<unknown, unknown, unknown>);
+    this.#onDone?.();
   }
 
   /**
@@ -826,29 +563,17 @@ export class Engine<S, M = never, A = undefined> {
   // counts as seen at that look. An idle connection closes between `timeout` and
   // 1.25 × `timeout` after its last message, never before. Receiving costs a flag, not a clock
   // read, and a connection costs no timer of its own.
-  static #sweepers = new Map<ResolvedEngineOptions, Sweeper>();
+  static #sweepers = new Map<ResolvedEngineOptions, Sweeper<Engine<unknown, unknown, unknown>>>();
 
   static #watch(engine: Engine<unknown, unknown, unknown>): void {
     const options = engine.#options;
     let sweeper = Engine.#sweepers.get(options);
     if (sweeper === undefined) {
-      sweeper = { engines: new Set(), timer: undefined };
+      const every = Math.max(1, Math.floor(options.timeout / 4));
+      sweeper = new Sweeper(options.clock, every, (e, now) => e.#sweep(now));
       Engine.#sweepers.set(options, sweeper);
-      Engine.#schedule(options, sweeper);
     }
-    sweeper.engines.add(engine);
-  }
-
-  static #schedule(options: ResolvedEngineOptions, sweeper: Sweeper): void {
-    const clock = options.clock;
-    sweeper.timer = clock.setTimeout(() => {
-      sweeper.timer = undefined;
-      const now = clock.now();
-      for (const engine of sweeper.engines) engine.#sweep(now);
-      if (sweeper.engines.size > 0 && sweeper.timer === undefined) {
-        Engine.#schedule(options, sweeper);
-      }
-    }, Math.max(1, Math.floor(options.timeout / 4)));
+    sweeper.add(engine);
   }
 
   #sweep(now: number): void {
@@ -861,15 +586,11 @@ export class Engine<S, M = never, A = undefined> {
   }
 
   #clearTimer(): void {
-    if (this.#sweeping) {
-      this.#sweeping = false;
-      const sweeper = Engine.#sweepers.get(this.#options);
-      if (sweeper === undefined) return;
-      sweeper.engines.delete(this as Engine<unknown, unknown, unknown>);
-      if (sweeper.engines.size === 0) {
-        if (sweeper.timer !== undefined) this.#options.clock.clearTimeout(sweeper.timer);
-        Engine.#sweepers.delete(this.#options);
-      }
+    if (!this.#sweeping) return;
+    this.#sweeping = false;
+    const sweeper = Engine.#sweepers.get(this.#options);
+    if (sweeper?.delete(this as Engine<unknown, unknown, unknown>)) {
+      Engine.#sweepers.delete(this.#options);
     }
   }
 }

@@ -4,8 +4,6 @@
 
 import {
   checkOrigin,
-  checkOriginPolicy,
-  checkProtocols,
   checkUpgrade,
   type HeaderReader,
   negotiateProtocol,
@@ -13,7 +11,8 @@ import {
   type Rejection,
 } from "./handshake.ts";
 import { type EngineOptions, type ResolvedEngineOptions, resolveEngineOptions } from "./options.ts";
-import type { Connection, ConnectionInfo } from "./websock.ts";
+import type { Connection, ConnectionInfo } from "../websock.ts";
+import { checkCallback, checkOriginPolicy, checkProtocols } from "./_validate.ts";
 
 /** What the upgrade hook may add to the 101 response. */
 export interface UpgradeResponse {
@@ -110,21 +109,6 @@ export interface ResolvedAdapterOptions<A, M> {
 }
 
 /**
- * Check an optional callback option.
- *
- * @param name The option's name, for the error.
- * @param value The value given.
- * @returns The value.
- * @throws {TypeError} When it is neither undefined nor a function.
- */
-export function checkCallback<F>(name: string, value: F | undefined): F | undefined {
-  if (value !== undefined && typeof value !== "function") {
-    throw new TypeError(`Invalid option ${name}: ${String(value)} is not a function`);
-  }
-  return value;
-}
-
-/**
  * Validate the shared adapter options and fill in the defaults (once per server).
  *
  * @param options What the user passed.
@@ -155,12 +139,6 @@ export function resolveAdapterOptions<A, M>(
  *
  * @param options The resolved adapter options.
  * @param connection The new connection's handle.
- *
- * @example
- * ```ts
- * import { announceConnection, resolveAdapterOptions } from "@websock/websock/engine";
- * announceConnection(resolveAdapterOptions({}), {} as never); // no onConnection: nothing
- * ```
  */
 export function announceConnection<M>(
   options: ResolvedAdapterOptions<unknown, M>,
@@ -227,8 +205,8 @@ function safeCheckOrigin(
  *
  * @example
  * ```ts
- * import { NOT_AN_UPGRADE, rejectionResponse } from "@websock/websock/engine";
- * rejectionResponse(NOT_AN_UPGRADE).status; // 426
+ * import { rejectionResponse } from "@websock/websock/engine";
+ * rejectionResponse({ status: 403, reason: "Origin not allowed" }).status; // 403
  * ```
  */
 export function rejectionResponse(rejection: Rejection): Response {

@@ -33,7 +33,28 @@ import {
   type TerminateReason,
   text,
   type WebSock,
-} from "./mod.ts";
+} from "../mod.ts";
+
+export type {
+  BinaryMessage,
+  CallbackResult,
+  CloseDetail,
+  Connection,
+  ConnectionInfo,
+  ControlFrame,
+  ControlMessage,
+  OkResult,
+  Outbound,
+  OutMessage,
+  PushResult,
+  RemoteAddr,
+  Result,
+  StopReason,
+  StopResult,
+  TerminateReason,
+  TextMessage,
+  WebSock,
+} from "../websock.ts";
 
 /** A recorded end of a connection, as the `/reports` connection receives it. */
 export interface ConformanceReport {

@@ -1,0 +1,70 @@
+// Validation of option values, shared by the engine and the adapters of this package.
+
+import type { OriginPolicy } from "./handshake.ts";
+
+/**
+ * Check a whole-number option.
+ *
+ * @throws {TypeError} When the value is not a number.
+ * @throws {RangeError} When it is not an integer at least `min`.
+ */
+export function checkCount(name: string, value: unknown, min: number): number {
+  if (typeof value !== "number") {
+    throw new TypeError(`Invalid option ${name}: ${String(value)} is not a number`);
+  }
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new RangeError(`Invalid option ${name}: ${value} is not an integer >= ${min}`);
+  }
+  return value;
+}
+
+/**
+ * Check an optional callback option.
+ *
+ * @param name The option's name, for the error.
+ * @param value The value given.
+ * @returns The value.
+ * @throws {TypeError} When it is neither undefined nor a function.
+ */
+export function checkCallback<F>(name: string, value: F | undefined): F | undefined {
+  if (value !== undefined && typeof value !== "function") {
+    throw new TypeError(`Invalid option ${name}: ${String(value)} is not a function`);
+  }
+  return value;
+}
+
+/**
+ * Validate an origin policy option.
+ *
+ * @throws {TypeError} When it is not a policy.
+ */
+export function checkOriginPolicy(policy: unknown): OriginPolicy {
+  if (
+    policy === "same-origin" || policy === "*" || typeof policy === "function" ||
+    (Array.isArray(policy) && policy.every((o) => typeof o === "string"))
+  ) {
+    return Array.isArray(policy)
+      ? policy.map((o: string) => o.toLowerCase())
+      : policy as OriginPolicy;
+  }
+  throw new TypeError(
+    `Invalid option origins: ${
+      String(policy)
+    } is not "same-origin", "*", a list of origins or a function`,
+  );
+}
+
+/**
+ * Validate a subprotocol list option.
+ *
+ * @throws {TypeError} When it is not a list of non-empty strings.
+ */
+export function checkProtocols(protocols: unknown): readonly string[] {
+  if (
+    Array.isArray(protocols) &&
+    protocols.every((p) => typeof p === "string" && /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(p))
+  ) {
+    return protocols;
+  }
+  throw new TypeError(`Invalid option protocols: ${String(protocols)} is not a list of tokens`);
+}
