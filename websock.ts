@@ -138,7 +138,8 @@ export interface ConnectionInfo {
 export interface Connection<M> extends ConnectionInfo {
   /**
    * Queue a message for `handleInfo`. Returns `false` (and drops the message) when the
-   * connection is closing or closed, or when its queue is full, which closes it with 1013.
+   * connection is closing or closed, when its queue is full (which closes it with 1013), or
+   * when its handler has no `handleInfo` (the error hook is told once per connection).
    */
   send(message: M): boolean;
   /** Whether the connection has closed or is closing: `send` now returns `false`. */
@@ -154,11 +155,23 @@ export interface Connection<M> extends ConnectionInfo {
 }
 
 /**
- * The behaviour: serve one WebSocket connection as a state machine. `S` is the state, `M`
- * the type of mailbox messages (`handleInfo`) and `A` the argument `init` receives.
+ * The behaviour: serve one WebSocket connection as a state machine.
  *
  * Callbacks of one connection never overlap, even when they are async: socket events and
  * mailbox messages are delivered one at a time, in order.
+ *
+ * Write a handler as an object literal and check it with `satisfies WebSock<State>`: the
+ * callbacks' parameters are typed from it, and the object keeps its own type, so the
+ * argument its `init` declares (`init: (user: string) => ...`) is what the adapter's
+ * `upgrade` hook must return and what `upgrade(request, handler, arg)` must be given. Name
+ * `M` when the handler gets mail (`handleInfo`); `A` only matters when a value is annotated
+ * as `WebSock<S, M, A>` instead.
+ *
+ * @typeParam S The connection's state, which every callback receives and returns.
+ * @typeParam M The mailbox messages `handleInfo` receives (`connection.send(message)`);
+ *   `never` (the default) for a handler that gets none.
+ * @typeParam A The argument `init` receives (what the `upgrade` hook returns); `unknown` (the
+ *   default) accepts any `init` parameter.
  *
  * @example Echo
  * ```ts
@@ -167,15 +180,26 @@ export interface Connection<M> extends ConnectionInfo {
  * export const Echo = {
  *   init: () => ok(null),
  *   handleIn: (data, state) => push(data, state),
- *   handleInfo: (_message, state) => ok(state),
- * } satisfies WebSock<null, never>;
+ * } satisfies WebSock<null>;
+ * ```
+ *
+ * @example An argument and mail
+ * ```ts
+ * import { ok, push, type WebSock } from "@websock/websock";
+ *
+ * export const Greeter = {
+ *   init: (user: string) => push(`hello ${user}`, { user }),
+ *   handleIn: (_data, state) => ok(state),
+ *   handleInfo: (news: string, state) => push(news, state),
+ * } satisfies WebSock<{ user: string }, string>;
  * ```
  */
-export interface WebSock<S, M = never, A = undefined> {
+export interface WebSock<S, M = never, A = unknown> {
   /**
    * Called once the connection is open, before any other callback.
    *
-   * @param arg The value the upgrade produced (see the adapter's `upgrade` option).
+   * @param arg The value the upgrade produced (the adapter's `upgrade` hook, or the `arg` of
+   *   `upgrade()`); `undefined` without one.
    * @param connection The connection's info and mailbox.
    * @returns The first result, which holds the initial state.
    */
@@ -190,8 +214,11 @@ export interface WebSock<S, M = never, A = undefined> {
    * Optional; never called on adapters that cannot see control frames (Deno).
    */
   handleControl?(frame: ControlFrame, state: S): CallbackResult<S>;
-  /** Called with each message sent to the connection's mailbox. */
-  handleInfo(message: M, state: S): CallbackResult<S>;
+  /**
+   * Called with each message sent to the connection's mailbox. Optional: without it the
+   * mailbox takes nothing (`send` returns `false` and the error hook is told once).
+   */
+  handleInfo?(message: M, state: S): CallbackResult<S>;
   /**
    * Called exactly once when a connection whose `init` returned a valid result ends, with the
    * last good state. Its return value is ignored; a throw or rejection is only logged.

@@ -11,7 +11,6 @@
  * const Echo = {
  *   init: () => ok(null),
  *   handleIn: (data, state) => push(data, state),
- *   handleInfo: (_message, state) => ok(state),
  * } satisfies WebSock<null>;
  *
  * Bun.serve({ port: 8080, ...websockServe(Echo) });
@@ -24,6 +23,7 @@ import {
   type AdapterOptions,
   Engine,
   isWebSocketUpgrade,
+  type OptionsArgs,
   Registry,
   rejectionResponse,
   resolveAdapterOptions,
@@ -65,6 +65,7 @@ export type {
   ErrorContext,
   ErrorSource,
   HeaderReader,
+  OptionsArgs,
   OriginPolicy,
   UpgradeHook,
   UpgradeResponse,
@@ -232,7 +233,7 @@ const socketOf = (ws: BunWebSocket): BunSocket => ws.data.socket as BunSocket;
  */
 export function websockServe<S, M, A>(
   handler: WebSock<S, M, A>,
-  options: BunServeOptions<A, M> = {},
+  ...[options = {}]: OptionsArgs<BunServeOptions<A, M>, A>
 ): BunServe {
   const adapter = resolveAdapterOptions(options);
   const resolved = adapter.engine;

@@ -10,7 +10,6 @@
  * const Echo = {
  *   init: () => ok(null),
  *   handleIn: (data, state) => push(data, state),
- *   handleInfo: (_message, state) => ok(state),
  * } satisfies WebSock<null>;
  *
  * Deno.serve(websockHandler(Echo));
@@ -24,6 +23,7 @@ import {
   Engine,
   extraResponseHeaders,
   isWebSocketUpgrade,
+  type OptionsArgs,
   Registry,
   rejectionResponse,
   resolveAdapterOptions,
@@ -66,6 +66,7 @@ export type {
   ErrorContext,
   ErrorSource,
   HeaderReader,
+  OptionsArgs,
   OriginPolicy,
   UpgradeHook,
   UpgradeResponse,
@@ -111,6 +112,18 @@ export interface UpgradeOptions<M = unknown> extends Omit<DenoOptions<never, M>,
    */
   headers?: HeadersInit;
 }
+
+/**
+ * The arguments of {@linkcode upgrade} after the handler: the argument `init` receives, then
+ * the options. `arg` may be left out when `init` takes none (`A` admits `undefined`):
+ * `upgrade(request, Echo)`, or `upgrade(request, Echo, undefined, { registry })`.
+ *
+ * @typeParam A The argument `init` receives.
+ * @typeParam M The mailbox messages.
+ */
+export type UpgradeArgs<A, M = unknown> = undefined extends A
+  ? [arg?: A, options?: UpgradeOptions<M>]
+  : [arg: A, options?: UpgradeOptions<M>];
 
 /** Options of {@linkcode websockHandler}. */
 export interface WebSockHandlerOptions<A, M = unknown> extends DenoOptions<A, M> {
@@ -302,21 +315,26 @@ function accept(
  *
  * @param request The upgrade request.
  * @param handler The behaviour that serves the connection.
- * @param arg The argument `init` receives.
- * @param options Limits, origin policy, subprotocols, registry, handler info.
+ * @param arg The argument `init` receives: required when `init` takes one (a missing or
+ *   wrong `arg` is a compile error), and may be left out when it takes none.
+ * @param options Limits, origin policy, subprotocols, registry, handler info, 101 headers.
  * @returns The 101 response, or a 4xx with a plain-text reason.
  * @throws {TypeError|RangeError} When an option is invalid.
  *
  * @example Route by path
  * ```ts ignore
- * import { ok, type WebSock } from "@websock/websock";
+ * import { ok, push, type WebSock } from "@websock/websock";
  * import { Registry, upgrade } from "@websock/websock/deno";
  *
  * const Room = {
  *   init: (room: string) => ok({ room }),
  *   handleIn: (_data, state) => ok(state),
- *   handleInfo: (_message, state) => ok(state),
- * } satisfies WebSock<{ room: string }, never, string>;
+ * } satisfies WebSock<{ room: string }>;
+ *
+ * const Echo = {
+ *   init: () => ok(null),
+ *   handleIn: (data, state) => push(data, state),
+ * } satisfies WebSock<null>;
  *
  * const registry = new Registry();
  * Deno.serve((request, info) => {
@@ -324,6 +342,7 @@ function accept(
  *   if (pathname.startsWith("/rooms/")) {
  *     return upgrade(request, Room, pathname.slice(7), { registry, info });
  *   }
+ *   if (pathname === "/echo") return upgrade(request, Echo); // init takes no argument
  *   return new Response("Not found", { status: 404 });
  * });
  * ```
@@ -331,8 +350,7 @@ function accept(
 export function upgrade<S, M, A>(
   request: Request,
   handler: WebSock<S, M, A>,
-  arg: A,
-  options: UpgradeOptions<M> = {},
+  ...[arg, options = {}]: UpgradeArgs<A, M>
 ): Response {
   const resolved = resolve(options as DenoOptions<unknown, unknown>);
   const info = vet(request, resolved, options.info);
@@ -349,7 +367,8 @@ export function upgrade<S, M, A>(
  * `Deno.serve(websockHandler(Handler))` or `export default { fetch: websockHandler(Handler) }`.
  *
  * @param handler The behaviour that serves each connection.
- * @param options Upgrade hook, fallback, limits, origin policy, subprotocols.
+ * @param options Upgrade hook, fallback, limits, origin policy, subprotocols. Required, with
+ *   the `upgrade` hook, when the handler's `init` takes an argument: the hook returns it.
  * @returns The request handler, with `shutdown()` to drain its connections.
  * @throws {TypeError|RangeError} When an option is invalid.
  *
@@ -361,8 +380,7 @@ export function upgrade<S, M, A>(
  * const Chat = {
  *   init: (user: string) => ok({ user }),
  *   handleIn: (_data, state) => ok(state),
- *   handleInfo: (_message, state) => ok(state),
- * } satisfies WebSock<{ user: string }, never, string>;
+ * } satisfies WebSock<{ user: string }>;
  *
  * const handler = websockHandler(Chat, {
  *   upgrade(request) {
@@ -376,7 +394,7 @@ export function upgrade<S, M, A>(
  */
 export function websockHandler<S, M, A>(
   handler: WebSock<S, M, A>,
-  options: WebSockHandlerOptions<A, M> = {},
+  ...[options = {}]: OptionsArgs<WebSockHandlerOptions<A, M>, A>
 ): WebSockHandler {
   const resolved = resolve(options as DenoOptions<unknown, unknown>);
   const fallback = checkCallback("fallback", options.fallback);

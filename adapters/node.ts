@@ -14,7 +14,6 @@
  * const Echo = {
  *   init: () => ok(null),
  *   handleIn: (data, state) => push(data, state),
- *   handleInfo: (_message, state) => ok(state),
  * } satisfies WebSock<null>;
  *
  * const server = createServer((_req, res) => res.end("hello\n"));
@@ -35,6 +34,7 @@ import {
   Engine,
   type EngineInit,
   type HeaderReader,
+  type OptionsArgs,
   Registry,
   type Rejection,
   resolveAdapterOptions,
@@ -75,6 +75,7 @@ export type {
   ErrorContext,
   ErrorSource,
   HeaderReader,
+  OptionsArgs,
   OriginPolicy,
   UpgradeHook,
   UpgradeResponse,
@@ -91,6 +92,20 @@ export interface NodeUpgradeOptions<A, M = unknown> extends AdapterOptions<A, M>
    * @default {false}
    */
   perMessageDeflate?: boolean | Record<string, unknown>;
+}
+
+/** Options of {@linkcode serve}: where to listen, plus those of {@linkcode websockUpgrade}. */
+export interface NodeServeOptions<A, M = unknown> extends NodeUpgradeOptions<A, M> {
+  /**
+   * The port to listen on (`0`: any free one).
+   * @default {8080}
+   */
+  port?: number;
+  /**
+   * The address to listen on.
+   * @default {"127.0.0.1"}
+   */
+  hostname?: string;
 }
 
 /** A `node:http` `upgrade` listener that serves WebSocket connections, and drains them. */
@@ -234,7 +249,7 @@ class NodeSocket implements Transport {
  */
 export function websockUpgrade<S, M, A>(
   handler: WebSock<S, M, A>,
-  options: NodeUpgradeOptions<A, M> = {},
+  ...[options = {}]: OptionsArgs<NodeUpgradeOptions<A, M>, A>
 ): NodeUpgradeHandler {
   const adapter = resolveAdapterOptions(options);
   const engineOptions = adapter.engine;
@@ -326,9 +341,9 @@ export function websockUpgrade<S, M, A>(
  */
 export function serve<S, M, A>(
   handler: WebSock<S, M, A>,
-  options: NodeUpgradeOptions<A, M> & { port?: number; hostname?: string } = {},
+  ...[options = {}]: OptionsArgs<NodeServeOptions<A, M>, A>
 ): NodeServer {
-  const upgrade = websockUpgrade(handler, options);
+  const upgrade = websockUpgrade(handler as WebSock<S, M, unknown>, options);
   const server = createServer((request, response) => {
     const rejection = checkUpgrade(request.method ?? "", headerReader(request)) ?? NOT_AN_UPGRADE;
     const body = rejection.reason + "\n";

@@ -34,6 +34,18 @@ export type UpgradeHook<A> = (
   response: UpgradeResponse,
 ) => A | Response | Promise<A | Response>;
 
+/**
+ * The options parameter of an adapter function, given the argument `A` that the handler's
+ * `init` takes: optional when `init` takes none (`A` admits `undefined`); otherwise required,
+ * with the `upgrade` hook that produces the argument. So `websockHandler(Echo)` compiles and
+ * `websockHandler(Named)` without a hook does not.
+ *
+ * @typeParam O The adapter's options.
+ * @typeParam A The argument `init` receives.
+ */
+export type OptionsArgs<O, A> = undefined extends A ? [options?: O]
+  : [options: O & { readonly upgrade: UpgradeHook<A> }];
+
 const HANDSHAKE_HEADERS = new Set([
   "upgrade",
   "connection",

@@ -14,6 +14,7 @@ import { utf8Length } from "./_close.ts";
 import { CLOSED, CONTROL, EventQueue, IN, INFO, INIT, type Kind } from "./_queue.ts";
 import { checkMessages, closeOf, describe, endOf, isThenable, type Messages } from "./_results.ts";
 import { Handle } from "./_handle.ts";
+import { refuseMail } from "./_no_mailbox.ts";
 import { Sweeper } from "./_sweeper.ts";
 
 const SOURCES: readonly ErrorSource[] = ["init", "handleIn", "handleControl", "handleInfo"];
@@ -156,11 +157,12 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
    * queued, never synchronously inside this call.
    *
    * @param message The message.
-   * @returns `false` when the message was dropped: the connection is closing or closed, or
-   *   its queue is full (which closes it with 1013).
+   * @returns `false` when the message was dropped: the connection is closing or closed, its
+   *   queue is full (which closes it with 1013), or the handler has no `handleInfo`.
    */
   send(message: M): boolean {
     if (this.#phase > OPEN || this.#socketClosed) return false;
+    if (!this.#handler.handleInfo) return refuseMail(this, (e) => this.#report(e, "handleInfo"));
     if (!this.#enqueue(INFO, message)) return false;
     if (!this.#busy && !this.#scheduled && this.#phase === OPEN) {
       this.#scheduled = true;
@@ -353,7 +355,7 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
       case IN:
         return handler.handleIn(payload as string | Uint8Array, this.#state as S);
       case INFO:
-        return handler.handleInfo(payload as M, this.#state as S);
+        return handler.handleInfo!(payload as M, this.#state as S);
       case CONTROL:
         return handler.handleControl!(payload as ControlFrame, this.#state as S);
       default: {

@@ -65,6 +65,7 @@ export {
 export {
   type AdapterOptions,
   extraResponseHeaders,
+  type OptionsArgs,
   rejectionResponse,
   resolveAdapterOptions,
   type ResolvedAdapterOptions,

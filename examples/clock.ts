@@ -1,8 +1,8 @@
 // A clock: every connection gets the time once a second from a timer, through its mailbox
 // (handleInfo). Send "stop" to be disconnected politely.
 // Run: deno run --allow-net --allow-env examples/clock.ts
-import { push, stop, type WebSock } from "../mod.ts";
-import { websockHandler } from "../adapters/deno.ts";
+import { push, stop, type WebSock } from "@websock/websock";
+import { websockHandler } from "@websock/websock/deno";
 
 type Tick = { type: "tick"; at: Date };
 type State = { timer: ReturnType<typeof setInterval>; ticks: number };

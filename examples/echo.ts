@@ -1,12 +1,11 @@
 // Echo server: sends every text and binary message back, on any path.
 // Run: deno run --allow-net --allow-env examples/echo.ts   (PORT, HOSTNAME from the environment)
-import { ok, push, type WebSock } from "../mod.ts";
-import { websockHandler } from "../adapters/deno.ts";
+import { ok, push, type WebSock } from "@websock/websock";
+import { websockHandler } from "@websock/websock/deno";
 
 export const Echo = {
   init: () => ok(null),
   handleIn: (data, state) => push(data, state),
-  handleInfo: (_message, state) => ok(state),
 } satisfies WebSock<null>;
 
 if (import.meta.main) {

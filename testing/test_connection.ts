@@ -44,6 +44,15 @@ export interface TestConnectionOptions<A> extends Omit<EngineOptions, "clock"> {
   clock?: FakeClock;
 }
 
+/**
+ * The options parameter of {@linkcode TestConnection.start}, given the argument `A` that the
+ * handler's `init` takes: optional when `init` takes none, required with `arg` otherwise.
+ *
+ * @typeParam A The argument `init` receives.
+ */
+export type TestConnectionArgs<A> = undefined extends A ? [options?: TestConnectionOptions<A>]
+  : [options: TestConnectionOptions<A> & { readonly arg: A }];
+
 /** The close frame the server sent. */
 export interface CloseFrame {
   /** The close code. */
@@ -56,6 +65,30 @@ export interface CloseFrame {
  * One connection of a handler, on the real engine, over memory. Every method that feeds an
  * event resolves once the handler is idle again (async callbacks included), so a test reads
  * the outcome right after `await`.
+ *
+ * @typeParam S The handler's state.
+ * @typeParam M The mailbox messages ({@linkcode TestConnection.info}).
+ * @typeParam A The argument `init` receives.
+ *
+ * @example Mailbox, close frame and terminate
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ok, push, stop, type WebSock } from "@websock/websock";
+ * import { TestConnection } from "@websock/websock/testing";
+ *
+ * const Greeter = {
+ *   init: (name: string) => push(`hi ${name}`, { name }),
+ *   handleIn: (data, state) => data === "bye" ? stop("normal", state, 4000) : ok(state),
+ *   handleInfo: (news: string, state) => push(news, state),
+ * } satisfies WebSock<{ name: string }, string>;
+ *
+ * const conn = await TestConnection.start(Greeter, { arg: "ann" });
+ * await conn.info("lunch is ready");
+ * await conn.receive("bye");
+ * assert.deepEqual(conn.texts(), ["hi ann", "lunch is ready"]);
+ * assert.deepEqual(conn.closeFrame, { code: 4000, reason: "" });
+ * assert.deepEqual(conn.terminateReason, { type: "normal", code: 4000, reason: "" });
+ * ```
  */
 export class TestConnection<S, M = never, A = undefined> {
   readonly #engine: Engine<S, M, A>;
@@ -117,12 +150,29 @@ export class TestConnection<S, M = never, A = undefined> {
    * Open a connection: run `init` (and wait for it, if it is async).
    *
    * @param handler The behaviour under test.
-   * @param options The init argument, connection info, limits and clock.
+   * @param options The init argument (`arg`: required when `init` takes one), connection
+   *   info, limits and clock.
    * @returns The open connection.
+   *
+   * @example An init argument
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { push, type WebSock } from "@websock/websock";
+   * import { TestConnection } from "@websock/websock/testing";
+   *
+   * const Room = {
+   *   init: (room: string) => push(`joined ${room}`, { room }),
+   *   handleIn: (data, state) => push(`${state.room}: ${data}`, state),
+   * } satisfies WebSock<{ room: string }>;
+   *
+   * const conn = await TestConnection.start(Room, { arg: "lobby", timeout: 0 });
+   * await conn.receive("hello");
+   * assert.deepEqual(conn.texts(), ["joined lobby", "lobby: hello"]);
+   * ```
    */
   static async start<S, M, A>(
     handler: WebSock<S, M, A>,
-    options: TestConnectionOptions<A> = {},
+    ...[options = {}]: TestConnectionArgs<A>
   ): Promise<TestConnection<S, M, A>> {
     const connection = new TestConnection(handler, options);
     connection.#engine.open();

@@ -1,7 +1,7 @@
 // Shared by the tests: a server on 127.0.0.1:0, a WebSocket client that collects what it
 // receives, a raw TCP client for hand-made requests and frames, and a recording handler.
 
-import { websockHandler, type WebSockHandlerOptions } from "../adapters/deno.ts";
+import { type OptionsArgs, websockHandler, type WebSockHandlerOptions } from "../adapters/deno.ts";
 import type { WebSockHandler } from "../adapters/deno.ts";
 import type { TerminateReason, WebSock } from "../mod.ts";
 
@@ -15,9 +15,9 @@ export interface TestServer extends AsyncDisposable {
 /** Serve a handler on 127.0.0.1:0; `await using` shuts the server down. */
 export function serve<S, M, A>(
   handler: WebSock<S, M, A>,
-  options: WebSockHandlerOptions<A, M> = {},
+  ...options: OptionsArgs<WebSockHandlerOptions<A, M>, A>
 ): TestServer {
-  const ws = websockHandler(handler, options);
+  const ws = websockHandler(handler, ...options);
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, ws);
   const port = server.addr.port;
   return {

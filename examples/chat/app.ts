@@ -1,7 +1,7 @@
 // The chat room: one topic, every connection subscribed; join, message and leave events go
 // to every member through pub/sub. The backend decides how far "every" reaches.
-import { type Connection, ok, push, stop, type WebSock } from "../../mod.ts";
-import type { PubSub } from "../../pubsub/mod.ts";
+import { type Connection, ok, push, stop, type WebSock } from "@websock/websock";
+import type { PubSub } from "@websock/websock/pubsub";
 
 /** What travels on the room's topic. */
 export type ChatEvent =

@@ -5,14 +5,18 @@
 //   deno serve --parallel --host 127.0.0.1 --port 8000 -A examples/chat/server.ts
 // The page is served by websockHandler's fallback, the user name comes in through the
 // upgrade hook, and every welcome says which worker (process or worker) serves it.
-import { websockHandler } from "../../adapters/deno.ts";
-import { BroadcastChannelBackend, PubSub } from "../../pubsub/mod.ts";
-import { RedisBackend } from "../../pubsub/redis.ts";
+import { websockHandler } from "@websock/websock/deno";
+import { BroadcastChannelBackend, PubSub } from "@websock/websock/pubsub";
+import type { RedisBackend } from "@websock/websock/pubsub-redis";
 import { chat, type ChatEvent, userName } from "./app.ts";
+
+// Loaded only with REDIS_URL, through a specifier Deno does not follow ahead of time, so the
+// in-memory demo downloads nothing from npm (ioredis is only fetched when it is used).
+const REDIS: string = "@websock/websock/pubsub-redis";
 
 const redisUrl = Deno.env.get("REDIS_URL");
 const backend = redisUrl
-  ? new RedisBackend({ url: redisUrl })
+  ? new ((await import(REDIS)).RedisBackend as typeof RedisBackend)({ url: redisUrl })
   : Deno.env.get("PUBSUB") === "broadcast"
   ? new BroadcastChannelBackend({ name: "websock-chat" })
   : undefined;

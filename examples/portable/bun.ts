@@ -1,5 +1,5 @@
 // bun examples/portable/bun.ts
-import { websockServe } from "../../adapters/bun.ts";
+import { websockServe } from "@websock/websock/bun";
 import { Numbered } from "./handler.ts";
 
 declare const Bun: { serve(options: Record<string, unknown>): { port: number } };

@@ -1,6 +1,6 @@
 // deno bundle --platform node -o portable.mjs examples/portable/node.ts && node portable.mjs
 // (or, under Deno's Node compatibility: deno run --allow-net --allow-env examples/portable/node.ts)
-import { serve } from "../../adapters/node.ts";
+import { serve } from "@websock/websock/node";
 import { Numbered } from "./handler.ts";
 
 const { listening } = serve(Numbered, { hostname: "127.0.0.1", port: 8080 });
