@@ -1,4 +1,4 @@
-// deno bundle --platform node -o portable.mjs examples/portable/node.ts && node portable.mjs
+// deno bundle --platform node -o dist/portable.mjs examples/portable/node.ts && node dist/portable.mjs
 // (or, under Deno's Node compatibility: deno run --allow-net --allow-env examples/portable/node.ts)
 import { serve } from "@websock/websock/node";
 import { Numbered } from "./handler.ts";
