@@ -22,7 +22,6 @@
  *     const count = state.count + 1;
  *     return push(`message ${count}`, { count });
  *   },
- *   handleInfo: (_message, state) => ok(state),
  * } satisfies WebSock<{ count: number }>;
  *
  * // A handler is plain data: test it without a socket.

@@ -13,7 +13,6 @@
  * const Counter = {
  *   init: () => ok(0),
  *   handleIn: (data, n) => data === "bye" ? stop("normal", n) : push(`#${n + 1}`, n + 1),
- *   handleInfo: (_message, n) => ok(n),
  * } satisfies WebSock<number>;
  *
  * const conn = await TestConnection.start(Counter);

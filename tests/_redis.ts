@@ -11,6 +11,14 @@ export const HAS_REDIS: boolean = (() => {
   }
 })();
 
+/** Say why the tests of `file` are skipped when there is no `redis-server`. */
+export function warnWithoutRedis(file: string): void {
+  if (HAS_REDIS) return;
+  console.warn(
+    `Skipping the Redis tests of ${file}: no redis-server on the PATH (install it, or run .ci/run)`,
+  );
+}
+
 /** A free TCP port on 127.0.0.1 (the OS picks it; free again once returned). */
 export function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { type ChatServer, join, type Member, readUntil, startChat } from "./_chat.ts";
-import { HAS_REDIS, startRedis } from "./_redis.ts";
+import { HAS_REDIS, startRedis, warnWithoutRedis } from "./_redis.ts";
 import { delay } from "./_helpers.ts";
+
+warnWithoutRedis("chat_test.ts");
 
 /** Every member says one line; every member must see every line. */
 async function everyoneHearsEveryone(members: Member[]): Promise<void> {

@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { PubSub, type Subscriber } from "../pubsub/mod.ts";
 import { RedisBackend } from "../pubsub/redis.ts";
 import { delay } from "./_helpers.ts";
-import { HAS_REDIS, startRedis } from "./_redis.ts";
+import { HAS_REDIS, startRedis, warnWithoutRedis } from "./_redis.ts";
+
+warnWithoutRedis("pubsub_redis_test.ts");
 
 function inbox(): Subscriber<unknown> & { got: unknown[] } {
   const got: unknown[] = [];

@@ -50,7 +50,8 @@ upgrade(request, Echo, undefined, { registry: new Registry(), headers: { "set-co
 websockHandler(Echo);
 websockHandler(Echo, { timeout: 5_000 });
 websockHandler(Named, {
-  upgrade: (req) => new URL(req.url).searchParams.get("user") ?? new Response(null, { status: 401 }),
+  upgrade: (req) =>
+    new URL(req.url).searchParams.get("user") ?? new Response(null, { status: 401 }),
 });
 websockHandler(Named, { upgrade: async () => await Promise.resolve("ann") });
 websockHandler(Ticker, { upgrade: () => 1, onConnection: (c) => c.send({ tick: 2 }) });
@@ -75,7 +76,8 @@ websockHandler(Optional);
 // Inline handlers: state, argument and connection inferred without annotations.
 websockHandler({
   init: (name: string) => ok({ name, said: 0 }),
-  handleIn: (data, state) => push(`${state.name}: ${String(data)}`, { ...state, said: state.said + 1 }),
+  handleIn: (data, state) =>
+    push(`${state.name}: ${String(data)}`, { ...state, said: state.said + 1 }),
   terminate: (_reason, state) => void state.said,
 }, { upgrade: () => "ann" });
 websockHandler({
@@ -84,7 +86,8 @@ websockHandler({
 }, { upgrade: (req: Request) => req.url });
 websockHandler({
   init: () => ok({ count: 0 }),
-  handleIn: (_data, state) => state.count > 9 ? stop("normal", state) : ok({ count: state.count + 1 }),
+  handleIn: (_data, state) =>
+    state.count > 9 ? stop("normal", state) : ok({ count: state.count + 1 }),
 });
 upgrade(request, {
   init: (room: string) => ok({ room }),
