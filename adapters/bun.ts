@@ -222,13 +222,25 @@ const socketOf = (ws: BunWebSocket): BunSocket => ws.data.socket as BunSocket;
  * @throws {TypeError|RangeError} When an option is invalid.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { ok, push, type WebSock } from "@websock/websock";
  * import { websockServe } from "@websock/websock/bun";
- * import { Echo } from "./echo.ts";
+ *
+ * // Bun's global, typed for Deno's checker (under Bun with @types/bun, use `Bun` directly).
+ * const Bun = (globalThis as { Bun?: { serve(options: object): { stop(): void } } }).Bun;
+ *
+ * const Echo = {
+ *   init: () => ok(null),
+ *   handleIn: (data, state) => push(data, state),
+ * } satisfies WebSock<null>;
  *
  * const ws = websockServe(Echo, { perMessageDeflate: true });
- * const server = Bun.serve({ port: 8080, ...ws });
- * // later: await ws.shutdown(); server.stop();
+ * if (Bun) { // under Bun
+ *   const server = Bun.serve({ hostname: "127.0.0.1", port: 8080, ...ws });
+ *   // On the way out: drain the connections (1001), then stop the server.
+ *   await ws.shutdown();
+ *   server.stop();
+ * }
  * ```
  */
 export function websockServe<S, M, A>(

@@ -322,7 +322,7 @@ function accept(
  * @throws {TypeError|RangeError} When an option is invalid.
  *
  * @example Route by path
- * ```ts ignore
+ * ```ts
  * import { ok, push, type WebSock } from "@websock/websock";
  * import { Registry, upgrade } from "@websock/websock/deno";
  *
@@ -337,7 +337,7 @@ function accept(
  * } satisfies WebSock<null>;
  *
  * const registry = new Registry();
- * Deno.serve((request, info) => {
+ * const server = Deno.serve({ hostname: "127.0.0.1", port: 0 }, (request, info) => {
  *   const { pathname } = new URL(request.url);
  *   if (pathname.startsWith("/rooms/")) {
  *     return upgrade(request, Room, pathname.slice(7), { registry, info });
@@ -345,6 +345,9 @@ function accept(
  *   if (pathname === "/echo") return upgrade(request, Echo); // init takes no argument
  *   return new Response("Not found", { status: 404 });
  * });
+ * // On the way out: drain the connections, then stop the server.
+ * await registry.shutdown();
+ * await server.shutdown();
  * ```
  */
 export function upgrade<S, M, A>(
@@ -373,7 +376,7 @@ export function upgrade<S, M, A>(
  * @throws {TypeError|RangeError} When an option is invalid.
  *
  * @example With authentication
- * ```ts ignore
+ * ```ts
  * import { ok, type WebSock } from "@websock/websock";
  * import { websockHandler } from "@websock/websock/deno";
  *
@@ -388,8 +391,10 @@ export function upgrade<S, M, A>(
  *     return user ?? new Response("Who are you?", { status: 401 });
  *   },
  * });
- * const server = Deno.serve(handler);
- * // later: await handler.shutdown(); await server.shutdown();
+ * const server = Deno.serve({ hostname: "127.0.0.1", port: 0 }, handler);
+ * // On the way out: drain the connections (1001), then stop the server.
+ * await handler.shutdown();
+ * await server.shutdown();
  * ```
  */
 export function websockHandler<S, M, A>(

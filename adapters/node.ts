@@ -236,15 +236,24 @@ class NodeSocket implements Transport {
  * @returns The listener, with `shutdown()` to drain its connections.
  * @throws {TypeError|RangeError} When an option is invalid.
  *
- * @example
- * ```ts ignore
+ * @example On your own server
+ * ```ts
+ * import { once } from "node:events";
  * import { createServer } from "node:http";
+ * import { ok, push, type WebSock } from "@websock/websock";
  * import { websockUpgrade } from "@websock/websock/node";
- * import { Echo } from "./echo.ts";
+ *
+ * const Echo = {
+ *   init: () => ok(null),
+ *   handleIn: (data, state) => push(data, state),
+ * } satisfies WebSock<null>;
  *
  * const upgrade = websockUpgrade(Echo, { perMessageDeflate: true });
- * createServer().on("upgrade", upgrade).listen(8080);
- * // later: await upgrade.shutdown();
+ * const server = createServer((_req, res) => res.end("hello\n")).on("upgrade", upgrade);
+ * await once(server.listen(0, "127.0.0.1"), "listening");
+ * // On the way out: drain the connections (1001), then close the server.
+ * await upgrade.shutdown();
+ * await new Promise((resolve) => server.close(resolve));
  * ```
  */
 export function websockUpgrade<S, M, A>(
@@ -331,12 +340,18 @@ export function websockUpgrade<S, M, A>(
  * @throws {TypeError|RangeError} When an option is invalid.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { ok, push, type WebSock } from "@websock/websock";
  * import { serve } from "@websock/websock/node";
- * import { Echo } from "./echo.ts";
  *
- * const { listening } = serve(Echo, { hostname: "127.0.0.1", port: 8080 });
- * console.log(await listening); // { hostname: "127.0.0.1", port: 8080 }
+ * const Echo = {
+ *   init: () => ok(null),
+ *   handleIn: (data, state) => push(data, state),
+ * } satisfies WebSock<null>;
+ *
+ * const { listening, shutdown } = serve(Echo, { hostname: "127.0.0.1", port: 0 });
+ * console.log(await listening); // { hostname: "127.0.0.1", port: 40123 }: 0 picks a free port
+ * await shutdown(); // drain the connections (1001), then close the server
  * ```
  */
 export function serve<S, M, A>(

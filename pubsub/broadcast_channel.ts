@@ -17,10 +17,12 @@ export interface BroadcastChannelBackendOptions {
  * structured-cloneable. Every node receives every message and keeps those of its topics.
  *
  * @example Share topics between the workers of `deno serve --parallel`
- * ```ts ignore
+ * ```ts
  * import { BroadcastChannelBackend, PubSub } from "@websock/websock/pubsub";
  *
- * const pubsub = new PubSub({ backend: new BroadcastChannelBackend({ name: "chat" }) });
+ * const pubsub = new PubSub<string>({ backend: new BroadcastChannelBackend({ name: "chat" }) });
+ * pubsub.publish("lobby", "hello"); // reaches the "lobby" subscribers of every worker
+ * await pubsub.close();
  * ```
  */
 export class BroadcastChannelBackend implements Backend {

@@ -55,14 +55,19 @@ function redact(url: string): string {
  * for subscriptions only), opened when the `PubSub` starts it.
  *
  * @example Two processes, one room
- * ```ts ignore
+ * ```ts
  * import { PubSub } from "@websock/websock/pubsub";
  * import { RedisBackend } from "@websock/websock/pubsub-redis";
  *
- * const pubsub = new PubSub<string>({
- *   backend: new RedisBackend({ url: Deno.env.get("REDIS_URL") }),
- *   onError: (error) => console.warn("pub/sub:", error),
- * });
+ * const url = Deno.env.get("REDIS_URL"); // such as redis://127.0.0.1:6379
+ * if (url !== undefined) {
+ *   const pubsub = new PubSub<string>({
+ *     backend: new RedisBackend({ url }),
+ *     onError: (error) => console.warn("pub/sub:", error),
+ *   });
+ *   pubsub.publish("lobby", "hello"); // reaches the "lobby" subscribers of every process
+ *   await pubsub.close();
+ * }
  * ```
  */
 export class RedisBackend implements Backend {

@@ -7,28 +7,8 @@
  *
  * An adapter author implements {@linkcode ConformanceAdapter}: start a server (in this
  * process or another runtime's) that serves `ConformanceHandler` from
- * `@websock/websock/conformance-handler` with the given options on 127.0.0.1, port 0.
- *
- * @example Run the suite against the Deno adapter
- * ```ts ignore
- * import { conformance } from "@websock/websock/conformance";
- * import { ConformanceHandler } from "@websock/websock/conformance-handler";
- * import { websockHandler } from "@websock/websock/deno";
- *
- * conformance({
- *   name: "deno",
- *   controlFrames: false,
- *   start(options) {
- *     const handler = websockHandler(ConformanceHandler, { ...options, onError() {} });
- *     const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
- *     return Promise.resolve({
- *       port: server.addr.port,
- *       shutdown: () => handler.shutdown(),
- *       stop: () => server.shutdown(),
- *     });
- *   },
- * });
- * ```
+ * `@websock/websock/conformance-handler` with the given options on 127.0.0.1, port 0, and
+ * calls {@linkcode conformance} with it at the top level of a test file (see its example).
  *
  * @module
  */
@@ -563,6 +543,29 @@ async function makeContext(
  *
  * @param adapter How to start a server of the adapter under test.
  * @param options Which checks to run and how long a wait may take.
+ *
+ * @example Run the suite against the Deno adapter
+ * ```ts
+ * import { type ConformanceAdapter } from "@websock/websock/conformance";
+ * import { ConformanceHandler } from "@websock/websock/conformance-handler";
+ * import { websockHandler } from "@websock/websock/deno";
+ *
+ * export const denoAdapter: ConformanceAdapter = {
+ *   name: "deno",
+ *   controlFrames: false, // Deno shows no pings or pongs to JavaScript
+ *   knownFailures: { "unmasked frame": "Deno 2.9", "124-byte reason": "Deno 2.9" },
+ *   start(options) {
+ *     const handler = websockHandler(ConformanceHandler, { ...options, onError() {} });
+ *     const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
+ *     return Promise.resolve({
+ *       port: server.addr.port,
+ *       shutdown: () => handler.shutdown(),
+ *       stop: () => server.shutdown(),
+ *     });
+ *   },
+ * };
+ * // Then, at the top level of a test file (not inside a test): conformance(denoAdapter);
+ * ```
  */
 export function conformance(adapter: ConformanceAdapter, options: ConformanceOptions = {}): void {
   const waitMs = options.waitMs ?? 5000;
