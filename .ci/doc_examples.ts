@@ -23,7 +23,7 @@ const missing = new Map<string, string>();
 const seen = new Set<string>();
 for (const entry of entries) {
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["doc", "--json", entry],
+    args: ["doc", "--lock=deno.lock", "--json", entry],
     stdout: "piped",
     stderr: "null",
   }).output();

@@ -20,7 +20,7 @@ interface Diagnostic {
 /** Run `deno check` with these arguments in the repository; its diagnostics, parsed. */
 async function check(args: string[]): Promise<{ success: boolean; diagnostics: Diagnostic[] }> {
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["check", ...args],
+    args: ["check", "--lock=deno.lock", ...args],
     cwd: root,
     env: { NO_COLOR: "1" },
     stdout: "piped",
