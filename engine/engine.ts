@@ -31,31 +31,7 @@ const DONE = 3; // `terminate` was called (or never will be)
  * codes on a {@linkcode Transport}.
  *
  * Synchronous callbacks run without a promise; an async callback is awaited before the next
- * event is delivered.
- *
- * @example Drive a handler by hand
- * ```ts
- * import { Engine, resolveEngineOptions, type Transport } from "@websock/websock/engine";
- * import { push, type WebSock } from "@websock/websock";
- *
- * const Echo = {
- *   init: () => push("hello", null),
- *   handleIn: (data, state) => push(data, state),
- * } satisfies WebSock<null>;
- * const sent: unknown[] = [];
- * const transport: Transport = {
- *   sendText: (t) => sent.push(t),
- *   sendBinary: (b) => sent.push(b),
- *   close: () => {},
- *   bufferedAmount: () => 0,
- * };
- * const info = { url: "ws://x/", headers: new Headers(), remoteAddr: null, protocol: "" };
- * const options = resolveEngineOptions({ timeout: 0 });
- * const engine = new Engine(Echo, transport, { arg: undefined, info, options });
- * engine.open(); // init runs: sent is ["hello"]
- * engine.receive("hi"); // sent is ["hello", "hi"]
- * engine.closed(1000, ""); // the peer closed: terminate would run now
- * ```
+ * event is delivered. The `./engine` module example drives one over an in-memory transport.
  */
 export class Engine<S, M = never, A = undefined> implements Drainable {
   readonly #handler: WebSock<S, M, A>;

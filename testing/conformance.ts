@@ -549,7 +549,6 @@ async function makeContext(
  * import { type ConformanceAdapter } from "@websock/websock/conformance";
  * import { ConformanceHandler } from "@websock/websock/conformance-handler";
  * import { websockHandler } from "@websock/websock/deno";
- *
  * export const denoAdapter: ConformanceAdapter = {
  *   name: "deno",
  *   controlFrames: false, // Deno shows no pings or pongs to JavaScript
