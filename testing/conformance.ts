@@ -1,7 +1,7 @@
 /**
  * The conformance suite every adapter must pass: one `Deno.test` whose steps check, over the
  * wire, every row of the result table, the terminate reasons, close codes, ordering under
- * async callbacks, the mailbox, limits, idle timeout, shutdown and bad upgrades. The client is
+ * async callbacks, the mailbox, limits, keep-alive, shutdown and bad upgrades. The client is
  * `npm:ws` (not written in this project), plus raw TCP for malformed handshakes and
  * hand-built frames.
  *

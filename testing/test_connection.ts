@@ -250,7 +250,7 @@ export class TestConnection<S, M = never, A = undefined> {
   }
 
   /**
-   * Move the clock forward, firing the timers that fall due (the idle timeout).
+   * Move the clock forward, firing the timers that fall due (keep-alive pings and timeouts).
    *
    * @param ms Milliseconds to advance.
    */
