@@ -36,6 +36,15 @@ export class Liveness {
   }
 
   /**
+   * A control frame (a pong, most often) arrived at `now`. Control frames are rare, so they
+   * get an exact time: a peer that answers each ping at once is pinged every half `timeout`.
+   */
+  heardAt(now: number): void {
+    this.#lastHeard = Math.max(this.#lastHeard, now);
+    this.#pinged = false;
+  }
+
+  /**
    * Decide at a look. A receipt counts as made at the look that notices it, so a connection
    * closes between `timeout` and 1.25 × `timeout` after the last sign of life, never before.
    * The ping goes at the first look after 3/8 of `timeout` of silence (half, in steady state,

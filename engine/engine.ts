@@ -152,7 +152,7 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
    */
   control(type: "ping" | "pong", data: Uint8Array): void {
     if (this.#phase !== OPEN || this.#socketClosed) return;
-    if (this.#live !== undefined) this.#live.heard = true;
+    this.#live?.heardAt(this.#options.clock.now());
     if (!this.#handler.handleControl) return;
     const frame: ControlFrame = { type, data };
     if (this.#busy || !this.#queue.empty) this.#enqueue(CONTROL, frame);

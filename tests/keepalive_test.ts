@@ -40,6 +40,20 @@ Deno.test("TestConnection: a pong keeps a peer that only reads open, however lon
   assert.equal(conn.closeFrame, null);
 });
 
+Deno.test("TestConnection: a peer that answers at once is pinged every half timeout", async () => {
+  const conn = await TestConnection.start(Echo, { timeout: 1000 });
+  const at: number[] = [];
+  for (let i = 0; i < 24; i++) {
+    await conn.advance(250);
+    if (pings(conn) > 0) {
+      at.push(conn.clock.now());
+      conn.takeSent();
+      await conn.pong();
+    }
+  }
+  assert.deepEqual(at, [500, 1000, 1500, 2000, 2500, 3000, 3500, 4000, 4500, 5000, 5500, 6000]);
+});
+
 Deno.test("TestConnection: no pong after the ping closes with 1001 at timeout, never before", async () => {
   for (const at of [0, 1, 100, 249, 250, 251, 600, 999]) {
     const conn = await TestConnection.start(Echo, { timeout: 1000 });
