@@ -98,7 +98,8 @@ export type CallbackResult<S> = Result<S> | Promise<Result<S>>;
  *   `reason` its reason.
  * - `shutdown`: the server drained its connections, or the handler returned `stop("shutdown")`
  *   or `stop("restart")`; `code` is the close code sent (1001 or 1012).
- * - `timeout`: nothing was received for the configured idle time.
+ * - `timeout`: the peer showed no sign of life (no message, no pong to a keep-alive ping) for
+ *   `timeout`, or sent no data message for `dataTimeout`.
  * - `error`: a callback threw or returned something invalid, a limit was exceeded, the handler
  *   stopped with a reason other than the ones above, or the transport failed; `error` holds
  *   the cause.

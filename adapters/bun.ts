@@ -33,7 +33,7 @@ import {
   vetUpgrade,
   withUpgradeHook,
 } from "../engine/mod.ts";
-import { announceConnection, checkCallback, checkCount, NOT_AN_UPGRADE } from "../engine/_kit.ts";
+import { announceConnection, checkCallback, NOT_AN_UPGRADE } from "../engine/_kit.ts";
 import type { ConnectionInfo, WebSock } from "../websock.ts";
 
 export type {
@@ -119,8 +119,13 @@ export interface BunWebSocketHandler {
   readonly maxPayloadLength: number;
   /** Bun's own limit, from the `maxBufferedBytes` option. */
   readonly backpressureLimit: number;
-  /** Bun's keep-alive in seconds (`0`: off); the engine's `timeout` is separate. */
+  /**
+   * Bun's own keep-alive, off (`0`): the engine pings and closes silent peers itself (Bun's
+   * timer is reset by every send, so it would keep a dead peer that the server writes to).
+   */
   readonly idleTimeout: number;
+  /** Bun's automatic pings, off with its keep-alive. */
+  readonly sendPings: boolean;
   /** Whether to negotiate permessage-deflate. */
   readonly perMessageDeflate: boolean;
 }
@@ -132,12 +137,6 @@ export interface BunServeOptions<A, M = unknown> extends AdapterOptions<A, M> {
    * @default {false}
    */
   perMessageDeflate?: boolean;
-  /**
-   * Bun's own keep-alive (`idleTimeout` of its `websocket` options), in seconds: Bun pings
-   * and closes a silent peer. `0` turns it off.
-   * @default {120}
-   */
-  bunIdleTimeout?: number;
   /**
    * Answers requests that are not WebSocket upgrades.
    * @default {426 with Upgrade: websocket}
@@ -249,7 +248,11 @@ export function websockServe<S, M, A>(
 ): BunServe {
   const adapter = resolveAdapterOptions(options);
   const resolved = adapter.engine;
-  const idleTimeout = checkCount("bunIdleTimeout", options.bunIdleTimeout ?? 120, 0);
+  if ("bunIdleTimeout" in options) {
+    throw new TypeError(
+      "Invalid option bunIdleTimeout: it was removed, the engine's timeout (ms) keeps peers alive",
+    );
+  }
   const fallback = checkCallback("fallback", options.fallback);
   const registry = new Registry();
   const generic = handler as WebSock<unknown, unknown, unknown>;
@@ -325,7 +328,8 @@ export function websockServe<S, M, A>(
     },
     maxPayloadLength: resolved.maxMessageBytes,
     backpressureLimit: resolved.maxBufferedBytes,
-    idleTimeout,
+    idleTimeout: 0,
+    sendPings: false,
     perMessageDeflate: options.perMessageDeflate ?? false,
   };
 

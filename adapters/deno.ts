@@ -34,7 +34,7 @@ import {
   vetUpgrade,
   withUpgradeHook,
 } from "../engine/mod.ts";
-import { announceConnection, checkCallback, checkCount, NOT_AN_UPGRADE } from "../engine/_kit.ts";
+import { announceConnection, checkCallback, NOT_AN_UPGRADE } from "../engine/_kit.ts";
 import type { ConnectionInfo, RemoteAddr, WebSock } from "../websock.ts";
 
 export type {
@@ -76,13 +76,6 @@ export { Registry, type ShutdownOptions } from "../engine/mod.ts";
 
 /** The options of the Deno adapter: the shared adapter options plus Deno's own. */
 export interface DenoOptions<A, M = unknown> extends AdapterOptions<A, M> {
-  /**
-   * Deno's own keep-alive (`Deno.upgradeWebSocket`'s `idleTimeout`), in seconds: Deno pings
-   * after half of it and closes with 1001 when no pong came by the end (`terminate` then
-   * sees `timeout`). `0` turns it off.
-   * @default {30}
-   */
-  denoIdleTimeout?: number;
   /**
    * Which request headers `connection.headers` keeps: `true` (a snapshot of all of them),
    * `false` (none) or a list of names. On Deno a full snapshot costs about 2 KiB per
@@ -150,7 +143,8 @@ export interface WebSockHandler {
 
 interface Resolved {
   readonly adapter: ResolvedAdapterOptions<unknown, unknown>;
-  readonly denoIdleTimeout: number | undefined;
+  /** Deno's keep-alive in seconds: `timeout`, which Deno runs (ping at half, close at the end). */
+  readonly idleTimeout: number;
   readonly keepHeaders: boolean | readonly string[];
 }
 
@@ -159,11 +153,15 @@ const resolvedCache = new WeakMap<object, Resolved>();
 function resolve(options: DenoOptions<unknown, unknown>): Resolved {
   let resolved = resolvedCache.get(options);
   if (resolved === undefined) {
+    if ("denoIdleTimeout" in options) {
+      throw new TypeError(
+        "Invalid option denoIdleTimeout: it was removed, Deno's keep-alive follows timeout (ms)",
+      );
+    }
+    const adapter = resolveAdapterOptions(options);
     resolved = {
-      adapter: resolveAdapterOptions(options),
-      denoIdleTimeout: options.denoIdleTimeout === undefined
-        ? undefined
-        : checkCount("denoIdleTimeout", options.denoIdleTimeout, 0),
+      adapter,
+      idleTimeout: adapter.engine.timeout / 1000,
       keepHeaders: checkKeepHeaders(options.keepHeaders ?? true),
     };
     resolvedCache.set(options, resolved);
@@ -208,6 +206,9 @@ function vet(
 
 // One WebSocket: the engine's transport, and the listener of the socket's events.
 class DenoSocket implements Transport, EventListenerObject {
+  // Deno pings and closes dead peers itself (idleTimeout = timeout); JavaScript never sees
+  // the pongs, so the engine must not close a silent peer.
+  readonly runtimeKeepAlive = true;
   readonly #socket: WebSocket;
   readonly engine: Engine<unknown, unknown, unknown>;
   // A close asked for before the socket opened (Deno ignores close() while CONNECTING).
@@ -288,7 +289,7 @@ function accept(
 ): Response {
   let upgraded: { socket: WebSocket; response: Response };
   try {
-    upgraded = Deno.upgradeWebSocket(request, { idleTimeout: resolved.denoIdleTimeout });
+    upgraded = Deno.upgradeWebSocket(request, { idleTimeout: resolved.idleTimeout });
   } catch (error) {
     return rejectionResponse({ status: 400, reason: (error as Error).message });
   }

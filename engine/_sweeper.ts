@@ -1,5 +1,5 @@
-// Idle timeout without a timer per connection: one sweeper per options object looks at its
-// connections every timeout/4 ms and lets each decide (see the engine's #sweep).
+// Keep-alive without a timer per connection: one sweeper per options object looks at its
+// connections every quarter of the shorter limit and lets each decide (see _liveness.ts).
 
 import type { Clock } from "./options.ts";
 

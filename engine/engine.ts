@@ -15,7 +15,17 @@ import { CLOSED, CONTROL, EventQueue, IN, INFO, INIT, type Kind } from "./_queue
 import { checkMessages, closeOf, describe, endOf, isThenable, type Messages } from "./_results.ts";
 import { Handle } from "./_handle.ts";
 import { refuseMail } from "./_no_mailbox.ts";
-import { Sweeper } from "./_sweeper.ts";
+import {
+  ENGINE_PINGS,
+  Liveness,
+  NO_PINGS,
+  PING,
+  RUNTIME_PINGS,
+  TIMEOUT,
+  unwatch,
+  watch,
+  watched,
+} from "./_liveness.ts";
 
 const SOURCES: readonly ErrorSource[] = ["init", "handleIn", "handleControl", "handleInfo"];
 
@@ -50,9 +60,7 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
   #end: TerminateReason | undefined = undefined;
   #socketClosed = false;
   #failure: TerminateReason | undefined = undefined;
-  #sweeping = false;
-  #seen = false;
-  #lastSeen = 0;
+  #live: Liveness | undefined = undefined;
   #unchecked = 0;
   #reported = false;
   #closeListeners: Set<() => void> | undefined = undefined;
@@ -104,10 +112,9 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
   open(): void {
     if (this.#phase !== CONNECTING) return;
     this.#phase = OPEN;
-    if (this.#options.timeout > 0) {
-      this.#lastSeen = this.#options.clock.now();
-      this.#sweeping = true;
-      Engine.#watch(this as Engine<unknown, unknown, unknown>);
+    if (watched(this.#options, this.#keepAlive())) {
+      this.#live = new Liveness(this.#options.clock.now());
+      watch(this.#options, this as Engine<unknown, unknown, unknown>, Engine.#sweep);
     }
     this.#run(INIT, undefined);
   }
@@ -132,7 +139,8 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
       });
       return;
     }
-    this.#seen = true;
+    const live = this.#live;
+    if (live !== undefined) live.heard = live.data = true;
     if (this.#busy || !this.#queue.empty) this.#enqueue(IN, data);
     else this.#run(IN, data);
   }
@@ -145,7 +153,7 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
    */
   control(type: "ping" | "pong", data: Uint8Array): void {
     if (this.#phase !== OPEN || this.#socketClosed) return;
-    this.#seen = true;
+    this.#live?.heardAt(this.#options.clock.now());
     if (!this.#handler.handleControl) return;
     const frame: ControlFrame = { type, data };
     if (this.#busy || !this.#queue.empty) this.#enqueue(CONTROL, frame);
@@ -560,39 +568,27 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
     this.#done();
   }
 
-  // Idle timeout: one sweeper per options object (not one timer per connection) looks at its
-  // connections every timeout/4 ms; a connection that received anything since the last look
-  // counts as seen at that look. An idle connection closes between `timeout` and
-  // 1.25 × `timeout` after its last message, never before. Receiving costs a flag, not a clock
-  // read, and a connection costs no timer of its own.
-  static #sweepers = new Map<ResolvedEngineOptions, Sweeper<Engine<unknown, unknown, unknown>>>();
-
-  static #watch(engine: Engine<unknown, unknown, unknown>): void {
-    const options = engine.#options;
-    let sweeper = Engine.#sweepers.get(options);
-    if (sweeper === undefined) {
-      const every = Math.max(1, Math.floor(options.timeout / 4));
-      sweeper = new Sweeper(options.clock, every, (e, now) => e.#sweep(now));
-      Engine.#sweepers.set(options, sweeper);
-    }
-    sweeper.add(engine);
+  // Keep-alive and idle limits (see _liveness.ts): a shared sweeper looks at each connection
+  // every quarter of the limit; a receipt costs a flag, a connection no timer of its own.
+  #keepAlive(): number {
+    const t = this.#transport;
+    return t.runtimeKeepAlive ? RUNTIME_PINGS : t.sendPing ? ENGINE_PINGS : NO_PINGS;
   }
 
-  #sweep(now: number): void {
-    if (this.#seen) {
-      this.#seen = false;
-      this.#lastSeen = now;
-    } else if (now - this.#lastSeen >= this.#options.timeout) {
-      this.#stop(1001, "Idle timeout", { type: "timeout" });
-    }
+  static #sweep(engine: Engine<unknown, unknown, unknown>, now: number): void {
+    const action = engine.#live?.look(now, engine.#options, engine.#keepAlive());
+    if (action === PING) {
+      try {
+        engine.#transport.sendPing!(new Uint8Array(0));
+      } catch (error) {
+        engine.#report(error, "transport");
+      }
+    } else if (action === TIMEOUT) engine.#stop(1001, "Idle timeout", { type: "timeout" });
   }
 
   #clearTimer(): void {
-    if (!this.#sweeping) return;
-    this.#sweeping = false;
-    const sweeper = Engine.#sweepers.get(this.#options);
-    if (sweeper?.delete(this as Engine<unknown, unknown, unknown>)) {
-      Engine.#sweepers.delete(this.#options);
-    }
+    if (this.#live === undefined) return;
+    this.#live = undefined;
+    unwatch(this.#options, this);
   }
 }

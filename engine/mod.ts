@@ -1,7 +1,7 @@
 /**
  * The runtime-neutral connection engine that every adapter drives: one per connection. It
  * owns the event queue (socket events and mailbox messages, one at a time, in order), the
- * idle timer, the limits, and the mapping from callback results to frames and close codes.
+ * keep-alive, the limits, and the mapping from callback results to frames and close codes.
  *
  * An adapter translates its server's socket events into calls of {@linkcode Engine.open},
  * {@linkcode Engine.receive}, {@linkcode Engine.control}, {@linkcode Engine.error} and

@@ -34,11 +34,21 @@ export interface Clock {
 /** The options that shape a connection's engine, shared by every adapter. */
 export interface EngineOptions {
   /**
-   * Close a connection from which nothing was received for this many milliseconds (1001,
-   * `terminate` sees `timeout`); it closes at most a quarter of that later. `0` turns it off.
+   * Liveness, in milliseconds: a peer that sent nothing (no message, no ping, no pong) for
+   * about half of this is pinged, and a peer that still shows no sign of life after `timeout`
+   * is closed with 1001 (`terminate` sees `timeout`), at most a quarter of it later. A peer
+   * that answers pings stays however long it only reads. On Deno, Deno's own keep-alive
+   * (`idleTimeout`) does this. `0` turns it off.
    * @default {60000}
    */
   timeout?: number;
+  /**
+   * A limit on application data, in milliseconds: close with 1001 (`terminate` sees
+   * `timeout`) a peer that sent no data message for this long, even one that answers pings.
+   * `0` turns it off.
+   * @default {0}
+   */
+  dataTimeout?: number;
   /**
    * The largest message, in bytes, a peer may send; a larger one closes the connection with
    * 1009 and `terminate` sees an error.
@@ -74,6 +84,8 @@ export interface EngineOptions {
 export interface ResolvedEngineOptions {
   /** See {@linkcode EngineOptions.timeout}. */
   readonly timeout: number;
+  /** See {@linkcode EngineOptions.dataTimeout}. */
+  readonly dataTimeout: number;
   /** See {@linkcode EngineOptions.maxMessageBytes}. */
   readonly maxMessageBytes: number;
   /** See {@linkcode EngineOptions.maxQueuedEvents}. */
@@ -91,6 +103,7 @@ export interface ResolvedEngineOptions {
 /** The defaults of {@linkcode EngineOptions}. */
 export const DEFAULTS = {
   timeout: 60_000,
+  dataTimeout: 0,
   maxMessageBytes: 1024 * 1024,
   maxQueuedEvents: 1024,
   maxBufferedBytes: 16 * 1024 * 1024,
@@ -133,6 +146,7 @@ export function resolveEngineOptions(options: EngineOptions = {}): ResolvedEngin
   }
   return {
     timeout: checkCount("timeout", options.timeout ?? DEFAULTS.timeout, 0),
+    dataTimeout: checkCount("dataTimeout", options.dataTimeout ?? DEFAULTS.dataTimeout, 0),
     maxMessageBytes: checkCount(
       "maxMessageBytes",
       options.maxMessageBytes ?? DEFAULTS.maxMessageBytes,

@@ -13,7 +13,11 @@ export interface Transport {
   sendText(data: string): void;
   /** Send a binary frame. */
   sendBinary(data: Uint8Array): void;
-  /** Send a ping; leave it out when the server cannot (a pushed ping then fails clearly). */
+  /**
+   * Send a ping; leave it out when the server cannot (a pushed ping then fails clearly). The
+   * engine also pings through it, with an empty payload, to keep a silent peer alive (see
+   * `timeout`); report pongs with `engine.control("pong", data)`.
+   */
   sendPing?(data: Uint8Array): void;
   /** Send a pong; leave it out when the server cannot (a pushed pong then fails clearly). */
   sendPong?(data: Uint8Array): void;
@@ -21,6 +25,15 @@ export interface Transport {
   close(code: number, reason: string): void;
   /** Bytes queued toward the peer and not yet written. */
   bufferedAmount(): number;
+  /**
+   * `true` when the runtime runs the keep-alive itself with the engine's `timeout`, as Deno's
+   * `idleTimeout` does: it pings a silent peer, closes one that does not answer, and the
+   * adapter reports that with `engine.error(cause, true)`. The engine then never closes a
+   * peer for silence (it cannot see the pongs). When this is not set and `sendPing` is
+   * missing, the engine can only judge by what it receives: it closes after `timeout`
+   * without a message.
+   */
+  readonly runtimeKeepAlive?: boolean;
 }
 
 /** What an engine is made with, besides the handler and the transport. */

@@ -1,7 +1,7 @@
 /**
  * The conformance suite every adapter must pass: one `Deno.test` whose steps check, over the
  * wire, every row of the result table, the terminate reasons, close codes, ordering under
- * async callbacks, the mailbox, limits, idle timeout, shutdown and bad upgrades. The client is
+ * async callbacks, the mailbox, limits, keep-alive, shutdown and bad upgrades. The client is
  * `npm:ws` (not written in this project), plus raw TCP for malformed handshakes and
  * hand-built frames.
  *
@@ -14,7 +14,8 @@
  */
 
 import { Buffer } from "node:buffer";
-import WebSocket from "npm:ws@^8.18.0";
+import { check, Client, fail, same } from "./_client.ts";
+import { KEEPALIVE_CHECKS } from "./_keepalive_checks.ts";
 import { closePayload, encodeFrame, Raw, upgradeRequest } from "./_raw.ts";
 import type { ConformanceReport } from "./conformance_handler.ts";
 
@@ -24,8 +25,10 @@ export type { ConformanceReport } from "./conformance_handler.ts";
 
 /** Options the suite asks a server to use; pass them to the adapter unchanged. */
 export interface ConformanceServerOptions {
-  /** Idle timeout in milliseconds. */
+  /** Liveness timeout in milliseconds (the peer is pinged; no sign of life closes). */
   readonly timeout?: number;
+  /** Application-data timeout in milliseconds (pongs do not count). */
+  readonly dataTimeout?: number;
   /** Largest message accepted. */
   readonly maxMessageBytes?: number;
   /** Largest event queue. */
@@ -77,99 +80,6 @@ export interface ConformanceOptions {
    * @default {5000}
    */
   readonly waitMs?: number;
-}
-
-interface IncomingResponse {
-  readonly statusCode?: number;
-  resume(): void;
-}
-
-interface Closed {
-  readonly code: number;
-  readonly reason: string;
-}
-
-// An npm:ws client that queues what it receives.
-class Client {
-  readonly socket: WebSocket;
-  readonly opened: Promise<void>;
-  readonly closed: Promise<Closed>;
-  readonly received: (string | Uint8Array)[] = [];
-  readonly pings: Uint8Array[] = [];
-  readonly pongs: Uint8Array[] = [];
-  #wake: (() => void) | undefined;
-
-  constructor(url: string, protocols?: string[]) {
-    this.socket = new WebSocket(url, protocols);
-    this.opened = new Promise((resolve, reject) => {
-      this.socket.once("open", () => resolve());
-      this.socket.once("error", reject);
-      this.socket.once("unexpected-response", (_req: unknown, res: IncomingResponse) => {
-        reject(new Error(`HTTP ${res.statusCode}`));
-        res.resume();
-      });
-    });
-    this.opened.catch(() => {});
-    this.closed = new Promise((resolve) => {
-      this.socket.once("close", (code: number, reason: Buffer) => {
-        resolve({ code, reason: reason.toString() });
-        this.#wake?.();
-      });
-    });
-    this.socket.on("error", () => {});
-    this.socket.on("message", (data: Buffer, isBinary: boolean) => {
-      this.received.push(isBinary ? new Uint8Array(data) : data.toString());
-      this.#wake?.();
-    });
-    this.socket.on("ping", (data: Buffer) => {
-      this.pings.push(new Uint8Array(data));
-      this.#wake?.();
-    });
-    this.socket.on("pong", (data: Buffer) => {
-      this.pongs.push(new Uint8Array(data));
-      this.#wake?.();
-    });
-  }
-
-  async until(done: () => boolean, waitMs: number, what: string): Promise<void> {
-    const deadline = Date.now() + waitMs;
-    while (!done()) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`Timed out waiting for ${what}`);
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await new Promise<void>((resolve) => {
-        this.#wake = resolve;
-        timer = setTimeout(resolve, Math.min(left, 50));
-      });
-      clearTimeout(timer);
-      this.#wake = undefined;
-    }
-  }
-
-  async take(n: number, waitMs: number): Promise<(string | Uint8Array)[]> {
-    await this.until(() => this.received.length >= n, waitMs, `${n} messages`);
-    return this.received.splice(0, n);
-  }
-
-  async close(): Promise<Closed> {
-    if (this.socket.readyState === WebSocket.OPEN) this.socket.close(1000);
-    else if (this.socket.readyState === WebSocket.CONNECTING) this.socket.terminate();
-    return await this.closed;
-  }
-}
-
-function fail(message: string): never {
-  throw new Error(message);
-}
-
-function check(condition: unknown, message: string): asserts condition {
-  if (!condition) fail(message);
-}
-
-function same(actual: unknown, expected: unknown, what: string): void {
-  const a = JSON.stringify(actual, (_k, v) => v instanceof Uint8Array ? [...v] : v);
-  const e = JSON.stringify(expected, (_k, v) => v instanceof Uint8Array ? [...v] : v);
-  if (a !== e) fail(`${what}: expected ${e}, got ${a}`);
 }
 
 interface Context {
@@ -363,8 +273,9 @@ const CHECKS: Check[] = [
     },
   },
   {
-    name: "timeout: an idle connection closes with 1001 and terminate sees timeout",
-    options: { timeout: 150 },
+    name: "dataTimeout: a client that answers pings but sends no data closes with 1001 " +
+      "and terminate sees timeout",
+    options: { dataTimeout: 150 },
     async run(ctx) {
       const client = await ctx.connect();
       const id = await ctx.id(client);
@@ -568,7 +479,11 @@ async function makeContext(
  */
 export function conformance(adapter: ConformanceAdapter, options: ConformanceOptions = {}): void {
   const waitMs = options.waitMs ?? 5000;
-  const checks = [...CHECKS, ...(adapter.controlFrames ? CONTROL_CHECKS : NO_CONTROL_CHECKS)]
+  const checks = [
+    ...CHECKS,
+    ...KEEPALIVE_CHECKS,
+    ...(adapter.controlFrames ? CONTROL_CHECKS : NO_CONTROL_CHECKS),
+  ]
     .filter((c) => !options.only || options.only.some((o) => c.name.includes(o)));
   const known = Object.entries(adapter.knownFailures ?? {});
   Deno.test(`conformance: ${adapter.name}`, async (t) => {
@@ -594,6 +509,7 @@ export function conformance(adapter: ConformanceAdapter, options: ConformanceOpt
 /** The names of the checks, for documentation and reports. */
 export const CONFORMANCE_CHECKS: readonly string[] = [
   ...CHECKS,
+  ...KEEPALIVE_CHECKS,
   ...CONTROL_CHECKS,
   ...NO_CONTROL_CHECKS,
 ].map((c) => c.name);

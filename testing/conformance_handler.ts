@@ -3,7 +3,8 @@
  * It is runtime-neutral (it imports only the behaviour), so a server in Node or Bun can serve
  * it unchanged. The suite steers it with text commands; every connection's end is recorded,
  * and a connection to a URL whose path ends in `/reports` receives the records so far as one
- * JSON text message.
+ * JSON text message. A connection to a URL with `?tick=<ms>` is told its id (`id:<n>`) at once,
+ * without asking, and its mailbox gets a message every `<ms>` (it receives `info:tick`).
  *
  * Commands (text; any other text is echoed, binary is echoed):
  * `id`, `list`, `stop:<reason>`, `close:<code>:<reason>`, `close-after:<code>`,
@@ -92,6 +93,7 @@ let nextId = 1;
 const reports: ConformanceReport[] = [];
 const live = new Map<number, Connection<ConformanceMessage>>();
 const running = new Set<number>();
+const tickers = new Map<number, ReturnType<typeof setInterval>>();
 
 function describe(reason: TerminateReason): ConformanceReport["reason"] {
   if (reason.type !== "error") return reason;
@@ -163,6 +165,12 @@ export const ConformanceHandler: WebSock<ConformanceState, ConformanceMessage> =
     const state = { id, connection, handled: 0, reporter };
     if (reporter) return push(JSON.stringify(reports), state);
     live.set(id, connection);
+    const tick = Number(new URL(connection.url).searchParams.get("tick") ?? 0);
+    if (tick > 0) {
+      const send = () => connection.send({ kind: "text", text: "tick" });
+      tickers.set(id, setInterval(send, tick));
+      return push(`id:${id}`, state);
+    }
     return ok(state);
   },
   handleIn(data, state) {
@@ -184,6 +192,8 @@ export const ConformanceHandler: WebSock<ConformanceState, ConformanceMessage> =
   terminate(reason, state) {
     live.delete(state.id);
     running.delete(state.id);
+    clearInterval(tickers.get(state.id));
+    tickers.delete(state.id);
     if (!state.reporter) {
       reports.push({ id: state.id, reason: describe(reason), handled: state.handled });
     }

@@ -1,8 +1,8 @@
 /**
  * Test a {@linkcode WebSock} handler without a socket: {@linkcode TestConnection} hosts it on
  * the real engine (the same code every adapter drives, so the semantics cannot drift) over an
- * in-memory transport, with a {@linkcode FakeClock} so that idle timeouts happen when the
- * test says, not after real waiting.
+ * in-memory transport, with a {@linkcode FakeClock} so that keep-alive pings and timeouts
+ * happen when the test says, not after real waiting.
  *
  * @example Test a counter
  * ```ts

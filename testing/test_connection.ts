@@ -33,7 +33,9 @@ export interface TestConnectionOptions<A> extends Omit<EngineOptions, "clock"> {
   protocol?: string;
   /**
    * Whether the simulated server can send ping and pong frames (the Node and Bun adapters
-   * can, Deno cannot).
+   * can, Deno cannot). With them the engine pings a silent peer (an empty ping in `sent`),
+   * and `pong()` keeps it open; without them nothing pings, and `timeout` closes after that
+   * long without a frame from the peer (on Deno, Deno's own keep-alive does the pinging).
    * @default {true}
    */
   controlFrames?: boolean;
@@ -298,7 +300,7 @@ export class TestConnection<S, M = never, A = undefined> {
   }
 
   /**
-   * Move the clock forward, firing the timers that fall due (the idle timeout).
+   * Move the clock forward, firing the timers that fall due (keep-alive pings and timeouts).
    *
    * @param ms Milliseconds to advance.
    */

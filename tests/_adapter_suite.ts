@@ -358,11 +358,25 @@ export async function adapterSuite(t: Deno.TestContext, start: Start): Promise<v
       await ws.close();
     });
 
-    await t.step("an idle connection closes with 1001 and terminate sees timeout", async () => {
-      const client = await connect(url2("id=idle&user=x"));
-      assert.equal((await closedOf(client.socket)).code, 1001);
-      assert.deepEqual(await other.report("idle"), { type: "timeout" });
-    });
+    await t.step(
+      "keep-alive: a client that answers pings stays; a silent raw peer goes with 1001 and timeout",
+      async () => {
+        await using client = await connect(url2("id=alive&user=x"));
+        using raw = await Raw.connect(other.port);
+        await raw.write(
+          upgradeRequest({ Host: `127.0.0.1:${other.port}` }, "GET /?id=dead&user=x HTTP/1.1"),
+        );
+        assert.equal((await within(raw.response(), 5000, "101")).status, 101);
+        assert.deepEqual(await other.report("dead"), { type: "timeout" });
+        assert.equal((await within(raw.readClose(), 5000, "close frame"))?.code, 1001);
+        await new Promise((resolve) => setTimeout(resolve, 4 * 300));
+        client.socket.send("still here");
+        // The fixture's handleControl pushes what it sees: the pongs to keep-alive pings.
+        const seen = [];
+        while (seen.at(-1) !== "still here") seen.push(await within(client.next(), 5000, "echo"));
+        assert.ok(seen.includes("control:pong:"), `no pong reached handleControl: ${seen}`);
+      },
+    );
 
     await t.step("shutdown closes with 1001 and terminate sees shutdown", async () => {
       const client = await connect(url2("id=down&user=x"));

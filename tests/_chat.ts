@@ -1,5 +1,6 @@
 // Runs the chat example (examples/chat/server.ts) as a child `deno serve` process on
-// 127.0.0.1, port 0, and reads the port it got from its "Listening on" line.
+// 127.0.0.1, port 0 (or a given port, to restart a server where it was), and reads the port
+// it got from its "Listening on" line.
 import { type Client, connect } from "./_helpers.ts";
 import { awaitStderr } from "./_stderr.ts";
 
@@ -10,11 +11,18 @@ export interface ChatServer extends AsyncDisposable {
   readonly origin: string;
 }
 
-/** Start the chat server; `env` picks the backend (REDIS_URL, PUBSUB=broadcast). */
+/**
+ * Start the chat server; `env` picks the backend (REDIS_URL, PUBSUB=broadcast) and the
+ * keep-alive (CHAT_TIMEOUT_MS). Disposing it kills it (SIGKILL: a crash, as clients see it).
+ */
 export async function startChat(
-  { env = {}, parallel = 0 }: { env?: Record<string, string>; parallel?: number } = {},
+  { env = {}, parallel = 0, port = 0 }: {
+    env?: Record<string, string>;
+    parallel?: number;
+    port?: number;
+  } = {},
 ): Promise<ChatServer> {
-  const args = ["serve", "--host", "127.0.0.1", "--port", "0", "-A"];
+  const args = ["serve", "--host", "127.0.0.1", "--port", String(port), "-A"];
   if (parallel > 0) args.push("--parallel");
   args.push(SERVER);
   const child = new Deno.Command(Deno.execPath(), {
@@ -30,10 +38,10 @@ export async function startChat(
     20_000,
     "chat server",
   );
-  const port = Number(match[1]);
+  const bound = Number(match[1]);
   return {
-    port,
-    origin: `http://127.0.0.1:${port}`,
+    port: bound,
+    origin: `http://127.0.0.1:${bound}`,
     async [Symbol.asyncDispose]() {
       try {
         child.kill("SIGKILL");

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { type ChatServer, join, type Member, readUntil, startChat } from "./_chat.ts";
 import { HAS_REDIS, startRedis, warnWithoutRedis } from "./_redis.ts";
-import { delay } from "./_helpers.ts";
+import { connect, delay } from "./_helpers.ts";
 
 warnWithoutRedis("chat_test.ts");
 
@@ -68,4 +68,17 @@ Deno.test("chat example: deno serve --parallel shares the room between workers v
   } finally {
     await closeAll(members);
   }
+});
+
+Deno.test("chat example: a bad name is accepted, then closed with 4001 and a reason a page can show", async () => {
+  await using server = await startChat();
+  const client = await connect(`ws://127.0.0.1:${server.port}/?name=${encodeURIComponent("a b")}`);
+  const closed = await client.closed;
+  assert.equal(closed.code, 4001);
+  assert.equal(closed.reason, "Names are 1 to 24 letters, digits, _ . or - (no spaces)");
+  // Nobody heard of the refused member.
+  const member = await join(server.port, "ann");
+  const events = await readUntil(member.client, (e) => e.type === "join");
+  assert.deepEqual(events.map((e) => e.name), ["ann"]);
+  await member.client.close();
 });

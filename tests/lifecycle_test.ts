@@ -69,9 +69,9 @@ Deno.test("terminate runs exactly once, with the last good state", async () => {
   assert.equal(recording.terminations[0].state, 2);
 });
 
-Deno.test("timeout closes an idle connection with 1001 and terminate sees timeout", async () => {
+Deno.test("dataTimeout closes a client that sends no data with 1001, pongs or not", async () => {
   const { handler, recording } = recorded(Echo);
-  await using srv = serve(handler, { timeout: 80 });
+  await using srv = serve(handler, { dataTimeout: 80 });
   const client = await connect(srv.url);
   const started = Date.now();
   // Activity keeps it alive.
@@ -87,6 +87,18 @@ Deno.test("timeout closes an idle connection with 1001 and terminate sees timeou
   assert.deepEqual((await recording.terminated).reason, { type: "timeout" });
 });
 
+Deno.test("timeout: a client that only reads stays open, answering Deno's pings", async () => {
+  const { handler, recording } = recorded(Echo);
+  await using srv = serve(handler, { timeout: 200 });
+  const client = await connect(srv.url);
+  await delay(800);
+  assert.equal(recording.terminations.length, 0, "closed although it answered pings");
+  client.send("still here");
+  assert.equal(await client.next(), "still here");
+  await client.close(1000);
+  assert.deepEqual((await recording.terminated).reason, { type: "remote", code: 1000, reason: "" });
+});
+
 Deno.test("timeout: 0 turns the idle timeout off", async () => {
   await using srv = serve(Echo, { timeout: 0 });
   await using client = await connect(srv.url);
@@ -100,15 +112,19 @@ Deno.test("the default timeout is 60 seconds", async () => {
   assert.equal(DEFAULTS.timeout, 60_000);
 });
 
-Deno.test("denoIdleTimeout: a peer that never answers pings ends with timeout", async () => {
+Deno.test("timeout: a peer that never answers Deno's ping is closed with 1001 and terminate sees timeout", async () => {
   const { handler, recording } = recorded(Echo);
-  await using srv = serve(handler, { denoIdleTimeout: 1, timeout: 0 });
+  await using srv = serve(handler, { timeout: 200 });
   using raw = await Raw.connect(srv.port);
   await raw.write(upgradeRequest());
   await raw.response();
+  const started = Date.now();
   const { reason } = await recording.terminated;
   assert.deepEqual(reason, { type: "timeout" });
-  raw.close();
+  const after = Date.now() - started;
+  assert.ok(after >= 150 && after < 1000, `closed after ${after} ms`);
+  assert.equal((await raw.readFrame())?.opcode, 9, "Deno pinged first");
+  assert.equal((await raw.readClose())?.code, 1001);
 });
 
 Deno.test("maxMessageBytes: a bigger message closes with 1009 and terminate sees an error", async () => {

@@ -326,7 +326,10 @@ Deno.test("a callback that never resolves hangs only its connection; shutdown({ 
         data === "hang" ? new Promise<never>(() => {}) : push(data, n + 1),
     } satisfies WebSock<number>,
   );
-  await using srv = serve(handler, { timeout: 150, onError: (_e, c) => sources.push(c.source) });
+  await using srv = serve(handler, {
+    dataTimeout: 150,
+    onError: (_e, c) => sources.push(c.source),
+  });
   const hung = await connect(srv.url);
   hung.send("hang");
   const other = await connect(srv.url);
@@ -334,7 +337,8 @@ Deno.test("a callback that never resolves hangs only its connection; shutdown({ 
     other.send(`m${i}`);
     assert.equal(await other.next(), `m${i}`);
   }
-  // The idle timer closes the hung connection's socket; terminate waits for the callback.
+  // dataTimeout closes the hung connection's socket (its client answers pings, so timeout
+  // would not); terminate waits for the callback.
   assert.equal((await hung.closed).code, 1001);
   // handler.shutdown() closes every socket, waits for in-flight callbacks up to its timeout,
   // then abandons the hung connection: its terminate runs with the last good state.

@@ -5,10 +5,12 @@
 //   deno serve --parallel --host 127.0.0.1 --port 8000 -A examples/chat/server.ts
 // The page is served by websockHandler's fallback, the user name comes in through the
 // upgrade hook, and every welcome says which worker (process or worker) serves it.
+// CHAT_TIMEOUT_MS sets the keep-alive `timeout` (default 60000: a silent tab is pinged after
+// about 30 s and stays as long as it answers; a dead one goes after 60 s).
 import { websockHandler } from "@websock/websock/deno";
 import { BroadcastChannelBackend, PubSub } from "@websock/websock/pubsub";
 import type { RedisBackend } from "@websock/websock/pubsub-redis";
-import { chat, type ChatEvent, userName } from "./app.ts";
+import { chat, type ChatEvent, joinRequest } from "./app.ts";
 
 // Loaded only with REDIS_URL, through a specifier Deno does not follow ahead of time, so the
 // in-memory demo downloads nothing from npm (ioredis is only fetched when it is used).
@@ -24,8 +26,11 @@ const pubsub = new PubSub<ChatEvent>({ backend });
 const worker = `${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
 const page = await Deno.readFile(new URL("./index.html", import.meta.url));
 
+const timeout = Deno.env.get("CHAT_TIMEOUT_MS");
+
 const handler = websockHandler(chat(pubsub, worker), {
-  upgrade: userName,
+  upgrade: joinRequest,
+  timeout: timeout ? Number(timeout) : undefined,
   fallback: (request) =>
     new URL(request.url).pathname === "/"
       ? new Response(page, { headers: { "content-type": "text/html; charset=utf-8" } })

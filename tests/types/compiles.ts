@@ -62,7 +62,7 @@ websockUpgrade(Named, { upgrade: () => "ann", perMessageDeflate: true });
 serve(Echo, { port: 0 });
 serve(Named, { port: 0, upgrade: () => "ann" });
 websockServe(Echo);
-websockServe(Named, { upgrade: () => "ann", bunIdleTimeout: 0 });
+websockServe(Named, { upgrade: () => "ann", perMessageDeflate: true });
 
 // An init whose argument is optional or unknown: the argument may be left out.
 const Optional = {
