@@ -26,6 +26,7 @@ import {
   type OptionsArgs,
   Registry,
   rejectionResponse,
+  reportRefusal,
   resolveAdapterOptions,
   type ResolvedEngineOptions,
   type ShutdownOptions,
@@ -59,15 +60,26 @@ export type {
 
 export type {
   AdapterOptions,
+  CallbackErrorEvent,
+  CallbackName,
   Clock,
+  CloseFrame,
+  ConnectionStartEvent,
+  ConnectionStats,
+  ConnectionStopEvent,
   Drainable,
   EngineOptions,
   ErrorContext,
   ErrorSource,
   HeaderReader,
+  MailboxDropEvent,
   OptionsArgs,
   OriginPolicy,
+  SlowPeerEvent,
+  Telemetry,
+  Traffic,
   UpgradeHook,
+  UpgradeRefusedEvent,
   UpgradeResponse,
 } from "../engine/mod.ts";
 
@@ -270,6 +282,7 @@ export function websockServe<S, M, A>(
     if (info.protocol !== "") headers.set("sec-websocket-protocol", info.protocol);
     if (server.upgrade(request, { data: { socket }, headers })) return undefined;
     socket.engine.closed(1006, "");
+    reportRefusal(adapter, 400, "Invalid WebSocket upgrade");
     return rejectionResponse({ status: 400, reason: "Invalid WebSocket upgrade" });
   }
 

@@ -26,6 +26,7 @@ import {
   type OptionsArgs,
   Registry,
   rejectionResponse,
+  reportRefusal,
   resolveAdapterOptions,
   type ResolvedAdapterOptions,
   type ResolvedEngineOptions,
@@ -60,15 +61,26 @@ export type {
 
 export type {
   AdapterOptions,
+  CallbackErrorEvent,
+  CallbackName,
   Clock,
+  CloseFrame,
+  ConnectionStartEvent,
+  ConnectionStats,
+  ConnectionStopEvent,
   Drainable,
   EngineOptions,
   ErrorContext,
   ErrorSource,
   HeaderReader,
+  MailboxDropEvent,
   OptionsArgs,
   OriginPolicy,
+  SlowPeerEvent,
+  Telemetry,
+  Traffic,
   UpgradeHook,
+  UpgradeRefusedEvent,
   UpgradeResponse,
 } from "../engine/mod.ts";
 
@@ -291,7 +303,9 @@ function accept(
   try {
     upgraded = Deno.upgradeWebSocket(request, { idleTimeout: resolved.idleTimeout });
   } catch (error) {
-    return rejectionResponse({ status: 400, reason: (error as Error).message });
+    const reason = (error as Error).message;
+    reportRefusal(resolved.adapter, 400, reason);
+    return rejectionResponse({ status: 400, reason });
   }
   // Deno matches its `protocol` option against the client's list split on ", " only, so
   // the adapter negotiates itself and sets the header on the (mutable) 101 response.

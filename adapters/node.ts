@@ -69,15 +69,26 @@ export type {
 
 export type {
   AdapterOptions,
+  CallbackErrorEvent,
+  CallbackName,
   Clock,
+  CloseFrame,
+  ConnectionStartEvent,
+  ConnectionStats,
+  ConnectionStopEvent,
   Drainable,
   EngineOptions,
   ErrorContext,
   ErrorSource,
   HeaderReader,
+  MailboxDropEvent,
   OptionsArgs,
   OriginPolicy,
+  SlowPeerEvent,
+  Telemetry,
+  Traffic,
   UpgradeHook,
+  UpgradeRefusedEvent,
   UpgradeResponse,
 } from "../engine/mod.ts";
 

@@ -1,6 +1,7 @@
 // Validation of option values, shared by the engine and the adapters of this package.
 
 import type { OriginPolicy } from "./handshake.ts";
+import type { Telemetry } from "./telemetry.ts";
 
 /**
  * Check a whole-number option.
@@ -67,4 +68,33 @@ export function checkProtocols(protocols: unknown): readonly string[] {
     return protocols;
   }
   throw new TypeError(`Invalid option protocols: ${String(protocols)} is not a list of tokens`);
+}
+
+const TELEMETRY_HOOKS = [
+  "onConnectionStart",
+  "onConnectionStop",
+  "onUpgradeRefused",
+  "onCallbackError",
+  "onMailboxDrop",
+  "onSlowPeer",
+  "onCallbackDuration",
+] as const;
+
+/**
+ * Validate the telemetry option: an object whose hooks, where present, are functions.
+ *
+ * @throws {TypeError} When it is not.
+ */
+export function checkTelemetry(telemetry: Telemetry | undefined): Telemetry | undefined {
+  if (telemetry === undefined) return undefined;
+  if (telemetry === null || typeof telemetry !== "object") {
+    throw new TypeError(`Invalid option telemetry: ${String(telemetry)} is not an object`);
+  }
+  for (const hook of TELEMETRY_HOOKS) {
+    const value = telemetry[hook];
+    if (value !== undefined && typeof value !== "function") {
+      throw new TypeError(`Invalid option telemetry: ${hook} ${String(value)} is not a function`);
+    }
+  }
+  return telemetry;
 }

@@ -188,8 +188,42 @@ export function vetUpgrade(
   headers: HeaderReader,
   options: ResolvedAdapterOptions<unknown, unknown>,
 ): string | Rejection {
-  return checkUpgrade(method, headers) ?? safeCheckOrigin(options, headers) ??
+  const verdict = checkUpgrade(method, headers) ?? safeCheckOrigin(options, headers) ??
     negotiateProtocol(headers, options.protocols);
+  if (typeof verdict !== "string") reportRefusal(options, verdict.status, verdict.reason);
+  return verdict;
+}
+
+/**
+ * Tell the `telemetry` option's `onUpgradeRefused` (if any) that an upgrade was refused.
+ * {@linkcode vetUpgrade} and {@linkcode withUpgradeHook} do it for their refusals; an adapter
+ * calls it for a refusal of its own (its server's upgrade failed). A throw there is ignored.
+ *
+ * @param options The resolved adapter options.
+ * @param status The refusal's HTTP status.
+ * @param reason Why, in plain words.
+ *
+ * @example
+ * ```ts
+ * import { reportRefusal, resolveAdapterOptions } from "@websock/websock/engine";
+ * const options = resolveAdapterOptions({
+ *   telemetry: { onUpgradeRefused: ({ status }) => console.log(status) },
+ * });
+ * reportRefusal(options, 400, "Invalid WebSocket upgrade"); // logs 400
+ * ```
+ */
+export function reportRefusal(
+  options: ResolvedAdapterOptions<unknown, unknown>,
+  status: number,
+  reason: string,
+): void {
+  const telemetry = options.engine.telemetry;
+  if (telemetry?.onUpgradeRefused === undefined) return;
+  try {
+    telemetry.onUpgradeRefused({ status, reason });
+  } catch {
+    // Telemetry must not change what happens.
+  }
 }
 
 // An origin function that throws denies (and is reported): never a 500 for a client's Origin.
@@ -273,6 +307,7 @@ export function withUpgradeHook<A, R>(
     } catch {
       // The error hook must not turn a refused upgrade into a crash.
     }
+    reportRefusal(options, INTERNAL_ERROR.status, INTERNAL_ERROR.reason);
     return refuse(rejectionResponse(INTERNAL_ERROR));
   };
   let arg: A | Response | Promise<A | Response>;
@@ -281,7 +316,10 @@ export function withUpgradeHook<A, R>(
   } catch (error) {
     return failed(error);
   }
-  const next = (value: A | Response): R =>
-    value instanceof Response ? refuse(value) : open(value, extraResponseHeaders(response.headers));
+  const next = (value: A | Response): R => {
+    if (!(value instanceof Response)) return open(value, extraResponseHeaders(response.headers));
+    reportRefusal(options, value.status, "Refused by the upgrade hook");
+    return refuse(value);
+  };
   return arg instanceof Promise ? arg.then(next, failed) : next(arg);
 }

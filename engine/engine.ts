@@ -14,6 +14,7 @@ import { utf8Length } from "./_close.ts";
 import { CLOSED, CONTROL, EventQueue, IN, INFO, INIT, type Kind } from "./_queue.ts";
 import { checkMessages, closeOf, describe, endOf, isThenable, type Messages } from "./_results.ts";
 import { Handle } from "./_handle.ts";
+import { Probe } from "./_probe.ts";
 import { refuseMail } from "./_no_mailbox.ts";
 import {
   ENGINE_PINGS,
@@ -50,6 +51,7 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
   readonly #onDone: (() => void) | undefined;
   readonly #registry: Registry | undefined;
   readonly #handle: Handle<M>;
+  readonly #probe: Probe<M> | undefined;
   #arg: A | undefined;
   #state: S | undefined = undefined;
   #initialized = false;
@@ -73,13 +75,14 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
    * @param init The init argument, connection info, options and done hook.
    */
   constructor(handler: WebSock<S, M, A>, transport: Transport, init: EngineInit<A>) {
+    this.#probe = Probe.of(init.options, transport, this as Engine<unknown, M, unknown>);
     this.#handler = handler;
-    this.#transport = transport;
+    this.#transport = this.#probe ?? transport;
     this.#options = init.options;
     this.#onDone = init.onDone;
     this.#registry = init.registry;
     this.#arg = init.arg;
-    this.#handle = new Handle(this as Engine<unknown, M, unknown>, init.info);
+    this.#handle = new Handle(this.#probe ?? this as Engine<unknown, M, unknown>, init.info);
     init.registry?.add(this as Engine<unknown, unknown, unknown>);
   }
 
@@ -112,6 +115,7 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
   open(): void {
     if (this.#phase !== CONNECTING) return;
     this.#phase = OPEN;
+    this.#probe?.start(this.#handle as Connection<unknown>);
     if (watched(this.#options, this.#keepAlive())) {
       this.#live = new Liveness(this.#options.clock.now());
       watch(this.#options, this as Engine<unknown, unknown, unknown>, Engine.#sweep);
@@ -126,6 +130,7 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
    */
   receive(data: string | Uint8Array): void {
     if (this.#phase !== OPEN || this.#socketClosed) return;
+    this.#probe?.in(data);
     const max = this.#options.maxMessageBytes;
     const size = typeof data === "string"
       ? (data.length * 3 > max ? utf8Length(data) : 0)
@@ -153,6 +158,7 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
    */
   control(type: "ping" | "pong", data: Uint8Array): void {
     if (this.#phase !== OPEN || this.#socketClosed) return;
+    this.#probe?.control(type, data);
     this.#live?.heardAt(this.#options.clock.now());
     if (!this.#handler.handleControl) return;
     const frame: ControlFrame = { type, data };
@@ -254,6 +260,7 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
    * @param reason The close reason the peer sent.
    */
   closed(code: number, reason: string): void {
+    this.#probe?.closed(code, reason);
     if (this.#socketClosed) return;
     this.#socketClosed = true;
     this.#clearTimer();
@@ -348,13 +355,9 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
 
   #next(): void {
     const queue = this.#queue;
-    if (queue.empty) {
-      this.#busy = false;
-      queue.rewind();
-      return;
-    }
-    const kind = queue.nextKind();
-    this.#run(kind, queue.take());
+    if (!queue.empty) return this.#run(queue.nextKind(), queue.take());
+    this.#busy = false;
+    queue.rewind();
   }
 
   #call(kind: Kind, payload: unknown): CallbackResult<S> {
@@ -541,6 +544,7 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
   #done(): void {
     if (this.#reported) return;
     this.#reported = true;
+    this.#probe?.stop(this.#end);
     this.#registry?.delete(this as Engine<unknown, unknown, unknown>);
     this.#onDone?.();
   }
@@ -551,10 +555,7 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
    * run, and report the connection done. Results that arrive later are ignored.
    */
   abandon(): void {
-    if (this.#phase === CONNECTING) {
-      this.shutdown();
-      return;
-    }
+    if (this.#phase === CONNECTING) return this.shutdown();
     if (this.#phase === OPEN) {
       this.#stop(1011, "Internal error", {
         type: "error",

@@ -52,6 +52,19 @@ export {
   type ResolvedEngineOptions,
   resolveEngineOptions,
 } from "./options.ts";
+export type {
+  CallbackErrorEvent,
+  CallbackName,
+  CloseFrame,
+  ConnectionStartEvent,
+  ConnectionStats,
+  ConnectionStopEvent,
+  MailboxDropEvent,
+  SlowPeerEvent,
+  Telemetry,
+  Traffic,
+  UpgradeRefusedEvent,
+} from "./telemetry.ts";
 export { type Drainable, Registry, type ShutdownOptions } from "./registry.ts";
 export {
   checkOrigin,
@@ -67,6 +80,7 @@ export {
   extraResponseHeaders,
   type OptionsArgs,
   rejectionResponse,
+  reportRefusal,
   resolveAdapterOptions,
   type ResolvedAdapterOptions,
   type UpgradeHook,

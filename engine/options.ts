@@ -1,25 +1,10 @@
 // The options every adapter shares, their defaults, and their validation.
 
 import type { Connection } from "../websock.ts";
-import { checkCount } from "./_validate.ts";
+import type { ErrorContext, Telemetry } from "./telemetry.ts";
+import { checkCount, checkTelemetry } from "./_validate.ts";
 
-/** Which callback (or part of the engine) an error came from, as the error hook is told. */
-export type ErrorSource =
-  | "init"
-  | "handleIn"
-  | "handleControl"
-  | "handleInfo"
-  | "terminate"
-  | "upgrade"
-  | "transport";
-
-/** What the error hook is told besides the error itself. */
-export interface ErrorContext {
-  /** Where the error came from. */
-  readonly source: ErrorSource;
-  /** The connection it happened on, when there is one. */
-  readonly connection?: Connection<unknown>;
-}
+export type { ErrorContext, ErrorSource } from "./telemetry.ts";
 
 /** A source of time and timers; replace it to control time in tests. */
 export interface Clock {
@@ -78,6 +63,13 @@ export interface EngineOptions {
    * @default {The global Date.now, setTimeout and clearTimeout}
    */
   clock?: Clock;
+  /**
+   * Told what every connection does: starts and stops (with messages, bytes and close codes),
+   * refused upgrades, errors, dropped mailbox messages, slow peers. See {@linkcode Telemetry};
+   * `Metrics` from `@websock/websock/telemetry` is one.
+   * @default {None: nothing is counted}
+   */
+  telemetry?: Telemetry;
 }
 
 /** Options after validation, with every default filled in. */
@@ -98,6 +90,8 @@ export interface ResolvedEngineOptions {
   readonly onError: (error: unknown, context: ErrorContext) => void;
   /** See {@linkcode EngineOptions.clock}. */
   readonly clock: Clock;
+  /** See {@linkcode EngineOptions.telemetry}. */
+  readonly telemetry: Telemetry | undefined;
 }
 
 /** The defaults of {@linkcode EngineOptions}. */
@@ -144,6 +138,7 @@ export function resolveEngineOptions(options: EngineOptions = {}): ResolvedEngin
   if (options.onError !== undefined && typeof options.onError !== "function") {
     throw new TypeError(`Invalid option onError: ${String(options.onError)} is not a function`);
   }
+  const telemetry = checkTelemetry(options.telemetry);
   return {
     timeout: checkCount("timeout", options.timeout ?? DEFAULTS.timeout, 0),
     dataTimeout: checkCount("dataTimeout", options.dataTimeout ?? DEFAULTS.dataTimeout, 0),
@@ -159,7 +154,24 @@ export function resolveEngineOptions(options: EngineOptions = {}): ResolvedEngin
     ),
     maxBufferedBytes,
     checkBufferedEvery: Math.max(1, Math.min(64 * 1024, Math.floor(maxBufferedBytes / 4))),
-    onError: options.onError ?? logError,
+    onError: withTelemetry(options.onError ?? logError, telemetry),
     clock: options.clock ?? systemClock,
+    telemetry,
+  };
+}
+
+// The error hook, telling telemetry first (a throw there is ignored).
+function withTelemetry(
+  onError: (error: unknown, context: ErrorContext) => void,
+  telemetry: Telemetry | undefined,
+): (error: unknown, context: ErrorContext) => void {
+  if (telemetry?.onCallbackError === undefined) return onError;
+  return (error, context) => {
+    try {
+      telemetry.onCallbackError!({ error, source: context.source, connection: context.connection });
+    } catch {
+      // Telemetry must not change what happens.
+    }
+    onError(error, context);
   };
 }

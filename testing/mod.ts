@@ -31,7 +31,23 @@
 export * from "./test_connection.ts";
 export { FakeClock } from "./fake_clock.ts";
 
-export type { Clock, EngineOptions, ErrorContext, ErrorSource } from "../engine/mod.ts";
+export type {
+  CallbackErrorEvent,
+  CallbackName,
+  Clock,
+  CloseFrame,
+  ConnectionStartEvent,
+  ConnectionStats,
+  ConnectionStopEvent,
+  EngineOptions,
+  ErrorContext,
+  ErrorSource,
+  MailboxDropEvent,
+  SlowPeerEvent,
+  Telemetry,
+  Traffic,
+  UpgradeRefusedEvent,
+} from "../engine/mod.ts";
 
 export type {
   BinaryMessage,

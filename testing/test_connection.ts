@@ -1,6 +1,12 @@
 // TestConnection: a handler on the real engine over an in-memory transport.
 
-import { Engine, type EngineOptions, resolveEngineOptions, type Transport } from "../engine/mod.ts";
+import {
+  type CloseFrame,
+  Engine,
+  type EngineOptions,
+  resolveEngineOptions,
+  type Transport,
+} from "../engine/mod.ts";
 import { FakeClock } from "./fake_clock.ts";
 import type { Connection, OutMessage, RemoteAddr, TerminateReason, WebSock } from "../websock.ts";
 
@@ -54,14 +60,6 @@ export interface TestConnectionOptions<A> extends Omit<EngineOptions, "clock"> {
  */
 export type TestConnectionArgs<A> = undefined extends A ? [options?: TestConnectionOptions<A>]
   : [options: TestConnectionOptions<A> & { readonly arg: A }];
-
-/** The close frame the server sent. */
-export interface CloseFrame {
-  /** The close code. */
-  readonly code: number;
-  /** The close reason. */
-  readonly reason: string;
-}
 
 /**
  * One connection of a handler, on the real engine, over memory. Every method that feeds an

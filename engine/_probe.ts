@@ -1,0 +1,243 @@
+// One connection's telemetry, made by the engine only when its options have a `telemetry`
+// (so that a server without one pays a `=== undefined` check per message and nothing else).
+// It stands in front of the adapter's transport (counting what goes out, the close sent, and
+// the peer found slow) and in front of the engine's mailbox (seeing drops); the engine tells
+// it what comes in, the open, the close received and the end.
+
+import type { Connection, TerminateReason } from "../websock.ts";
+import type { Mailbox } from "./_handle.ts";
+import type { ResolvedEngineOptions } from "./options.ts";
+import type {
+  CloseFrame,
+  ConnectionStats,
+  ConnectionStopEvent,
+  Telemetry,
+  Traffic,
+} from "./telemetry.ts";
+import type { Transport } from "./transport.ts";
+
+class Counts implements Traffic {
+  text = 0;
+  textBytes = 0;
+  binary = 0;
+  binaryBytes = 0;
+  ping = 0;
+  pingBytes = 0;
+  pong = 0;
+  pongBytes = 0;
+
+  data(data: string | Uint8Array): void {
+    if (typeof data === "string") {
+      this.text++;
+      this.textBytes += utf8Bytes(data);
+    } else {
+      this.binary++;
+      this.binaryBytes += data.byteLength;
+    }
+  }
+
+  control(type: "ping" | "pong", data: Uint8Array): void {
+    if (type === "ping") {
+      this.ping++;
+      this.pingBytes += data.byteLength;
+    } else {
+      this.pong++;
+      this.pongBytes += data.byteLength;
+    }
+  }
+}
+
+const encoder = new TextEncoder();
+const scratch = new Uint8Array(3 * 4096);
+
+/**
+ * The UTF-8 length of a string: a loop for short strings, the native encoder in chunks of 4096
+ * UTF-16 units (never splitting a surrogate pair) for long ones, where it is ~40× faster.
+ */
+export function utf8Bytes(text: string): number {
+  const length = text.length;
+  if (length <= 64) {
+    let bytes = length;
+    for (let i = 0; i < length; i++) {
+      const unit = text.charCodeAt(i);
+      if (unit < 0x80) continue;
+      if (unit < 0x800) bytes += 1;
+      else if (
+        unit >= 0xd800 && unit <= 0xdbff && i + 1 < length &&
+        (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00
+      ) {
+        bytes += 2; // 4 bytes for 2 units
+        i++;
+      } else bytes += 2;
+    }
+    return bytes;
+  }
+  let bytes = 0;
+  for (let start = 0; start < length;) {
+    let end = Math.min(start + 4096, length);
+    const last = text.charCodeAt(end - 1);
+    if (end < length && last >= 0xd800 && last <= 0xdbff) end--;
+    bytes += encoder.encodeInto(text.slice(start, end), scratch).written;
+    start = end;
+  }
+  return bytes;
+}
+
+/** A connection's probe: a transport, a mailbox, and the counters of its telemetry. */
+export class Probe<M> implements Transport, Mailbox<M>, ConnectionStats {
+  readonly received: Counts = new Counts();
+  readonly sent: Counts = new Counts();
+  readonly sendPing: ((data: Uint8Array) => void) | undefined;
+  readonly sendPong: ((data: Uint8Array) => void) | undefined;
+  readonly runtimeKeepAlive: boolean | undefined;
+  readonly #telemetry: Telemetry;
+  readonly #options: ResolvedEngineOptions;
+  readonly #transport: Transport;
+  readonly #mailbox: Mailbox<M>;
+  #connection: Connection<unknown> | undefined;
+  #started = 0;
+  #closeSent: CloseFrame | null = null;
+  #closeReceived: CloseFrame | null = null;
+  #slow = false;
+  #stopped = false;
+
+  /**
+   * The probe of a new connection, or `undefined` when nobody listens.
+   *
+   * @param options The engine's options (telemetry, clock, limits).
+   * @param transport The adapter's transport.
+   * @param mailbox The engine.
+   */
+  static of<M>(
+    options: ResolvedEngineOptions,
+    transport: Transport,
+    mailbox: Mailbox<M>,
+  ): Probe<M> | undefined {
+    return options.telemetry && new Probe(options, options.telemetry, transport, mailbox);
+  }
+
+  private constructor(
+    options: ResolvedEngineOptions,
+    telemetry: Telemetry,
+    transport: Transport,
+    mailbox: Mailbox<M>,
+  ) {
+    this.#options = options;
+    this.#telemetry = telemetry;
+    this.#transport = transport;
+    this.#mailbox = mailbox;
+    this.runtimeKeepAlive = transport.runtimeKeepAlive;
+    // Keep the transport's lack of ping/pong visible: pushing one must still fail clearly.
+    this.sendPing = typeof transport.sendPing === "function"
+      ? (data) => {
+        this.sent.control("ping", data);
+        transport.sendPing!(data);
+      }
+      : undefined;
+    this.sendPong = typeof transport.sendPong === "function"
+      ? (data) => {
+        this.sent.control("pong", data);
+        transport.sendPong!(data);
+      }
+      : undefined;
+  }
+
+  /** The connection opened. */
+  start(connection: Connection<unknown>): void {
+    this.#connection = connection;
+    this.#started = this.#options.clock.now();
+    const { url, protocol, remoteAddr } = connection;
+    this.#tell("onConnectionStart", { connection, url, protocol, remoteAddr, stats: this });
+  }
+
+  /** A data message arrived. */
+  in(data: string | Uint8Array): void {
+    this.received.data(data);
+  }
+
+  /** A ping or pong arrived. */
+  control(type: "ping" | "pong", data: Uint8Array): void {
+    this.received.control(type, data);
+  }
+
+  /** The socket closed with the peer's code and reason. */
+  closed(code: number, reason: string): void {
+    this.#closeReceived ??= { code, reason };
+  }
+
+  /** The connection is over: tell the stop (when it had started). */
+  stop(reason: TerminateReason | undefined): void {
+    const connection = this.#connection;
+    if (connection === undefined || reason === undefined || this.#stopped) return;
+    this.#stopped = true;
+    const event: ConnectionStopEvent = {
+      connection,
+      duration: this.#options.clock.now() - this.#started,
+      stats: this,
+      closeSent: this.#closeSent,
+      closeReceived: this.#closeReceived,
+      reason,
+    };
+    this.#tell("onConnectionStop", event);
+  }
+
+  sendText(data: string): void {
+    this.sent.data(data);
+    this.#transport.sendText(data);
+  }
+
+  sendBinary(data: Uint8Array): void {
+    this.sent.data(data);
+    this.#transport.sendBinary(data);
+  }
+
+  close(code: number, reason: string): void {
+    this.#closeSent ??= { code, reason };
+    this.#transport.close(code, reason);
+  }
+
+  // The engine asks only to decide whether the peer is too slow: over the limit, it closes
+  // with 1008 (tests/telemetry_test.ts checks that the two go together).
+  bufferedAmount(): number {
+    const buffered = this.#transport.bufferedAmount();
+    const limit = this.#options.maxBufferedBytes;
+    if (buffered > limit && !this.#slow && this.#connection !== undefined && !this.#stopped) {
+      this.#slow = true;
+      this.#tell("onSlowPeer", { connection: this.#connection, buffered, limit });
+    }
+    return buffered;
+  }
+
+  send(message: M): boolean {
+    const mailbox = this.#mailbox;
+    const accepting = mailbox.accepting;
+    if (mailbox.send(message)) return true;
+    if (this.#connection !== undefined) {
+      this.#tell("onMailboxDrop", {
+        connection: this.#connection,
+        reason: accepting ? "full" : "closed",
+      });
+    }
+    return false;
+  }
+
+  get accepting(): boolean {
+    return this.#mailbox.accepting;
+  }
+
+  onClose(listener: () => void): () => void {
+    return this.#mailbox.onClose(listener);
+  }
+
+  #tell<K extends "onConnectionStart" | "onConnectionStop" | "onSlowPeer" | "onMailboxDrop">(
+    hook: K,
+    event: Parameters<NonNullable<Telemetry[K]>>[0],
+  ): void {
+    const telemetry = this.#telemetry;
+    try {
+      (telemetry[hook] as ((event: unknown) => void) | undefined)?.call(telemetry, event);
+    } catch {
+      // Telemetry must not change what happens.
+    }
+  }
+}
