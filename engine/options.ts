@@ -1,6 +1,5 @@
 // The options every adapter shares, their defaults, and their validation.
 
-import type { Connection } from "../websock.ts";
 import type { ErrorContext, Telemetry } from "./telemetry.ts";
 import { checkCount, checkTelemetry } from "./_validate.ts";
 
