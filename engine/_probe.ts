@@ -4,10 +4,12 @@
 // the peer found slow) and in front of the engine's mailbox (seeing drops); the engine tells
 // it what comes in, the open, the close received and the end.
 
-import type { Connection, TerminateReason } from "../websock.ts";
+import type { CallbackResult, Connection, TerminateReason, WebSock } from "../websock.ts";
+import { isThenable } from "./_results.ts";
 import type { Mailbox } from "./_handle.ts";
 import type { ResolvedEngineOptions } from "./options.ts";
 import type {
+  CallbackName,
   CloseFrame,
   ConnectionStats,
   ConnectionStopEvent,
@@ -142,6 +144,43 @@ export class Probe<M> implements Transport, Mailbox<M>, ConnectionStats {
       : undefined;
   }
 
+  /**
+   * The handler itself, or (when telemetry has `onCallbackDuration`) a handler that times each
+   * callback: until it returned, or for a promise until it settled (then the engine awaits a
+   * promise of ours, which settles the same way one tick later).
+   */
+  timed<S, A>(handler: WebSock<S, M, A>): WebSock<S, M, A> {
+    const telemetry = this.#telemetry;
+    if (telemetry.onCallbackDuration === undefined) return handler;
+    const time = <R>(name: CallbackName, start: number, result: R): R => {
+      const record = () => {
+        try {
+          telemetry.onCallbackDuration!(name, performance.now() - start);
+        } catch {
+          // Telemetry must not change what happens.
+        }
+      };
+      if (!isThenable(result)) {
+        record();
+        return result;
+      }
+      return Promise.resolve(result).finally(record) as R;
+    };
+    const { handleControl, terminate } = handler;
+    return {
+      init: (arg, connection) => time("init", performance.now(), handler.init(arg, connection)),
+      handleIn: (data, state) => time("handleIn", performance.now(), handler.handleIn(data, state)),
+      handleInfo: (message, state) =>
+        time("handleInfo", performance.now(), handler.handleInfo(message, state)),
+      handleControl: handleControl &&
+        ((frame, state): CallbackResult<S> =>
+          time("handleControl", performance.now(), handler.handleControl!(frame, state))),
+      terminate: terminate &&
+        ((reason, state) =>
+          time("terminate", performance.now(), handler.terminate!(reason, state))),
+    };
+  }
+
   /** The connection opened. */
   start(connection: Connection<unknown>): void {
     this.#connection = connection;
@@ -150,19 +189,19 @@ export class Probe<M> implements Transport, Mailbox<M>, ConnectionStats {
     this.#tell("onConnectionStart", { connection, url, protocol, remoteAddr, stats: this });
   }
 
-  /** A data message arrived. */
+  /** A data message arrived while the connection was open. */
   in(data: string | Uint8Array): void {
     this.received.data(data);
   }
 
-  /** A ping or pong arrived. */
+  /** A ping or pong arrived while the connection was open. */
   control(type: "ping" | "pong", data: Uint8Array): void {
     this.received.control(type, data);
   }
 
-  /** The socket closed with the peer's code and reason. */
+  /** The socket closed with the peer's code and reason: kept when the peer closed first. */
   closed(code: number, reason: string): void {
-    this.#closeReceived ??= { code, reason };
+    if (this.#closeSent === null && !this.#stopped) this.#closeReceived ??= { code, reason };
   }
 
   /** The connection is over: tell the stop (when it had started). */

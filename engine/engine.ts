@@ -76,7 +76,7 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
    */
   constructor(handler: WebSock<S, M, A>, transport: Transport, init: EngineInit<A>) {
     this.#probe = Probe.of(init.options, transport, this as Engine<unknown, M, unknown>);
-    this.#handler = handler;
+    this.#handler = this.#probe?.timed(handler) ?? handler;
     this.#transport = this.#probe ?? transport;
     this.#options = init.options;
     this.#onDone = init.onDone;

@@ -51,7 +51,7 @@ export interface Traffic {
 
 /** A connection's traffic so far: live during the connection, final once it stopped. */
 export interface ConnectionStats {
-  /** What the peer sent (every message the adapter delivered, even ones dropped later). */
+  /** What the peer sent while the connection was open (not what came after the end was decided). */
   readonly received: Traffic;
   /** What the handler sent. */
   readonly sent: Traffic;
@@ -87,12 +87,13 @@ export interface ConnectionStopEvent {
   readonly duration: number;
   /** What went in and out (the same object as at the start, now final). */
   readonly stats: ConnectionStats;
-  /** The close frame the server sent, or `null` when the peer closed first. */
+  /** The close frame the server sent first, or `null` when the peer closed first. */
   readonly closeSent: CloseFrame | null;
   /**
-   * The close code and reason the peer sent, as the adapter reports them (1005: a close frame
-   * without a code; 1006: no close frame at all), or `null` when the socket was never closed by
-   * the peer's side.
+   * The close code and reason the peer sent when it closed first, as the adapter reports them
+   * (1005: a close frame without a code; 1006: the connection dropped without a close frame),
+   * or `null` when the server closed first (the peer's answer to that is not kept). One of
+   * `closeSent` and `closeReceived` is set, unless the connection never opened.
    */
   readonly closeReceived: CloseFrame | null;
   /** Why the connection ended, as `terminate` is told. */
