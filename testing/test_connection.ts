@@ -271,7 +271,7 @@ export class TestConnection<S, M = never, A = undefined> {
    * @returns What the mailbox's `send` returned.
    */
   async info(message: M): Promise<boolean> {
-    const accepted = this.#engine.send(message);
+    const accepted = this.#engine.connection.send(message);
     await this.settle();
     return accepted;
   }
