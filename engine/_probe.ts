@@ -4,7 +4,7 @@
 // the peer found slow) and in front of the engine's mailbox (seeing drops); the engine tells
 // it what comes in, the open, the close received and the end.
 
-import type { CallbackResult, Connection, TerminateReason, WebSock } from "../websock.ts";
+import type { Connection, TerminateReason, WebSock } from "../websock.ts";
 import { isThenable } from "./_results.ts";
 import type { Mailbox } from "./_handle.ts";
 import type { ResolvedEngineOptions } from "./options.ts";
@@ -146,38 +146,43 @@ export class Probe<M> implements Transport, Mailbox<M>, ConnectionStats {
 
   /**
    * The handler itself, or (when telemetry has `onCallbackDuration`) a handler that times each
-   * callback: until it returned, or for a promise until it settled (then the engine awaits a
-   * promise of ours, which settles the same way one tick later).
+   * callback: until it returned or threw, or for a promise until it settled (then the engine
+   * awaits a promise of ours, which settles the same way one tick later).
    */
   timed<S, A>(handler: WebSock<S, M, A>): WebSock<S, M, A> {
     const telemetry = this.#telemetry;
     if (telemetry.onCallbackDuration === undefined) return handler;
-    const time = <R>(name: CallbackName, start: number, result: R): R => {
-      const record = () => {
-        try {
-          telemetry.onCallbackDuration!(name, performance.now() - start);
-        } catch {
-          // Telemetry must not change what happens.
-        }
-      };
+    const record = (name: CallbackName, start: number): void => {
+      try {
+        telemetry.onCallbackDuration!(name, performance.now() - start);
+      } catch {
+        // Telemetry must not change what happens.
+      }
+    };
+    // deno-lint-ignore no-explicit-any
+    const run = <R>(name: CallbackName, fn: (a: any, b: any) => R, a: unknown, b: unknown): R => {
+      const start = performance.now();
+      let result: R;
+      try {
+        result = fn.call(handler, a, b);
+      } catch (error) {
+        record(name, start);
+        throw error;
+      }
       if (!isThenable(result)) {
-        record();
+        record(name, start);
         return result;
       }
-      return Promise.resolve(result).finally(record) as R;
+      return Promise.resolve(result).finally(() => record(name, start)) as R;
     };
     const { handleControl, terminate } = handler;
     return {
-      init: (arg, connection) => time("init", performance.now(), handler.init(arg, connection)),
-      handleIn: (data, state) => time("handleIn", performance.now(), handler.handleIn(data, state)),
-      handleInfo: (message, state) =>
-        time("handleInfo", performance.now(), handler.handleInfo(message, state)),
+      init: (arg, connection) => run("init", handler.init, arg, connection),
+      handleIn: (data, state) => run("handleIn", handler.handleIn, data, state),
+      handleInfo: (message, state) => run("handleInfo", handler.handleInfo, message, state),
       handleControl: handleControl &&
-        ((frame, state): CallbackResult<S> =>
-          time("handleControl", performance.now(), handler.handleControl!(frame, state))),
-      terminate: terminate &&
-        ((reason, state) =>
-          time("terminate", performance.now(), handler.terminate!(reason, state))),
+        ((frame, state) => run("handleControl", handleControl, frame, state)),
+      terminate: terminate && ((reason, state) => run("terminate", terminate, reason, state)),
     };
   }
 
