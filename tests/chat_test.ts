@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { type ChatServer, join, type Member, readUntil, startChat } from "./_chat.ts";
 import { HAS_REDIS, startRedis, warnWithoutRedis } from "./_redis.ts";
 import { connect, delay } from "./_helpers.ts";
+import { parsePrometheus, valueOf } from "./_prometheus_format.ts";
 
 warnWithoutRedis("chat_test.ts");
 
@@ -81,4 +82,21 @@ Deno.test("chat example: a bad name is accepted, then closed with 4001 and a rea
   const events = await readUntil(member.client, (e) => e.type === "join");
   assert.deepEqual(events.map((e) => e.name), ["ann"]);
   await member.client.close();
+});
+
+Deno.test("chat example: GET /metrics serves the connections' telemetry as Prometheus text", async () => {
+  await using server: ChatServer = await startChat();
+  const members = [await join(server.port, "ann"), await join(server.port, "bob")];
+  try {
+    members[0].client.send("hi");
+    await readUntil(members[1].client, (e) => e.type === "message" && e.text === "hi");
+    const response = await fetch(`${server.origin}/metrics`);
+    assert.match(response.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
+    const families = parsePrometheus(await response.text());
+    assert.equal(valueOf(families, "websock_connections_active"), 2);
+    assert.equal(valueOf(families, "websock_connections_opened_total"), 2);
+    assert.equal(valueOf(families, "websock_messages_received_total", { kind: "text" }), 1);
+  } finally {
+    await closeAll(members);
+  }
 });
