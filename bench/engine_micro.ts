@@ -1,7 +1,10 @@
 // The engine alone, without sockets: ns per echoed message, per mailbox message in a
 // broadcast, per connection made, and JS heap per idle engine. Compares source trees:
 // `deno run -A --v8-flags=--expose-gc bench/engine_micro.ts [DIR ...]` (default: the repo), or
-// under Bun's JavaScriptCore: `bun bench/engine_micro.ts [DIR ...]`.
+// under Bun's JavaScriptCore: `bun bench/engine_micro.ts [DIR ...]`. `DIR#metrics` gives the
+// engines a Metrics collector as their telemetry, `DIR#timed` one that also times callbacks,
+// `DIR#empty` an empty telemetry object (the probe alone). Sources are alternated, PASSES times
+// (default 3), and each cell is the median of the passes' medians.
 // Every loop is bounded in count.
 
 import process from "node:process";
@@ -10,6 +13,7 @@ declare const Bun: { gc(force: boolean): void } | undefined;
 
 const args = process.argv.slice(2);
 const dirs = args.length > 0 ? args : [new URL("..", import.meta.url).pathname];
+const PASSES = Number(process.env.PASSES ?? 3);
 const gc = (globalThis as { gc?: () => void }).gc ??
   (typeof Bun === "undefined" ? () => {} : () => Bun!.gc(true));
 const ROUNDS = 5;
@@ -21,7 +25,8 @@ interface Result {
   heapPerEngine: number;
 }
 
-async function measure(dir: string): Promise<Result> {
+async function measure(source: string): Promise<Result> {
+  const [dir, telemetryKind] = source.split("#");
   // The engine entry moved from engine.ts to engine/mod.ts: compare either layout.
   const entry = await Deno.stat(`${dir}/engine/mod.ts`).then(
     () => "engine/mod.ts",
@@ -45,7 +50,14 @@ async function measure(dir: string): Promise<Result> {
     close: () => {},
     bufferedAmount: () => 0,
   };
-  const options = resolveEngineOptions({});
+  const telemetry = telemetryKind === undefined
+    ? undefined
+    : telemetryKind === "empty"
+    ? {}
+    : new (await import(`${dir}/telemetry/mod.ts`)).Metrics({
+      callbackDurations: telemetryKind === "timed",
+    });
+  const options = resolveEngineOptions({ telemetry });
   const headers = new Headers({ host: "127.0.0.1", upgrade: "websocket" });
   const info = { url: "ws://127.0.0.1/", headers, remoteAddr: null, protocol: "" };
   const make = () => {
@@ -104,8 +116,19 @@ async function measure(dir: string): Promise<Result> {
 
 console.log("| sources | echo ns/msg | mailbox broadcast ns/conn | open ns/conn | heap B/engine |");
 console.log("| --- | ---: | ---: | ---: | ---: |");
+const results = new Map<string, Result[]>(dirs.map((dir) => [dir, []]));
+for (let pass = 0; pass < PASSES; pass++) {
+  for (const dir of dirs) results.get(dir)!.push(await measure(dir));
+}
+const mid = (xs: number[]) => xs.sort((a, b) => a - b)[xs.length >> 1];
 for (const dir of dirs) {
-  const r = await measure(dir);
+  const all = results.get(dir)!;
+  const r: Result = {
+    echoNs: mid(all.map((x) => x.echoNs)),
+    broadcastNs: mid(all.map((x) => x.broadcastNs)),
+    openNs: mid(all.map((x) => x.openNs)),
+    heapPerEngine: mid(all.map((x) => x.heapPerEngine)),
+  };
   console.log(
     `| ${dir} | ${r.echoNs.toFixed(0)} | ${r.broadcastNs.toFixed(0)} | ${r.openNs.toFixed(0)} | ${
       r.heapPerEngine.toFixed(0)

@@ -289,6 +289,13 @@ for (const conns of full ? [1000, 5000] : [1000]) {
   });
 }
 
+// --only=echo,latency,...: keep the scenarios whose id starts with one of these.
+const only = argValue("only", "").split(",").filter((prefix) => prefix !== "");
+if (only.length > 0) {
+  const kept = scenarios.filter((s) => only.some((prefix) => s.id.startsWith(prefix)));
+  scenarios.splice(0, scenarios.length, ...kept);
+}
+
 // samples[scenario id][contestant] = list of results
 const samples = new Map<string, Map<string, Result[]>>();
 function record(id: string, name: string, result: Result): void {
@@ -404,18 +411,57 @@ function table(baseline: string, names: string[]): string {
   if (geo.length === 0) return rows.join("\n");
   return `${rows.join("\n")}
 
-Geometric mean of echo throughput ratios to ${rawLabel[baseline]}: ${geo.join(", ")}.`;
+Geometric mean of echo throughput ratios to ${rawLabel[baseline] ?? baseline}: ${geo.join(", ")}.`;
 }
 
 const groups = ["raw", "node-raw", "bun-raw"].map((baseline) => ({
   baseline,
   names: contestants.filter((name) => baselineOf(name) === baseline),
 })).filter((group) => group.names.length > 0);
+// --vs=NAME: one more table, the contestants of NAME's runtime against NAME (not a raw server).
+const vs = argValue("vs", "");
+if (vs !== "") {
+  groups.push({ baseline: vs, names: contestants.filter((n) => baselineOf(n) === baselineOf(vs)) });
+}
 const tables = groups.map(({ baseline, names }) =>
-  `### Against ${rawLabel[baseline]}\n\n${table(baseline, names)}`
+  `### Against ${rawLabel[baseline] ?? baseline}\n\n${table(baseline, names)}`
 );
+// With --vs: the server's CPU time per echoed message (CPU share / rate), which depends less on
+// how much of a core a loaded machine leaves the server than the rate does.
+if (vs !== "") {
+  const names = groups[groups.length - 1].names;
+  const rows = [
+    `| scenario | ${names.join(" | ")} |`,
+    `| --- | ${names.map(() => "---:").join(" | ")} |`,
+  ];
+  const logs: Record<string, number[]> = {};
+  for (const scenario of scenarios) {
+    if (!scenario.id.startsWith("echo-")) continue;
+    const byName = samples.get(scenario.id);
+    const cpu = (name: string) =>
+      median((byName?.get(name) ?? []).map((r) => r.serverCpu * 1e6 / r.rate));
+    const base = cpu(vs);
+    rows.push(`| ${scenario.title} | ${
+      names.map((name) => {
+        if (name === vs) return `**${fmt(cpu(name))}**`;
+        (logs[name] ??= []).push(Math.log(cpu(name) / base));
+        return `**${fmt(cpu(name))}** ${(cpu(name) / base).toFixed(3)}×`;
+      }).join(" | ")
+    } |`);
+  }
+  const geo = Object.entries(logs).map(([name, list]) =>
+    `${name} ${Math.exp(list.reduce((a, b) => a + b, 0) / list.length).toFixed(3)}×`
+  );
+  tables.push(`### Server CPU µs per echoed message, against ${vs}
 
-const baselines = groups.map((group) => group.baseline).filter((b) => contestants.includes(b));
+${rows.join("\n")}
+
+Geometric mean of the CPU-per-message ratios to ${vs}: ${geo.join(", ")}.`);
+}
+
+const baselines = groups.map((group) => group.baseline).filter((b) =>
+  contestants.includes(b) && b in rawLabel
+);
 const saturation: string[] = [
   `| scenario | ${baselines.map((b) => `${rawLabel[b]} server CPU | client CPU`).join(" | ")} |`,
   `| --- | ${baselines.map(() => "---: | ---:").join(" | ")} |`,

@@ -6,7 +6,9 @@
 //                     answers the server-side time of each in ms
 //   GET /count        the number of open connections
 // WEBSOCK_DIR (default: the repo) picks the WebSock sources, so a scratch copy can be measured.
-// Contestants: raw (Deno.upgradeWebSocket), websock (adapters/deno.ts), crossws, hono.
+// Contestants: raw (Deno.upgradeWebSocket), websock (adapters/deno.ts), crossws, hono;
+// websock-metrics (websock with a Metrics collector as its telemetry) and websock-timed (the
+// same, timing every callback: `callbackDurations`).
 
 import { createServer } from "node:http";
 import { control, rawFanOut } from "./_echo.ts";
@@ -87,6 +89,16 @@ async function websockContestant(dir?: string): Promise<Contestant> {
   return { fetch: handler, count: Echo.count, broadcast: fanOut };
 }
 
+// websock with telemetry: a Metrics collector, optionally timing callbacks.
+async function websockMetrics(dir: string | undefined, callbackDurations: boolean) {
+  const { websockHandler } = await import(`${websockDir(dir)}/adapters/deno.ts`);
+  const { Metrics } = await import(`${websockDir(dir)}/telemetry/mod.ts`);
+  const { Echo, fanOut } = await websockEcho(websockDir(dir));
+  const telemetry = new Metrics({ callbackDurations });
+  const handler = websockHandler(Echo, { origins: "*", telemetry, ...extraOptions() });
+  return { fetch: handler, count: Echo.count, broadcast: fanOut };
+}
+
 // adapters/node.ts on Deno's node:http; served by `serveNode` below, not by Deno.serve.
 async function websockNode(dir?: string): Promise<Contestant & { upgrade: unknown }> {
   const { websockUpgrade } = await import(`${websockDir(dir)}/adapters/node.ts`);
@@ -150,6 +162,8 @@ const [name, dir] = Deno.args[0].split("=");
 const contestants: Record<string, (dir?: string) => Contestant | Promise<Contestant>> = {
   raw: rawContestant,
   websock: websockContestant,
+  "websock-metrics": (dir) => websockMetrics(dir, false),
+  "websock-timed": (dir) => websockMetrics(dir, true),
   "websock-node": websockNode,
   crossws: crosswsContestant,
   hono: honoContestant,

@@ -86,9 +86,10 @@ export function utf8Bytes(text: string): number {
 }
 
 /** A connection's probe: a transport, a mailbox, and the counters of its telemetry. */
-export class Probe<M> implements Transport, Mailbox<M>, ConnectionStats {
-  readonly received: Counts = new Counts();
-  readonly sent: Counts = new Counts();
+export class Probe<M> implements Transport, Mailbox<M> {
+  readonly #received = new Counts();
+  readonly #sent = new Counts();
+  readonly #stats: ConnectionStats = Object.freeze({ received: this.#received, sent: this.#sent });
   readonly sendPing: ((data: Uint8Array) => void) | undefined;
   readonly sendPong: ((data: Uint8Array) => void) | undefined;
   readonly runtimeKeepAlive: boolean | undefined;
@@ -132,13 +133,13 @@ export class Probe<M> implements Transport, Mailbox<M>, ConnectionStats {
     // Keep the transport's lack of ping/pong visible: pushing one must still fail clearly.
     this.sendPing = typeof transport.sendPing === "function"
       ? (data) => {
-        this.sent.control("ping", data);
+        this.#sent.control("ping", data);
         transport.sendPing!(data);
       }
       : undefined;
     this.sendPong = typeof transport.sendPong === "function"
       ? (data) => {
-        this.sent.control("pong", data);
+        this.#sent.control("pong", data);
         transport.sendPong!(data);
       }
       : undefined;
@@ -191,17 +192,17 @@ export class Probe<M> implements Transport, Mailbox<M>, ConnectionStats {
     this.#connection = connection;
     this.#started = this.#options.clock.now();
     const { url, protocol, remoteAddr } = connection;
-    this.#tell("onConnectionStart", { connection, url, protocol, remoteAddr, stats: this });
+    this.#tell("onConnectionStart", { connection, url, protocol, remoteAddr, stats: this.#stats });
   }
 
   /** A data message arrived while the connection was open. */
   in(data: string | Uint8Array): void {
-    this.received.data(data);
+    this.#received.data(data);
   }
 
   /** A ping or pong arrived while the connection was open. */
   control(type: "ping" | "pong", data: Uint8Array): void {
-    this.received.control(type, data);
+    this.#received.control(type, data);
   }
 
   /** The socket closed with the peer's code and reason: kept when the peer closed first. */
@@ -217,7 +218,7 @@ export class Probe<M> implements Transport, Mailbox<M>, ConnectionStats {
     const event: ConnectionStopEvent = {
       connection,
       duration: this.#options.clock.now() - this.#started,
-      stats: this,
+      stats: this.#stats,
       closeSent: this.#closeSent,
       closeReceived: this.#closeReceived,
       reason,
@@ -226,12 +227,12 @@ export class Probe<M> implements Transport, Mailbox<M>, ConnectionStats {
   }
 
   sendText(data: string): void {
-    this.sent.data(data);
+    this.#sent.data(data);
     this.#transport.sendText(data);
   }
 
   sendBinary(data: Uint8Array): void {
-    this.sent.data(data);
+    this.#sent.data(data);
     this.#transport.sendBinary(data);
   }
 
