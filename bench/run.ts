@@ -523,12 +523,14 @@ ${full ? "Full" : "Quick"} run, ${new Date().toISOString()}, ${elapsed.toFixed(0
 - Command: \`deno run -A bench/run.ts ${Deno.args.join(" ")}\`.
 
 ${tables.join("\n\n")}
-
+${
+  baselines.length === 0 ? "" : `
 Load generator check: the client is not the bottleneck when a raw server uses about a whole core
 while the client does not.
 
 ${saturation.join("\n")}
-`;
+`
+}`;
 await Deno.writeTextFile(output, report);
 // Keep the report `deno fmt --check` clean (markdown is formatted too).
 await new Deno.Command("deno", { args: ["fmt", "-q", output], stdout: "null" }).output();
