@@ -111,7 +111,27 @@ export interface MetricsSnapshot {
 }
 
 const KINDS = ["text", "binary", "ping", "pong"] as const;
-const REASONS = ["normal", "remote", "shutdown", "timeout", "error"] as const;
+
+/** The default bucket bounds of the connection-duration histogram, in seconds. */
+export const DURATION_BUCKETS: readonly number[] = [1, 10, 60, 300, 1800, 3600, 21600, 86400];
+
+/** The default bucket bounds of the callback-duration histogram, in seconds. */
+export const CALLBACK_BUCKETS: readonly number[] = [
+  0.00005,
+  0.0001,
+  0.00025,
+  0.0005,
+  0.001,
+  0.0025,
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+];
 const SOURCES: readonly ErrorSource[] = [
   "init",
   "handleIn",
@@ -246,7 +266,7 @@ export class Metrics implements Telemetry {
    * Records a callback's duration; defined only with the `callbackDurations` option (its
    * absence is what keeps callbacks untimed).
    */
-  readonly onCallbackDuration?: (callback: CallbackName, ms: number) => void;
+  onCallbackDuration?: (callback: CallbackName, ms: number) => void;
 
   /**
    * Make a collector. Give it to one server or several; it counts all of them together.
@@ -262,26 +282,10 @@ export class Metrics implements Telemetry {
     this.#prefix = prefix;
     this.#duration = new Histogram(
       "durationBuckets",
-      options.durationBuckets ?? [1, 10, 60, 300, 1800, 3600, 21600, 86400],
+      options.durationBuckets ?? DURATION_BUCKETS,
     );
     if (options.callbackDurations) {
-      const bounds = options.callbackBuckets ??
-        [
-          0.00005,
-          0.0001,
-          0.00025,
-          0.0005,
-          0.001,
-          0.0025,
-          0.005,
-          0.01,
-          0.025,
-          0.05,
-          0.1,
-          0.25,
-          0.5,
-          1,
-        ];
+      const bounds = options.callbackBuckets ?? CALLBACK_BUCKETS;
       const callbacks = Object.fromEntries(
         CALLBACKS.map((name) => [name, new Histogram("callbackBuckets", bounds)]),
       ) as Record<CallbackName, Histogram>;
@@ -402,72 +406,51 @@ export class Metrics implements Telemetry {
     out.family(`${p}_connections_active`, "gauge", "Open WebSocket connections.", [
       [[], s.connections.active],
     ]);
-    out.family(`${p}_connections_opened_total`, "counter", "WebSocket connections opened.", [
-      [[], s.connections.opened],
-    ]);
-    out.family(
-      `${p}_connections_closed_total`,
-      "counter",
-      "WebSocket connections over, by the type of reason terminate was told.",
-      REASONS.map((reason) => [[["reason", reason]], s.connections.closed[reason]]),
-    );
-    out.family(
-      `${p}_messages_received_total`,
-      "counter",
-      "Messages received, by kind.",
-      traffic(s.received, "messages"),
-    );
-    out.family(
-      `${p}_received_bytes_total`,
-      "counter",
-      "Payload bytes received (UTF-8 for text), by kind.",
-      traffic(s.received, "bytes"),
-    );
-    out.family(
-      `${p}_messages_sent_total`,
-      "counter",
-      "Messages sent, by kind.",
-      traffic(s.sent, "messages"),
-    );
-    out.family(
-      `${p}_sent_bytes_total`,
-      "counter",
-      "Payload bytes sent (UTF-8 for text), by kind.",
-      traffic(s.sent, "bytes"),
-    );
-    out.family(
-      `${p}_close_codes_sent_total`,
-      "counter",
-      "Close codes the server sent first.",
-      labelled("code", s.closeCodesSent),
-    );
-    out.family(
-      `${p}_close_codes_received_total`,
-      "counter",
-      "Close codes peers sent when they closed first (1006: dropped without a close frame).",
-      labelled("code", s.closeCodesReceived),
-    );
-    out.family(
-      `${p}_upgrades_refused_total`,
-      "counter",
-      "Refused WebSocket upgrades, by HTTP status.",
-      labelled("status", s.upgradesRefused),
-    );
-    out.family(
-      `${p}_errors_total`,
-      "counter",
-      "Errors reported to onError, by source.",
-      labelled("source", s.errors),
-    );
-    out.family(
-      `${p}_mailbox_dropped_total`,
-      "counter",
-      "Mailbox messages dropped: queue full, or connection closing or closed.",
-      labelled("reason", s.mailboxDrops),
-    );
-    out.family(`${p}_slow_peers_total`, "counter", "Peers closed with 1008 for not reading.", [
-      [[], s.slowPeers],
-    ]);
+    const counters: [name: string, help: string, samples: Sample[]][] = [
+      ["connections_opened_total", "WebSocket connections opened.", [[[], s.connections.opened]]],
+      [
+        "connections_closed_total",
+        "WebSocket connections over, by the type of reason terminate was told.",
+        labelled("reason", s.connections.closed),
+      ],
+      ["messages_received_total", "Messages received, by kind.", traffic(s.received, "messages")],
+      [
+        "received_bytes_total",
+        "Payload bytes received (UTF-8 for text), by kind.",
+        traffic(s.received, "bytes"),
+      ],
+      ["messages_sent_total", "Messages sent, by kind.", traffic(s.sent, "messages")],
+      [
+        "sent_bytes_total",
+        "Payload bytes sent (UTF-8 for text), by kind.",
+        traffic(s.sent, "bytes"),
+      ],
+      [
+        "close_codes_sent_total",
+        "Close codes the server sent first.",
+        labelled("code", s.closeCodesSent),
+      ],
+      [
+        "close_codes_received_total",
+        "Close codes peers sent when they closed first (1006: dropped without a close frame).",
+        labelled("code", s.closeCodesReceived),
+      ],
+      [
+        "upgrades_refused_total",
+        "Refused WebSocket upgrades, by HTTP status.",
+        labelled("status", s.upgradesRefused),
+      ],
+      ["errors_total", "Errors reported to onError, by source.", labelled("source", s.errors)],
+      [
+        "mailbox_dropped_total",
+        "Mailbox messages dropped: queue full, or connection closing or closed.",
+        labelled("reason", s.mailboxDrops),
+      ],
+      ["slow_peers_total", "Peers closed with 1008 for not reading.", [[[], s.slowPeers]]],
+    ];
+    for (const [name, help, samples] of counters) {
+      out.family(`${p}_${name}`, "counter", help, samples);
+    }
     out.histogram(
       `${p}_connection_duration_seconds`,
       "How long connections lasted.",

@@ -21,43 +21,18 @@
  */
 
 import { metrics, SpanKind, SpanStatusCode, trace } from "npm:@opentelemetry/api@^1.9.0";
-import { Metrics, type MetricsSnapshot } from "./metrics.ts";
+import { CALLBACK_BUCKETS, DURATION_BUCKETS, Metrics, type MetricsSnapshot } from "./metrics.ts";
 import type {
   CallbackErrorEvent,
   CallbackName,
   ConnectionStartEvent,
   ConnectionStopEvent,
-  MailboxDropEvent,
-  SlowPeerEvent,
   Telemetry,
-  UpgradeRefusedEvent,
 } from "../engine/telemetry.ts";
 import type { Connection } from "../websock.ts";
 
-export type {
-  CallbackErrorEvent,
-  CallbackName,
-  CloseFrame,
-  ConnectionStartEvent,
-  ConnectionStats,
-  ConnectionStopEvent,
-  ErrorContext,
-  ErrorSource,
-  MailboxDropEvent,
-  SlowPeerEvent,
-  Telemetry,
-  Traffic,
-  UpgradeRefusedEvent,
-} from "../engine/telemetry.ts";
-export type {
-  HistogramSnapshot,
-  KindTotals,
-  MetricsOptions,
-  MetricsSnapshot,
-  TrafficTotals,
-} from "./metrics.ts";
-export type { Connection, ConnectionInfo, RemoteAddr, TerminateReason } from "../websock.ts";
-export { Metrics } from "./metrics.ts";
+// Everything of ./telemetry (Metrics and the Telemetry types), so that this entry stands alone.
+export * from "./mod.ts";
 
 /** The instrumentation scope's name: the meter and tracer are got under it. */
 export const SCOPE_NAME = "websock";
@@ -194,7 +169,8 @@ const KINDS = ["text", "binary", "ping", "pong"] as const;
 const NO_ERROR = Symbol("none");
 
 /**
- * A {@linkcode Telemetry} that records on OpenTelemetry. Instruments (attributes in brackets):
+ * A {@linkcode Telemetry} that records on OpenTelemetry; it is a {@linkcode Metrics} too, so its
+ * `snapshot()` and `prometheus()` work as well. Instruments (attributes in brackets):
  * `websock.connections.active`, `websock.connections.opened`, `websock.connections.closed`
  * (`websock.terminate.reason`), `websock.messages.received` / `.sent` and
  * `websock.bytes.received` / `.sent` (`websock.message.kind`), `websock.close_codes.sent` /
@@ -204,17 +180,13 @@ const NO_ERROR = Symbol("none");
  * `websock.connection.duration` (s, `websock.terminate.reason`) and, when asked for,
  * `websock.callback.duration` (s, `websock.callback`).
  */
-export class OtelTelemetry implements Telemetry {
-  /** The collector underneath; its snapshot and Prometheus text work too. */
-  readonly metrics: Metrics;
+export class OtelTelemetry extends Metrics implements Telemetry {
   readonly #meter: OtelMeter;
   readonly #observables: OtelObservable[];
   readonly #observe: (result: OtelBatchResult) => void;
   readonly #duration: OtelHistogram;
   readonly #tracer: OtelTracer | undefined;
   readonly #live = new WeakMap<Connection<unknown>, Live>();
-  /** Records a callback's duration; defined only with `callbackDurations`. */
-  readonly onCallbackDuration?: (callback: CallbackName, ms: number) => void;
 
   /**
    * Make the instruments (and take the tracer) now.
@@ -222,10 +194,10 @@ export class OtelTelemetry implements Telemetry {
    * @param options The meter or its provider, spans, callback durations.
    */
   constructor(options: OtelOptions = {}) {
+    super();
     const meter = options.meter ??
       (options.meterProvider ?? (metrics as OtelMeterProvider)).getMeter(SCOPE_NAME, SCOPE_VERSION);
     this.#meter = meter;
-    this.metrics = new Metrics();
     if (options.spans) {
       this.#tracer = options.tracer ??
         (options.tracerProvider ?? (trace as OtelTracerProvider)).getTracer(
@@ -267,7 +239,7 @@ export class OtelTelemetry implements Telemetry {
       slow,
     ];
     this.#observe = (result) => {
-      const s: MetricsSnapshot = this.metrics.snapshot();
+      const s: MetricsSnapshot = this.snapshot();
       result.observe(active, s.connections.active);
       result.observe(opened, s.connections.opened);
       for (const [reason, n] of Object.entries(s.connections.closed)) {
@@ -296,30 +268,13 @@ export class OtelTelemetry implements Telemetry {
     this.#duration = meter.createHistogram("websock.connection.duration", {
       unit: "s",
       description: "How long connections lasted",
-      advice: { explicitBucketBoundaries: [1, 10, 60, 300, 1800, 3600, 21600, 86400] },
+      advice: { explicitBucketBoundaries: [...DURATION_BUCKETS] },
     });
     if (options.callbackDurations) {
       const histogram = meter.createHistogram("websock.callback.duration", {
         unit: "s",
         description: "How long handler callbacks took",
-        advice: {
-          explicitBucketBoundaries: [
-            0.00005,
-            0.0001,
-            0.00025,
-            0.0005,
-            0.001,
-            0.0025,
-            0.005,
-            0.01,
-            0.025,
-            0.05,
-            0.1,
-            0.25,
-            0.5,
-            1,
-          ],
-        },
+        advice: { explicitBucketBoundaries: [...CALLBACK_BUCKETS] },
       });
       const attributes = Object.fromEntries(
         ["init", "handleIn", "handleControl", "handleInfo", "terminate"].map((
@@ -335,8 +290,8 @@ export class OtelTelemetry implements Telemetry {
    *
    * @param event What the engine tells.
    */
-  onConnectionStart(event: ConnectionStartEvent): void {
-    this.metrics.onConnectionStart(event);
+  override onConnectionStart(event: ConnectionStartEvent): void {
+    super.onConnectionStart(event);
     const tracer = this.#tracer;
     if (tracer === undefined) return;
     const attributes: OtelAttributes = {
@@ -357,8 +312,8 @@ export class OtelTelemetry implements Telemetry {
    *
    * @param event What the engine tells.
    */
-  onConnectionStop(event: ConnectionStopEvent): void {
-    this.metrics.onConnectionStop(event);
+  override onConnectionStop(event: ConnectionStopEvent): void {
+    super.onConnectionStop(event);
     const reason = event.reason.type;
     this.#duration.record(event.duration / 1000, { "websock.terminate.reason": reason });
     const live = this.#live.get(event.connection);
@@ -386,43 +341,16 @@ export class OtelTelemetry implements Telemetry {
   }
 
   /**
-   * An upgrade was refused: count it.
-   *
-   * @param event What the upgrade checks tell.
-   */
-  onUpgradeRefused(event: UpgradeRefusedEvent): void {
-    this.metrics.onUpgradeRefused(event);
-  }
-
-  /**
    * An error reached the error hook: count it; record it on its connection's span.
    *
    * @param event What the engine tells.
    */
-  onCallbackError(event: CallbackErrorEvent): void {
-    this.metrics.onCallbackError(event);
+  override onCallbackError(event: CallbackErrorEvent): void {
+    super.onCallbackError(event);
     const live = event.connection && this.#live.get(event.connection);
     if (live === undefined) return;
     live.span.recordException(exception(event.error));
     live.recorded = event.error;
-  }
-
-  /**
-   * A mailbox message was dropped: count it.
-   *
-   * @param event What the engine tells.
-   */
-  onMailboxDrop(event: MailboxDropEvent): void {
-    this.metrics.onMailboxDrop(event);
-  }
-
-  /**
-   * A slow peer was closed with 1008: count it.
-   *
-   * @param event What the engine tells.
-   */
-  onSlowPeer(event: SlowPeerEvent): void {
-    this.metrics.onSlowPeer(event);
   }
 
   /** Stop reporting the counters (the observable callback is removed from the meter). */
@@ -441,7 +369,7 @@ function exception(error: unknown): Error | string {
  *
  * @param options The meter (default: the global one's `websock` meter), spans, callback
  *   durations.
- * @returns The telemetry, with its {@linkcode Metrics} underneath.
+ * @returns The telemetry (a {@linkcode Metrics} that also records on OpenTelemetry).
  *
  * @example With an SDK's MeterProvider
  * ```ts ignore

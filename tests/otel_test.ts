@@ -113,7 +113,7 @@ Deno.test("otelTelemetry() records connections, messages, bytes, codes and durat
       });
       assert.equal(refused.status, 403);
       await refused.body?.cancel();
-      while (telemetry.metrics.snapshot().connections.active > 0) {
+      while (telemetry.snapshot().connections.active > 0) {
         await new Promise((resolve) => setTimeout(resolve, 5));
       }
     }

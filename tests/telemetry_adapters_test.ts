@@ -178,24 +178,23 @@ Deno.test("websockUpgrade() counts a scripted session exactly with Metrics (Deno
   }
 });
 
+// A fixture server in another runtime, serving Echo with `Metrics`.
+async function checkChild(command: string, script: string): Promise<void> {
+  const options = JSON.stringify({ metrics: true });
+  const server = await startChild(command, [script, "--handler", "echo", "--options", options]);
+  try {
+    await check(server, true);
+  } finally {
+    await server.close();
+  }
+}
+
 const node = await findNode();
 Deno.test({
   name: "websockUpgrade() counts a scripted session exactly with Metrics (real Node)",
   ignore: node === undefined,
   async fn() {
-    const bundle = await bundleNodeServer();
-    const server = await startChild(node!, [
-      bundle,
-      "--handler",
-      "echo",
-      "--options",
-      JSON.stringify({ metrics: true }),
-    ]);
-    try {
-      await check(server, true);
-    } finally {
-      await server.close();
-    }
+    await checkChild(node!, await bundleNodeServer());
   },
 });
 
@@ -204,17 +203,6 @@ Deno.test({
   name: "websockServe() counts a scripted session exactly with Metrics (real Bun)",
   ignore: bun === undefined,
   async fn() {
-    const server = await startChild(bun!, [
-      `${root}tests/fixtures/bun_server.ts`,
-      "--handler",
-      "echo",
-      "--options",
-      JSON.stringify({ metrics: true }),
-    ]);
-    try {
-      await check(server, true);
-    } finally {
-      await server.close();
-    }
+    await checkChild(bun!, `${root}tests/fixtures/bun_server.ts`);
   },
 });
