@@ -85,6 +85,44 @@ export function utf8Bytes(text: string): number {
   return bytes;
 }
 
+const timedHandlers = new WeakMap<object, WeakMap<Telemetry, object>>();
+
+// A handler that times each of `handler`'s callbacks for `telemetry.onCallbackDuration`.
+function timedHandler<S, M, A>(handler: WebSock<S, M, A>, telemetry: Telemetry): WebSock<S, M, A> {
+  const record = (name: CallbackName, start: number): void => {
+    try {
+      telemetry.onCallbackDuration!(name, performance.now() - start);
+    } catch {
+      // Telemetry must not change what happens.
+    }
+  };
+  // deno-lint-ignore no-explicit-any
+  const run = <R>(name: CallbackName, fn: (a: any, b: any) => R, a: unknown, b: unknown): R => {
+    const start = performance.now();
+    let result: R;
+    try {
+      result = fn.call(handler, a, b);
+    } catch (error) {
+      record(name, start);
+      throw error;
+    }
+    if (!isThenable(result)) {
+      record(name, start);
+      return result;
+    }
+    return Promise.resolve(result).finally(() => record(name, start)) as R;
+  };
+  const { handleControl, terminate } = handler;
+  return {
+    init: (arg, connection) => run("init", handler.init, arg, connection),
+    handleIn: (data, state) => run("handleIn", handler.handleIn, data, state),
+    handleInfo: (message, state) => run("handleInfo", handler.handleInfo, message, state),
+    handleControl: handleControl &&
+      ((frame, state) => run("handleControl", handleControl, frame, state)),
+    terminate: terminate && ((reason, state) => run("terminate", terminate, reason, state)),
+  };
+}
+
 /** A connection's probe: a transport, a mailbox, and the counters of its telemetry. */
 export class Probe<M> implements Transport, Mailbox<M> {
   readonly #received = new Counts();
@@ -153,40 +191,13 @@ export class Probe<M> implements Transport, Mailbox<M> {
   timed<S, A>(handler: WebSock<S, M, A>): WebSock<S, M, A> {
     const telemetry = this.#telemetry;
     if (telemetry.onCallbackDuration === undefined) return handler;
-    const record = (name: CallbackName, start: number): void => {
-      try {
-        telemetry.onCallbackDuration!(name, performance.now() - start);
-      } catch {
-        // Telemetry must not change what happens.
-      }
-    };
-    // deno-lint-ignore no-explicit-any
-    const run = <R>(name: CallbackName, fn: (a: any, b: any) => R, a: unknown, b: unknown): R => {
-      const start = performance.now();
-      let result: R;
-      try {
-        result = fn.call(handler, a, b);
-      } catch (error) {
-        record(name, start);
-        throw error;
-      }
-      if (!isThenable(result)) {
-        record(name, start);
-        return result;
-      }
-      return Promise.resolve(result).finally(() => record(name, start)) as R;
-    };
-    const { handleControl, terminate } = handler;
-    return {
-      init: (arg, connection) => run("init", handler.init, arg, connection),
-      handleIn: (data, state) => run("handleIn", handler.handleIn, data, state),
-      handleInfo: (message, state) => run("handleInfo", handler.handleInfo, message, state),
-      handleControl: handleControl &&
-        ((frame, state) => run("handleControl", handleControl, frame, state)),
-      terminate: terminate && ((reason, state) => run("terminate", terminate, reason, state)),
-    };
+    // One timed handler per handler and telemetry, shared by their connections.
+    let byTelemetry = timedHandlers.get(handler);
+    if (byTelemetry === undefined) timedHandlers.set(handler, byTelemetry = new WeakMap());
+    let timed = byTelemetry.get(telemetry) as WebSock<S, M, A> | undefined;
+    if (timed === undefined) byTelemetry.set(telemetry, timed = timedHandler(handler, telemetry));
+    return timed;
   }
-
   /** The connection opened. */
   start(connection: Connection<unknown>): void {
     this.#connection = connection;
