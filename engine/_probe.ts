@@ -112,11 +112,11 @@ function timedHandler<S, M, A>(handler: WebSock<S, M, A>, telemetry: Telemetry):
     }
     return Promise.resolve(result).finally(() => record(name, start)) as R;
   };
-  const { handleControl, terminate } = handler;
+  const { handleInfo, handleControl, terminate } = handler;
   return {
     init: (arg, connection) => run("init", handler.init, arg, connection),
     handleIn: (data, state) => run("handleIn", handler.handleIn, data, state),
-    handleInfo: (message, state) => run("handleInfo", handler.handleInfo, message, state),
+    handleInfo: handleInfo && ((message, state) => run("handleInfo", handleInfo, message, state)),
     handleControl: handleControl &&
       ((frame, state) => run("handleControl", handleControl, frame, state)),
     terminate: terminate && ((reason, state) => run("terminate", terminate, reason, state)),
@@ -268,11 +268,10 @@ export class Probe<M> implements Transport, Mailbox<M> {
     const mailbox = this.#mailbox;
     const accepting = mailbox.accepting;
     if (mailbox.send(message)) return true;
+    // A full queue closes the connection (1013); a handler without handleInfo leaves it open.
+    const reason = !accepting ? "closed" : mailbox.accepting ? "unhandled" : "full";
     if (this.#connection !== undefined) {
-      this.#tell("onMailboxDrop", {
-        connection: this.#connection,
-        reason: accepting ? "full" : "closed",
-      });
+      this.#tell("onMailboxDrop", { connection: this.#connection, reason });
     }
     return false;
   }

@@ -39,7 +39,7 @@ export interface Traffic {
   readonly binary: number;
   /** Bytes of the binary messages. */
   readonly binaryBytes: number;
-  /** Pings (adapters that see them: Node and Bun). */
+  /** Pings (received: adapters that see them, Node and Bun; sent: pushed and keep-alive ones). */
   readonly ping: number;
   /** Payload bytes of the pings. */
   readonly pingBytes: number;
@@ -120,9 +120,10 @@ export interface MailboxDropEvent {
   readonly connection: Connection<unknown>;
   /**
    * `"full"`: the connection's queue was full (the connection then closes with 1013);
-   * `"closed"`: the connection was closing or closed.
+   * `"closed"`: the connection was closing or closed; `"unhandled"`: the handler has no
+   * `handleInfo`.
    */
-  readonly reason: "full" | "closed";
+  readonly reason: "full" | "closed" | "unhandled";
 }
 
 /** Told when a peer that does not read is closed with 1008. */

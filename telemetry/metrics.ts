@@ -100,8 +100,16 @@ export interface MetricsSnapshot {
   readonly upgradesRefused: Readonly<Record<string, number>>;
   /** Errors the error hook was told of, by source. */
   readonly errors: Readonly<Record<ErrorSource, number>>;
-  /** Mailbox messages dropped: the queue was full, or the connection closing or closed. */
-  readonly mailboxDrops: { readonly full: number; readonly closed: number };
+  /** Mailbox messages dropped: the queue was full, the connection closing or closed, or the
+   * handler without `handleInfo`. */
+  readonly mailboxDrops: {
+    /** The queue was full. */
+    readonly full: number;
+    /** The connection was closing or closed. */
+    readonly closed: number;
+    /** The handler has no `handleInfo`. */
+    readonly unhandled: number;
+  };
   /** Peers closed with 1008 for not reading. */
   readonly slowPeers: number;
   /** How long connections lasted, in seconds (those that are over). */
@@ -226,19 +234,26 @@ function byKey(map: Map<number, number>): Record<string, number> {
  * time); counting costs a few additions per message.
  *
  * @example Serve `/metrics` beside the WebSocket
- * ```ts ignore
+ * ```ts
+ * import { ok, push, type WebSock } from "@websock/websock";
  * import { websockHandler } from "@websock/websock/deno";
  * import { Metrics } from "@websock/websock/telemetry";
- * import { Echo } from "./echo.ts";
+ *
+ * const Echo = {
+ *   init: () => ok(null),
+ *   handleIn: (data, state) => push(data, state),
+ * } satisfies WebSock<null>;
  *
  * const metrics = new Metrics();
- * Deno.serve(websockHandler(Echo, {
+ * const handler = websockHandler(Echo, {
  *   telemetry: metrics,
  *   fallback: (request) =>
  *     new URL(request.url).pathname === "/metrics"
  *       ? metrics.response()
  *       : new Response("Not found", { status: 404 }),
- * }));
+ * });
+ * // Deno.serve(handler);
+ * metrics.snapshot().connections.active; // 0
  * ```
  */
 export class Metrics implements Telemetry {
@@ -258,7 +273,7 @@ export class Metrics implements Telemetry {
   readonly #codesReceived = new Map<number, number>();
   readonly #refused = new Map<number, number>();
   readonly #errors = Object.fromEntries(SOURCES.map((s) => [s, 0])) as Record<ErrorSource, number>;
-  readonly #drops = { full: 0, closed: 0 };
+  readonly #drops = { full: 0, closed: 0, unhandled: 0 };
   #slowPeers = 0;
   readonly #duration: Histogram;
   readonly #callbacks: Record<CallbackName, Histogram> | undefined;
@@ -443,7 +458,7 @@ export class Metrics implements Telemetry {
       ["errors_total", "Errors reported to onError, by source.", labelled("source", s.errors)],
       [
         "mailbox_dropped_total",
-        "Mailbox messages dropped: queue full, or connection closing or closed.",
+        "Mailbox messages dropped: queue full, connection closing or closed, or no handleInfo.",
         labelled("reason", s.mailboxDrops),
       ],
       ["slow_peers_total", "Peers closed with 1008 for not reading.", [[[], s.slowPeers]]],

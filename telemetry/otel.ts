@@ -179,6 +179,24 @@ const NO_ERROR = Symbol("none");
  * `websock.mailbox.dropped` (`websock.drop.reason`), `websock.slow_peers`, and the histograms
  * `websock.connection.duration` (s, `websock.terminate.reason`) and, when asked for,
  * `websock.callback.duration` (s, `websock.callback`).
+ *
+ * @example On the global meter (Deno's under `OTEL_DENO=true`), with a span per connection
+ * ```ts
+ * import { ok, push, type WebSock } from "@websock/websock";
+ * import { websockHandler } from "@websock/websock/deno";
+ * import { OtelTelemetry } from "@websock/websock/otel";
+ *
+ * const Echo = {
+ *   init: () => ok(null),
+ *   handleIn: (data, state) => push(data, state),
+ * } satisfies WebSock<null>;
+ *
+ * const telemetry = new OtelTelemetry({ spans: true });
+ * const handler = websockHandler(Echo, { telemetry });
+ * // Deno.serve(handler);
+ * telemetry.prometheus(); // it is a Metrics too
+ * telemetry.close();
+ * ```
  */
 export class OtelTelemetry extends Metrics implements Telemetry {
   readonly #meter: OtelMeter;
@@ -370,6 +388,21 @@ function exception(error: unknown): Error | string {
  * @param options The meter (default: the global one's `websock` meter), spans, callback
  *   durations.
  * @returns The telemetry (a {@linkcode Metrics} that also records on OpenTelemetry).
+ *
+ * @example On the global meter
+ * ```ts
+ * import { ok, push, type WebSock } from "@websock/websock";
+ * import { websockHandler } from "@websock/websock/deno";
+ * import { otelTelemetry } from "@websock/websock/otel";
+ *
+ * const Echo = {
+ *   init: () => ok(null),
+ *   handleIn: (data, state) => push(data, state),
+ * } satisfies WebSock<null>;
+ *
+ * const handler = websockHandler(Echo, { telemetry: otelTelemetry() });
+ * // Deno.serve(handler);
+ * ```
  *
  * @example With an SDK's MeterProvider
  * ```ts ignore

@@ -104,7 +104,7 @@ function expected(control: boolean) {
       upgrade: 0,
       transport: 0,
     },
-    mailboxDrops: { full: 0, closed: 0 },
+    mailboxDrops: { full: 0, closed: 0, unhandled: 0 },
     slowPeers: 0,
   };
 }

@@ -151,6 +151,21 @@ Deno.test("telemetry tells mailbox drops: full (then 1013) and closed", async ()
   assert.equal(conn.closeFrame?.code, 1013);
 });
 
+Deno.test("telemetry tells mail dropped for a handler without handleInfo, which stays open", async () => {
+  const telemetry = recorder();
+  const NoMail = {
+    init: () => ok(null),
+    handleIn: (data: string | Uint8Array, state: null) => push(data, state),
+  } satisfies WebSock<null, string>;
+  const conn = await TestConnection.start(NoMail, { telemetry, onError() {} });
+  assert.equal(conn.connection.send("x"), false);
+  const drops = telemetry.events.filter(([name]) => name === "drop").map(([, e]) => e);
+  assert.deepEqual(drops.map((e) => (e as MailboxDropEvent).reason), ["unhandled"]);
+  assert.equal(conn.over, false);
+  await conn.receive("still here");
+  assert.deepEqual(conn.texts(), ["still here"]);
+});
+
 Deno.test("telemetry tells a slow peer exactly when the engine closes it with 1008", async () => {
   const telemetry = recorder();
   const conn = await TestConnection.start(Echo, { telemetry, maxBufferedBytes: 100 });
