@@ -22,6 +22,7 @@
 
 import { Redis } from "npm:ioredis@^5.4.1";
 import type { Backend } from "./pubsub.ts";
+import { closeClient, DISCONNECT_TIMEOUT } from "./_redis_client.ts";
 
 export type { Backend } from "./pubsub.ts";
 
@@ -134,6 +135,7 @@ export class RedisBackend implements Backend {
         // A publish waits through one retry, then fails (at most once); subscribes wait.
         maxRetriesPerRequest: role === "publish" ? 1 : null,
         autoResubscribe: true,
+        disconnectTimeout: DISCONNECT_TIMEOUT,
       });
       client.on("error", report);
       client.on("ready", () => this.#down = false);
@@ -193,19 +195,8 @@ export class RedisBackend implements Backend {
   /** Close both connections. */
   async close(): Promise<void> {
     this.#closing = true;
-    await Promise.all([this.#pub, this.#sub].map(async (client) => {
-      if (!client || client.status === "end") return;
-      // Wait for the socket itself to be gone, not only for QUIT's reply.
-      const ended = new Promise<void>((resolve) => client.once("end", () => resolve()));
-      if (client.status === "ready") {
-        try {
-          await client.quit();
-        } catch {
-          client.disconnect();
-        }
-      } else client.disconnect();
-      await ended;
-    }));
+    // Not waiting for "end" on a client that is reconnecting: it never comes (Redis down).
+    await Promise.all([this.#pub, this.#sub].map((client) => client && closeClient(client)));
     this.#pub = this.#sub = undefined;
   }
 }

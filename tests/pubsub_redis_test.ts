@@ -89,3 +89,27 @@ Deno.test({
     await two.close();
   },
 });
+
+Deno.test({
+  name: "RedisBackend.close() returns while Redis is down instead of waiting for a reconnect",
+  ignore: !HAS_REDIS,
+  async fn() {
+    await using redis = await startRedis();
+    const errors: unknown[] = [];
+    const pubsub = new PubSub({
+      backend: new RedisBackend({ url: redis.url }),
+      onError: (e) => errors.push(e),
+    });
+    await pubsub.subscribe("room", inbox());
+    await redis.kill();
+    await until(() => errors.length > 0, "the error report");
+    await delay(300); // both clients now wait to reconnect
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const outcome = await Promise.race([
+      pubsub.close().then(() => "closed"),
+      new Promise<string>((resolve) => timer = setTimeout(() => resolve("still waiting"), 3000)),
+    ]);
+    clearTimeout(timer);
+    assert.equal(outcome, "closed");
+  },
+});
