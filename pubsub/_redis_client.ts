@@ -10,8 +10,10 @@ export const DISCONNECT_TIMEOUT = 100;
  * reconnect (Redis down) only needs its timer cleared: `disconnect()` does that, and no
  * `end` event follows, so none is awaited (waiting for it would hang forever). ioredis then
  * leaves a `disconnectTimeout` timer running, which is waited for instead (bounded).
+ * `quit: false` disconnects a ready client too (a reader blocked in XREAD: QUIT would wait
+ * behind it).
  */
-export async function closeClient(client: Redis): Promise<void> {
+export async function closeClient(client: Redis, { quit = true } = {}): Promise<void> {
   const status = client.status;
   if (status === "end") return;
   if (status === "reconnecting" || status === "close" || status === "wait") {
@@ -22,7 +24,7 @@ export async function closeClient(client: Redis): Promise<void> {
     return;
   }
   const ended = new Promise<void>((resolve) => client.once("end", () => resolve()));
-  if (status === "ready") {
+  if (status === "ready" && quit) {
     try {
       await client.quit();
     } catch {

@@ -149,4 +149,3 @@ export function isPosition(value: unknown): value is Position {
   return typeof epoch === "string" && epoch.length <= 64 && Number.isSafeInteger(offset) &&
     (offset as number) >= 0;
 }
-

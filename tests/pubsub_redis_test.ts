@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { PubSub, type Subscriber } from "../pubsub/mod.ts";
 import { RedisBackend } from "../pubsub/redis.ts";
-import { delay } from "./_helpers.ts";
+import { delay, until } from "./_helpers.ts";
 import { HAS_REDIS, startRedis, warnWithoutRedis } from "./_redis.ts";
 
 warnWithoutRedis("pubsub_redis_test.ts");
@@ -9,17 +9,6 @@ warnWithoutRedis("pubsub_redis_test.ts");
 function inbox(): Subscriber<unknown> & { got: unknown[] } {
   const got: unknown[] = [];
   return { got, send: (m: unknown) => got.push(m) > 0 };
-}
-
-/** Wait (bounded) until `done()` holds. */
-async function until(done: () => boolean, what: string | (() => string), ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!done()) {
-    if (Date.now() > end) {
-      throw new Error(`Timed out waiting for ${typeof what === "string" ? what : what()}`);
-    }
-    await delay(10);
-  }
 }
 
 Deno.test({
