@@ -86,20 +86,23 @@ local function ensure(stream, meta, fresh, ttl)
   return e
 end
 -- Drop the entries older than max_age ms. An entry is {id, {'e', epoch, 't', ms, 'd', data}}.
+-- Usually the oldest one is fresh: one look. Otherwise pages of 100 until a fresh one.
 local function expire(stream, max_age, now)
   if max_age <= 0 then return end
   local cutoff = now - max_age
+  local count = 1
   while true do
-    local old = redis.call('XRANGE', stream, '-', '+', 'COUNT', 100)
+    local old = redis.call('XRANGE', stream, '-', '+', 'COUNT', count)
     if #old == 0 then return end
-    for _, entry in ipairs(old) do
+    for i, entry in ipairs(old) do
       if tonumber(entry[2][4]) >= cutoff then
-        redis.call('XTRIM', stream, 'MINID', entry[1])
+        if i > 1 or count > 1 then redis.call('XTRIM', stream, 'MINID', entry[1]) end
         return
       end
     end
     local last = tonumber(string.match(old[#old][1], '^(%d+)'))
     redis.call('XTRIM', stream, 'MINID', string.format('%d-0', last + 1))
+    count = 100
   end
 end
 `;
