@@ -84,7 +84,7 @@ export interface HistoryPage {
  * import { MemoryHistory } from "@websock/websock/pubsub";
  *
  * const history = new MemoryHistory({ maxLength: 100 });
- * history.start(() => {}, () => {});
+ * history.start(() => {});
  * const first = history.publish("news", "hello"); // { epoch: "…", offset: 1 }
  * history.read("news", { epoch: first.epoch, offset: 0 }, 10).entries.length; // 1
  * ```

@@ -80,13 +80,21 @@ async function launch(port: number, dir?: string): Promise<Deno.ChildProcess> {
   throw new Error(`redis-server did not start on port ${port}`);
 }
 
+async function run(command: string, ...args: string[]): Promise<string> {
+  const output = await new Deno.Command(command, { args, stdout: "piped", stderr: "inherit" })
+    .output();
+  if (!output.success) throw new Error(`${command} ${args.join(" ")} failed`);
+  return new TextDecoder().decode(output.stdout).trim();
+}
+
 /**
  * Start a redis-server on 127.0.0.1 and a free port; `await using` stops it. With
  * `persist`, it keeps its data (in a temporary directory) across `restart()`.
  */
 export async function startRedis({ persist = false } = {}): Promise<RedisServer> {
   const port = freePort();
-  const dir = persist ? await Deno.makeTempDir({ prefix: "websock-redis-" }) : undefined;
+  // Made and removed by child processes: the test task runs without --allow-write.
+  const dir = persist ? await run("mktemp", "-d", "-t", "websock-redis-XXXXXX") : undefined;
   let child: Deno.ChildProcess | undefined = await launch(port, dir);
   const kill = async () => {
     if (!child) return;
@@ -105,7 +113,7 @@ export async function startRedis({ persist = false } = {}): Promise<RedisServer>
     },
     async [Symbol.asyncDispose]() {
       await kill();
-      if (dir) await Deno.remove(dir, { recursive: true });
+      if (dir) await run("rm", "-rf", dir);
     },
   };
 }
