@@ -73,6 +73,28 @@ await using redis = await startRedis();
 const url = redis.url;
 const quiet = () => {};
 
+type Hub = {
+  subscribe(topic: string, subscriber: { send(m: unknown): boolean }): Promise<void>;
+  publish(topic: string, message: string): unknown;
+  close(): Promise<void>;
+};
+
+/** Publish on `one`, receive on `two` (which may be `one`). */
+async function between(one: Hub, two: Hub): Promise<Latency> {
+  const s = signal();
+  await two.subscribe("lat", { send: () => (s.fire(), true) });
+  const result = await pingPong(() => one.publish("lat", PAYLOAD), s);
+  await one.close();
+  await two.close();
+  return result;
+}
+
+const streamsHub = () =>
+  new HistoryPubSub<string>({
+    backend: new RedisStreamsBackend({ url, maxLength: 10_000 }),
+    onError: quiet,
+  });
+
 const contestants: Record<string, () => Promise<Latency>> = {
   "raw ioredis PUBLISH -> SUBSCRIBE (floor)": async () => {
     const pub = new Redis(url), sub = new Redis(url);
@@ -109,37 +131,16 @@ const contestants: Record<string, () => Promise<Latency>> = {
     pub.disconnect();
     return result;
   },
-  "Redis pub/sub (PubSub + RedisBackend), 2 nodes": async () => {
-    const one = new PubSub<string>({ backend: new RedisBackend({ url }), onError: quiet });
-    const two = new PubSub<string>({ backend: new RedisBackend({ url }), onError: quiet });
-    const s = signal();
-    await two.subscribe("lat", { send: () => (s.fire(), true) });
-    const result = await pingPong(() => one.publish("lat", PAYLOAD), s);
-    await one.close();
-    await two.close();
-    return result;
-  },
-  "Redis Streams (HistoryPubSub + RedisStreamsBackend), 2 nodes": async () => {
-    const backend = () => new RedisStreamsBackend({ url, maxLength: 10_000 });
-    const one = new HistoryPubSub<string>({ backend: backend(), onError: quiet });
-    const two = new HistoryPubSub<string>({ backend: backend(), onError: quiet });
-    const s = signal();
-    await two.subscribe("lat", { send: () => (s.fire(), true) });
-    const result = await pingPong(() => one.publish("lat", PAYLOAD), s);
-    await one.close();
-    await two.close();
-    return result;
-  },
-  "Redis Streams, publisher and subscriber on 1 node": async () => {
-    const one = new HistoryPubSub<string>({
-      backend: new RedisStreamsBackend({ url, maxLength: 10_000 }),
-      onError: quiet,
-    });
-    const s = signal();
-    await one.subscribe("lat1", { send: () => (s.fire(), true) });
-    const result = await pingPong(() => one.publish("lat1", PAYLOAD), s);
-    await one.close();
-    return result;
+  "Redis pub/sub (PubSub + RedisBackend), 2 nodes": () =>
+    between(
+      new PubSub<string>({ backend: new RedisBackend({ url }), onError: quiet }),
+      new PubSub<string>({ backend: new RedisBackend({ url }), onError: quiet }),
+    ),
+  "Redis Streams (HistoryPubSub + RedisStreamsBackend), 2 nodes": () =>
+    between(streamsHub(), streamsHub()),
+  "Redis Streams, publisher and subscriber on 1 node": () => {
+    const hub = streamsHub();
+    return between(hub, hub);
   },
 };
 

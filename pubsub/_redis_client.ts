@@ -38,3 +38,18 @@ export async function closeClient(client: Redis, { quit = true } = {}): Promise<
 export function redact(url: string): string {
   return url.replace(/\/\/[^@/]*@/, "//***@");
 }
+
+/** The options both Redis backends take, checked (TypeError/RangeError naming the value). */
+export function checkRedisOptions(url: unknown, prefix: unknown, maxRetryDelay: unknown): void {
+  if (typeof url !== "string" || !/^rediss?:\/\//.test(url)) {
+    throw new TypeError(`Invalid option url: ${JSON.stringify(url)} is not a redis:// URL`);
+  }
+  if (typeof prefix !== "string") {
+    throw new TypeError(`Invalid option prefix: ${String(prefix)} is not a string`);
+  }
+  if (typeof maxRetryDelay !== "number" || !Number.isFinite(maxRetryDelay) || maxRetryDelay < 0) {
+    throw new RangeError(
+      `Invalid option maxRetryDelay: ${String(maxRetryDelay)} is not a number of ms >= 0`,
+    );
+  }
+}

@@ -22,7 +22,7 @@
 
 import { Redis } from "npm:ioredis@^5.4.1";
 import type { Backend } from "./pubsub.ts";
-import { closeClient, DISCONNECT_TIMEOUT } from "./_redis_client.ts";
+import { checkRedisOptions, closeClient, DISCONNECT_TIMEOUT } from "./_redis_client.ts";
 
 export type { Backend } from "./pubsub.ts";
 
@@ -88,17 +88,7 @@ export class RedisBackend implements Backend {
    */
   constructor(options: RedisBackendOptions = {}) {
     const { url = "redis://127.0.0.1:6379", prefix = "websock:", maxRetryDelay = 2000 } = options;
-    if (typeof url !== "string" || !/^rediss?:\/\//.test(url)) {
-      throw new TypeError(`Invalid option url: ${JSON.stringify(url)} is not a redis:// URL`);
-    }
-    if (typeof prefix !== "string") {
-      throw new TypeError(`Invalid option prefix: ${String(prefix)} is not a string`);
-    }
-    if (!Number.isFinite(maxRetryDelay) || maxRetryDelay < 0) {
-      throw new RangeError(
-        `Invalid option maxRetryDelay: ${String(maxRetryDelay)} is not a number of ms >= 0`,
-      );
-    }
+    checkRedisOptions(url, prefix, maxRetryDelay);
     this.#url = url;
     this.#prefix = prefix;
     this.#maxRetryDelay = maxRetryDelay;

@@ -26,7 +26,7 @@
 
 import { Redis } from "npm:ioredis@^5.4.1";
 import type { HistoryBackend, HistoryMessage, HistoryPage, Position } from "./history_backend.ts";
-import { closeClient, DISCONNECT_TIMEOUT, redact } from "./_redis_client.ts";
+import { checkRedisOptions, closeClient, DISCONNECT_TIMEOUT, redact } from "./_redis_client.ts";
 import { newEpoch } from "./_epoch.ts";
 import { LUA_CHECK, LUA_PUBLISH, LUA_READ, type RawEntry, type Scripts } from "./_streams_lua.ts";
 
@@ -164,17 +164,7 @@ export class RedisStreamsBackend implements HistoryBackend {
       maxAge = 300_000,
       maxRetryDelay = 2000,
     } = options;
-    if (typeof url !== "string" || !/^rediss?:\/\//.test(url)) {
-      throw new TypeError(`Invalid option url: ${JSON.stringify(url)} is not a redis:// URL`);
-    }
-    if (typeof prefix !== "string") {
-      throw new TypeError(`Invalid option prefix: ${String(prefix)} is not a string`);
-    }
-    if (!Number.isFinite(maxRetryDelay) || maxRetryDelay < 0) {
-      throw new RangeError(
-        `Invalid option maxRetryDelay: ${String(maxRetryDelay)} is not a number of ms >= 0`,
-      );
-    }
+    checkRedisOptions(url, prefix, maxRetryDelay);
     this.#url = url;
     this.#where = redact(url);
     this.#prefix = prefix;
@@ -263,6 +253,26 @@ export class RedisStreamsBackend implements HistoryBackend {
         next = true; // the connection dropped under it: wait for the next one
       }
     }
+  }
+
+  /** The read script (epoch, head, entries after `after`), waiting through an outage. */
+  #readScript(
+    writer: Client,
+    stream: Stream,
+    after: Position,
+    limit: number,
+  ): Promise<[string, number, RawEntry[]]> {
+    return this.#retry(writer, () =>
+      writer.websockRead(
+        stream.key,
+        stream.meta,
+        newEpoch(),
+        this.#metaTtl,
+        this.#maxAge,
+        after.epoch,
+        after.offset,
+        limit,
+      ));
   }
 
   #stream(topic: string): Stream {
@@ -420,17 +430,7 @@ export class RedisStreamsBackend implements HistoryBackend {
     const stream = this.#stream(topic);
     this.#streams.set(topic, stream);
     this.#byKey.set(stream.key, stream);
-    const [epoch, head] = await this.#retry(writer, () =>
-      writer.websockRead(
-        stream.key,
-        stream.meta,
-        newEpoch(),
-        this.#metaTtl,
-        this.#maxAge,
-        "",
-        0,
-        0,
-      ));
+    const [epoch, head] = await this.#readScript(writer, stream, { epoch: "", offset: 0 }, 0);
     if (this.#streams.get(topic) === stream) {
       stream.epoch = epoch;
       stream.last = head;
@@ -504,18 +504,7 @@ export class RedisStreamsBackend implements HistoryBackend {
   async read(topic: string, after: Position, limit: number): Promise<HistoryPage> {
     const writer = this.#writer;
     if (!writer) throw new TypeError(`Cannot read ${topic}: backend not started`);
-    const stream = this.#stream(topic);
-    const [epoch, head, raw] = await this.#retry(writer, () =>
-      writer.websockRead(
-        stream.key,
-        stream.meta,
-        newEpoch(),
-        this.#metaTtl,
-        this.#maxAge,
-        after.epoch,
-        after.offset,
-        limit,
-      ));
+    const [epoch, head, raw] = await this.#readScript(writer, this.#stream(topic), after, limit);
     const entries: HistoryMessage<unknown>[] = [];
     for (const item of raw) {
       const entry = this.#entry(topic, item);
