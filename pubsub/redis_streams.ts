@@ -109,14 +109,20 @@ function checkCount(name: string, value: unknown, min: number): number {
  * that, and never while a node subscribes to the topic).
  *
  * @example Two processes, one room with history
- * ```ts ignore
+ * ```ts
  * import { HistoryPubSub } from "@websock/websock/pubsub";
  * import { RedisStreamsBackend } from "@websock/websock/pubsub-redis-streams";
  *
- * const pubsub = new HistoryPubSub<string>({
- *   backend: new RedisStreamsBackend({ url: Deno.env.get("REDIS_URL"), maxAge: 600_000 }),
- *   onError: (error) => console.warn("pub/sub:", error),
- * });
+ * const url = Deno.env.get("REDIS_URL"); // such as redis://127.0.0.1:6379
+ * if (url !== undefined) {
+ *   const pubsub = new HistoryPubSub<string>({
+ *     backend: new RedisStreamsBackend({ url, maxAge: 600_000 }),
+ *     onError: (error) => console.warn("pub/sub:", error),
+ *   });
+ *   const position = await pubsub.publish("lobby", "hello"); // stored: every process sees it
+ *   console.log(position.offset);
+ *   await pubsub.close();
+ * }
  * ```
  */
 export class RedisStreamsBackend implements HistoryBackend {

@@ -3,7 +3,9 @@ import { Redis } from "npm:ioredis@^5.4.1";
 import { type Delivery, HistoryPubSub, type Position } from "../pubsub/mod.ts";
 import { RedisStreamsBackend, type RedisStreamsBackendOptions } from "../pubsub/redis_streams.ts";
 import { delay, until } from "./_helpers.ts";
-import { HAS_REDIS, startRedis } from "./_redis.ts";
+import { HAS_REDIS, startRedis, warnWithoutRedis } from "./_redis.ts";
+
+warnWithoutRedis("pubsub_redis_streams_test.ts");
 
 type Box = {
   got: Delivery<unknown>[];
