@@ -6,17 +6,20 @@
 import assert from "node:assert/strict";
 import { type ChatServer, startChat } from "./_chat.ts";
 import { CHROMIUM, launchChromium, type Page, tempDir, waitFor } from "./_browser.ts";
+import { HAS_REDIS, startRedis } from "./_redis.ts";
 
 const TIMEOUT = 1000; // the demo's keep-alive timeout (CHAT_TIMEOUT_MS): a ping after ~0.5 s
 const env = { CHAT_TIMEOUT_MS: String(TIMEOUT) };
 
-// Before the page's own script: count the WebSockets it opens, and record every status text.
+// Before the page's own script: count (and keep) the WebSockets it opens, and record every
+// status text.
 const PROBE = `(() => {
   window.__sockets = 0;
+  window.__ws = [];
   window.__statuses = [];
   const Native = WebSocket;
   window.WebSocket = class extends Native {
-    constructor(...args) { super(...args); window.__sockets++; }
+    constructor(...args) { super(...args); window.__sockets++; window.__ws.push(this); }
   };
   document.addEventListener("DOMContentLoaded", () => {
     const status = document.getElementById("status");
@@ -210,6 +213,103 @@ Deno.test({
       );
     } finally {
       await server[Symbol.asyncDispose]();
+    }
+  },
+});
+
+/** The chat lines of a page's log (not the join, leave or status lines). */
+async function said(page: Page): Promise<string[]> {
+  const log = await evaluate<string>(page, LOG);
+  return log.split("\n").filter((l) => /^\w+: /.test(l));
+}
+
+Deno.test({
+  name: "chat demo with Redis Streams: a page that reconnects shows what it missed, once, in order",
+  ignore: CHROMIUM === undefined || !HAS_REDIS,
+  async fn(t) {
+    await using dir = await tempDir();
+    await using redis = await startRedis();
+    const env = { REDIS_URL: redis.url, CHAT_TIMEOUT_MS: String(TIMEOUT) };
+    let a: ChatServer = await startChat({ env });
+    await using b = await startChat({ env });
+    try {
+      await using chromium = await launchChromium(CHROMIUM!, dir);
+      const newPage = () => chromium.newPage();
+      const alice = await open(newPage, a.origin);
+      const bob = await open(newPage, b.origin);
+      await join(alice, "alice");
+      await join(bob, "bob");
+      await logHas(alice, "bob joined");
+      await say(bob, "one");
+      await logHas(alice, "bob: one");
+      const bobSays = (...texts: string[]) =>
+        bob.evaluate(`for (const t of ${JSON.stringify(texts)}) window.__ws.at(-1).send(t)`);
+
+      await t.step(
+        "alice's server is killed; bob talks; it restarts: alice gets it all",
+        async () => {
+          const port = a.port;
+          await a[Symbol.asyncDispose](); // SIGKILL: alice's page starts reconnecting
+          await waitFor(alice, `${STATUS}.startsWith("disconnected")`);
+          await bobSays("two", "three", "four");
+          await logHas(bob, "bob: four"); // stored in the room's stream
+          a = await startChat({ env, port });
+          await waitFor(alice, `${STATUS} === "connected as alice"`, 20_000);
+          await logHas(alice, "bob: four");
+          await say(bob, "five");
+          await logHas(alice, "bob: five");
+          assert.deepEqual(await said(alice), [
+            "bob: one",
+            "bob: two",
+            "bob: three",
+            "bob: four",
+            "bob: five",
+          ]);
+        },
+      );
+
+      await t.step(
+        "alice's connection drops while bob talks: she shows each line once",
+        async () => {
+          const sockets = await evaluate<number>(alice, "window.__sockets");
+          await alice.evaluate("window.__ws.at(-1).close()"); // the page sees a drop, reconnects
+          await bobSays("six", "seven", "eight");
+          await waitFor(alice, `window.__sockets === ${sockets + 1}`);
+          await waitFor(alice, `${STATUS} === "connected as alice"`, 20_000);
+          await bobSays("nine");
+          await logHas(alice, "bob: nine");
+          await say(alice, "back");
+          await logHas(bob, "alice: back");
+          assert.deepEqual(await said(alice), [
+            "bob: one",
+            "bob: two",
+            "bob: three",
+            "bob: four",
+            "bob: five",
+            "bob: six",
+            "bob: seven",
+            "bob: eight",
+            "bob: nine",
+            "alice: back",
+          ]);
+          const log = await evaluate<string>(alice, LOG);
+          assert.ok(!log.includes("no longer available"), `no gap notice: ${log}`);
+          const png = await alice.screenshot({ type: "png" });
+          await dir.write("resumed-alice.png", png);
+        },
+      );
+      if (Deno.env.get("WEBSOCK_KEEP_SCREENSHOTS")) {
+        dir.keep();
+        console.log(`screenshots kept in ${dir.path}`);
+      }
+    } catch (error) {
+      dir.keep();
+      throw new Error(
+        `${(error as Error).message}\n(screenshots and profile kept in ${dir.path})`,
+        { cause: error },
+      );
+    } finally {
+      await a[Symbol.asyncDispose]();
     }
   },
 });
