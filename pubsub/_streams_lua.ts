@@ -49,11 +49,8 @@ local e = ensure(KEYS[1], KEYS[2], ARGV[1], tonumber(ARGV[2]))
 local o = redis.call('HINCRBY', KEYS[2], 'o', 1)
 redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], string.format('%d-0', o),
   'e', e, 't', string.format('%d', now), 'd', ARGV[5])
-local max_age = tonumber(ARGV[3])
-if max_age > 0 then
-  expire(KEYS[1], max_age, now)
-  redis.call('PEXPIRE', KEYS[1], max_age)
-end
+-- Trimmed by age when read (the read script): a publish only keeps an idle stream expiring.
+if tonumber(ARGV[3]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
 return {e, o}
 `;
 

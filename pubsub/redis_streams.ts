@@ -53,7 +53,8 @@ export interface RedisStreamsBackendOptions {
   maxLength?: number;
   /**
    * How long a message is kept, in ms (by Redis's clock); `0` keeps messages until
-   * `maxLength` pushes them out. An idle topic's stream expires after it too.
+   * `maxLength` pushes them out. Older messages are never replayed (a catch-up trims them,
+   * `XTRIM MINID`), and an idle topic's stream expires after this long.
    * @default {300000}
    */
   maxAge?: number;
@@ -151,6 +152,8 @@ export class RedisStreamsBackend implements HistoryBackend {
   #unblocking: Promise<void> = Promise.resolve();
   #down = false;
   #closing = false;
+  readonly #node = newEpoch();
+  #epochs = 0;
 
   /**
    * Make the backend; it connects when the `HistoryPubSub` starts it.
@@ -261,6 +264,11 @@ export class RedisStreamsBackend implements HistoryBackend {
     }
   }
 
+  /** A name for a new epoch, used only if Redis has none: unique, and cheaper than a UUID. */
+  #fresh(): string {
+    return `${this.#node}${(this.#epochs++).toString(36)}`;
+  }
+
   /** The read script (epoch, head, entries after `after`), waiting through an outage. */
   #readScript(
     writer: Client,
@@ -272,7 +280,7 @@ export class RedisStreamsBackend implements HistoryBackend {
       writer.websockRead(
         stream.key,
         stream.meta,
-        newEpoch(),
+        this.#fresh(),
         this.#metaTtl,
         this.#maxAge,
         after.epoch,
@@ -482,7 +490,7 @@ export class RedisStreamsBackend implements HistoryBackend {
       const [epoch, offset] = await writer.websockPublish(
         stream.key,
         stream.meta,
-        newEpoch(),
+        this.#fresh(),
         this.#metaTtl,
         this.#maxAge,
         this.#maxLength,
