@@ -26,7 +26,9 @@ export type Room = HistoryPubSub<ChatEvent> | PubSub<ChatEvent>;
  */
 export type Join = { name: string; since?: Position } | { refused: string };
 
-type Mail = ChatEvent | Delivery<ChatEvent>;
+/** A line the room could not store (Redis unreachable): told to its sender only. */
+type Unsent = { type: "unsent"; text: string };
+type Mail = ChatEvent | Delivery<ChatEvent> | Unsent;
 type State = { name: string; connection: Connection<Mail>; joined: boolean };
 
 const ROOM = "chat:lobby";
@@ -86,7 +88,12 @@ export function chat(pubsub: Room, worker: string): WebSock<State, Mail, Join> {
         return stop("normal", state, { code: 1003, reason: "text only" });
       }
       const text = data.trim().slice(0, 500);
-      if (text) pubsub.publish(ROOM, { type: "message", name: state.name, text, worker });
+      if (!text) return ok(state);
+      const sent = pubsub.publish(ROOM, { type: "message", name: state.name, text, worker });
+      // With a history, a line that could not be stored fails visibly: its sender is told.
+      if (sent instanceof Promise) {
+        sent.catch(() => state.connection.send({ type: "unsent", text }));
+      }
       return ok(state);
     },
     handleInfo: (mail, state) => push(forPage(mail), state),
