@@ -45,3 +45,6 @@
 
 export * from "./pubsub.ts";
 export * from "./broadcast_channel.ts";
+export * from "./history_backend.ts";
+export * from "./history.ts";
+export * from "./memory_history.ts";

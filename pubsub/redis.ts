@@ -22,6 +22,7 @@
 
 import { Redis } from "npm:ioredis@^5.4.1";
 import type { Backend } from "./pubsub.ts";
+import { checkRedisOptions, closeClient, DISCONNECT_TIMEOUT } from "./_redis_client.ts";
 
 export type { Backend } from "./pubsub.ts";
 
@@ -87,17 +88,7 @@ export class RedisBackend implements Backend {
    */
   constructor(options: RedisBackendOptions = {}) {
     const { url = "redis://127.0.0.1:6379", prefix = "websock:", maxRetryDelay = 2000 } = options;
-    if (typeof url !== "string" || !/^rediss?:\/\//.test(url)) {
-      throw new TypeError(`Invalid option url: ${JSON.stringify(url)} is not a redis:// URL`);
-    }
-    if (typeof prefix !== "string") {
-      throw new TypeError(`Invalid option prefix: ${String(prefix)} is not a string`);
-    }
-    if (!Number.isFinite(maxRetryDelay) || maxRetryDelay < 0) {
-      throw new RangeError(
-        `Invalid option maxRetryDelay: ${String(maxRetryDelay)} is not a number of ms >= 0`,
-      );
-    }
+    checkRedisOptions(url, prefix, maxRetryDelay);
     this.#url = url;
     this.#prefix = prefix;
     this.#maxRetryDelay = maxRetryDelay;
@@ -134,6 +125,7 @@ export class RedisBackend implements Backend {
         // A publish waits through one retry, then fails (at most once); subscribes wait.
         maxRetriesPerRequest: role === "publish" ? 1 : null,
         autoResubscribe: true,
+        disconnectTimeout: DISCONNECT_TIMEOUT,
       });
       client.on("error", report);
       client.on("ready", () => this.#down = false);
@@ -193,19 +185,8 @@ export class RedisBackend implements Backend {
   /** Close both connections. */
   async close(): Promise<void> {
     this.#closing = true;
-    await Promise.all([this.#pub, this.#sub].map(async (client) => {
-      if (!client || client.status === "end") return;
-      // Wait for the socket itself to be gone, not only for QUIT's reply.
-      const ended = new Promise<void>((resolve) => client.once("end", () => resolve()));
-      if (client.status === "ready") {
-        try {
-          await client.quit();
-        } catch {
-          client.disconnect();
-        }
-      } else client.disconnect();
-      await ended;
-    }));
+    // Not waiting for "end" on a client that is reconnecting: it never comes (Redis down).
+    await Promise.all([this.#pub, this.#sub].map((client) => client && closeClient(client)));
     this.#pub = this.#sub = undefined;
   }
 }

@@ -147,3 +147,18 @@ export { closePayload, encodeFrame, KEY, Raw, upgradeRequest } from "../testing/
 export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/** Wait (bounded, polling every 10 ms) until `done()` holds; the message says what for. */
+export async function until(
+  done: () => boolean,
+  what: string | (() => string),
+  ms = 5000,
+): Promise<void> {
+  const end = Date.now() + ms;
+  while (!done()) {
+    if (Date.now() > end) {
+      throw new Error(`Timed out waiting for ${typeof what === "string" ? what : what()}`);
+    }
+    await delay(10);
+  }
+}

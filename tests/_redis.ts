@@ -36,7 +36,12 @@ export interface RedisServer extends AsyncDisposable {
   restart(): Promise<void>;
 }
 
-async function launch(port: number): Promise<Deno.ChildProcess> {
+async function launch(port: number, dir?: string): Promise<Deno.ChildProcess> {
+  // With a dir: an append-only file written on every command, so a killed server comes back
+  // with its data.
+  const persistence = dir
+    ? ["--appendonly", "yes", "--appendfsync", "always", "--dir", dir]
+    : ["--appendonly", "no"];
   const child = new Deno.Command("redis-server", {
     args: [
       "--bind",
@@ -45,8 +50,7 @@ async function launch(port: number): Promise<Deno.ChildProcess> {
       String(port),
       "--save",
       "",
-      "--appendonly",
-      "no",
+      ...persistence,
       "--protected-mode",
       "no",
     ],
@@ -76,10 +80,22 @@ async function launch(port: number): Promise<Deno.ChildProcess> {
   throw new Error(`redis-server did not start on port ${port}`);
 }
 
-/** Start a redis-server on 127.0.0.1 and a free port; `await using` stops it. */
-export async function startRedis(): Promise<RedisServer> {
+async function run(command: string, ...args: string[]): Promise<string> {
+  const output = await new Deno.Command(command, { args, stdout: "piped", stderr: "inherit" })
+    .output();
+  if (!output.success) throw new Error(`${command} ${args.join(" ")} failed`);
+  return new TextDecoder().decode(output.stdout).trim();
+}
+
+/**
+ * Start a redis-server on 127.0.0.1 and a free port; `await using` stops it. With
+ * `persist`, it keeps its data (in a temporary directory) across `restart()`.
+ */
+export async function startRedis({ persist = false } = {}): Promise<RedisServer> {
   const port = freePort();
-  let child: Deno.ChildProcess | undefined = await launch(port);
+  // Made and removed by child processes: the test task runs without --allow-write.
+  const dir = persist ? await run("mktemp", "-d", "-t", "websock-redis-XXXXXX") : undefined;
+  let child: Deno.ChildProcess | undefined = await launch(port, dir);
   const kill = async () => {
     if (!child) return;
     const c = child;
@@ -93,10 +109,11 @@ export async function startRedis(): Promise<RedisServer> {
     kill,
     async restart() {
       await kill();
-      child = await launch(port);
+      child = await launch(port, dir);
     },
     async [Symbol.asyncDispose]() {
       await kill();
+      if (dir) await run("rm", "-rf", dir);
     },
   };
 }

@@ -100,3 +100,25 @@ Deno.test("chat example: GET /metrics serves the connections' telemetry as Prome
     await closeAll(members);
   }
 });
+
+Deno.test({
+  name: "chat example with Redis Streams: a line sent while Redis is down comes back as unsent",
+  ignore: !HAS_REDIS,
+  async fn() {
+    await using redis = await startRedis();
+    await using server = await startChat({ env: { REDIS_URL: redis.url } });
+    const ann = await join(server.port, "ann");
+    try {
+      ann.client.send("first");
+      const before = await readUntil(ann.client, (e) => e.type === "message");
+      assert.equal(before.at(-1)!.text, "first");
+      await redis.kill();
+      await delay(200); // the server has seen the connection drop
+      ann.client.send("lost?");
+      const events = await readUntil(ann.client, (e) => e.type === "unsent");
+      assert.deepEqual(events.at(-1), { type: "unsent", text: "lost?" });
+    } finally {
+      await ann.client.close();
+    }
+  },
+});

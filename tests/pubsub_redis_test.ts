@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { PubSub, type Subscriber } from "../pubsub/mod.ts";
 import { RedisBackend } from "../pubsub/redis.ts";
-import { delay } from "./_helpers.ts";
+import { delay, until } from "./_helpers.ts";
 import { HAS_REDIS, startRedis, warnWithoutRedis } from "./_redis.ts";
 
 warnWithoutRedis("pubsub_redis_test.ts");
@@ -9,17 +9,6 @@ warnWithoutRedis("pubsub_redis_test.ts");
 function inbox(): Subscriber<unknown> & { got: unknown[] } {
   const got: unknown[] = [];
   return { got, send: (m: unknown) => got.push(m) > 0 };
-}
-
-/** Wait (bounded) until `done()` holds. */
-async function until(done: () => boolean, what: string | (() => string), ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!done()) {
-    if (Date.now() > end) {
-      throw new Error(`Timed out waiting for ${typeof what === "string" ? what : what()}`);
-    }
-    await delay(10);
-  }
 }
 
 Deno.test({
@@ -87,5 +76,29 @@ Deno.test({
     assert.ok(!b.got.includes("while down"));
     await one.close();
     await two.close();
+  },
+});
+
+Deno.test({
+  name: "RedisBackend.close() returns while Redis is down instead of waiting for a reconnect",
+  ignore: !HAS_REDIS,
+  async fn() {
+    await using redis = await startRedis();
+    const errors: unknown[] = [];
+    const pubsub = new PubSub({
+      backend: new RedisBackend({ url: redis.url }),
+      onError: (e) => errors.push(e),
+    });
+    await pubsub.subscribe("room", inbox());
+    await redis.kill();
+    await until(() => errors.length > 0, "the error report");
+    await delay(300); // both clients now wait to reconnect
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const outcome = await Promise.race([
+      pubsub.close().then(() => "closed"),
+      new Promise<string>((resolve) => timer = setTimeout(() => resolve("still waiting"), 3000)),
+    ]);
+    clearTimeout(timer);
+    assert.equal(outcome, "closed");
   },
 });
