@@ -21,8 +21,10 @@
 
 import {
   type AdapterOptions,
+  connectionInfo,
   Engine,
   isWebSocketUpgrade,
+  keptHeaders,
   type OptionsArgs,
   Registry,
   rejectionResponse,
@@ -293,12 +295,13 @@ export function websockServe<S, M, A>(
     const protocol = vetUpgrade(request.method, request.headers, adapter);
     if (typeof protocol !== "string") return rejectionResponse(protocol);
     const ip = server.requestIP(request);
-    const info: ConnectionInfo = {
-      url: request.url,
-      headers: new Headers(request.headers),
-      remoteAddr: ip === null ? null : { hostname: ip.address, port: ip.port },
+    const all = () => new Headers(request.headers);
+    const info = connectionInfo(
+      request.url,
+      keptHeaders(adapter, request.headers, all),
+      ip === null ? null : { hostname: ip.address, port: ip.port },
       protocol,
-    };
+    );
     return withUpgradeHook(
       adapter,
       request,

@@ -20,9 +20,11 @@
 
 import {
   type AdapterOptions,
+  connectionInfo,
   Engine,
   extraResponseHeaders,
   isWebSocketUpgrade,
+  keptHeaders,
   type OptionsArgs,
   Registry,
   rejectionResponse,
@@ -86,17 +88,11 @@ export type {
 
 export { Registry, type ShutdownOptions } from "../engine/mod.ts";
 
-/** The options of the Deno adapter: the shared adapter options plus Deno's own. */
-export interface DenoOptions<A, M = unknown> extends AdapterOptions<A, M> {
-  /**
-   * Which request headers `connection.headers` keeps: `true` (a snapshot of all of them),
-   * `false` (none) or a list of names. On Deno a full snapshot costs about 2 KiB per
-   * connection (Deno keeps a sorted copy on the request while the socket lives); a short list
-   * costs next to nothing. The `upgrade` hook always sees the whole request.
-   * @default {true}
-   */
-  keepHeaders?: boolean | readonly string[];
-}
+/**
+ * The options of the Deno adapter: the shared adapter options (Deno's keep-alive follows
+ * `timeout`; `keepHeaders` is shared too).
+ */
+export type DenoOptions<A, M = unknown> = AdapterOptions<A, M>;
 
 /** Options of {@linkcode upgrade}: those of the adapter, without a hook (`arg` is given). */
 export interface UpgradeOptions<M = unknown> extends Omit<DenoOptions<never, M>, "upgrade"> {
@@ -157,7 +153,6 @@ interface Resolved {
   readonly adapter: ResolvedAdapterOptions<unknown, unknown>;
   /** Deno's keep-alive in seconds: `timeout`, which Deno runs (ping at half, close at the end). */
   readonly idleTimeout: number;
-  readonly keepHeaders: boolean | readonly string[];
 }
 
 const resolvedCache = new WeakMap<object, Resolved>();
@@ -174,30 +169,10 @@ function resolve(options: DenoOptions<unknown, unknown>): Resolved {
     resolved = {
       adapter,
       idleTimeout: adapter.engine.timeout / 1000,
-      keepHeaders: checkKeepHeaders(options.keepHeaders ?? true),
     };
     resolvedCache.set(options, resolved);
   }
   return resolved;
-}
-
-function checkKeepHeaders(keep: unknown): boolean | readonly string[] {
-  if (typeof keep === "boolean") return keep;
-  if (Array.isArray(keep) && keep.every((name) => typeof name === "string")) return [...keep];
-  throw new TypeError(
-    `Invalid option keepHeaders: ${String(keep)} is not a boolean or a list of header names`,
-  );
-}
-
-function keptHeaders(request: Request, keep: boolean | readonly string[]): Headers {
-  if (keep === true) return new Headers(request.headers);
-  const headers = new Headers();
-  if (keep === false) return headers;
-  for (const name of keep) {
-    const value = request.headers.get(name);
-    if (value !== null) headers.set(name, value);
-  }
-  return headers;
 }
 
 // Validate the request; the connection info when it may be upgraded, a 4xx when not.
@@ -212,8 +187,9 @@ function vet(
   const remoteAddr: RemoteAddr | null = addr?.hostname === undefined
     ? null
     : { hostname: addr.hostname, port: addr.port ?? 0 };
-  const headers = keptHeaders(request, resolved.keepHeaders);
-  return { url: request.url, headers, remoteAddr, protocol };
+  const all = () => new Headers(request.headers);
+  const headers = keptHeaders(resolved.adapter, request.headers, all);
+  return connectionInfo(request.url, headers, remoteAddr, protocol);
 }
 
 // One WebSocket: the engine's transport, and the listener of the socket's events.

@@ -31,9 +31,11 @@ import { WebSocketServer, type WsSocket } from "./_ws.ts";
 import {
   type AdapterOptions,
   checkUpgrade,
+  connectionInfo,
   Engine,
   type EngineInit,
   type HeaderReader,
+  keptHeaders,
   type OptionsArgs,
   Registry,
   type Rejection,
@@ -312,22 +314,19 @@ export function websockUpgrade<S, M, A>(
     const headers = headerReader(request);
     const protocol = vetUpgrade(request.method ?? "", headers, adapter);
     if (typeof protocol !== "string") return refuse(socket, protocol);
-    // The Headers copy is made on first use: most handlers never look (~1.8 KB a connection).
-    let lazyHeaders: Headers | undefined;
-    const info: ConnectionInfo = {
-      url: `http://${headers.get("host")}${request.url ?? "/"}`,
-      get headers() {
-        return lazyHeaders ??= toHeaders(request);
-      },
-      remoteAddr: request.socket.remoteAddress === undefined
+    const all = () => toHeaders(request);
+    const info = connectionInfo(
+      `http://${headers.get("host")}${request.url ?? "/"}`,
+      keptHeaders(adapter, headers, all),
+      request.socket.remoteAddress === undefined
         ? null
         : { hostname: request.socket.remoteAddress, port: request.socket.remotePort ?? 0 },
       protocol,
-    };
+    );
     if (adapter.upgrade === undefined) return open(request, socket, head, info, undefined);
     const outcome = withUpgradeHook(
       adapter,
-      new Request(info.url, { headers: info.headers }),
+      new Request(info.url, { headers: all() }),
       info,
       (arg, extraHeaders) => open(request, socket, head, info, arg, extraHeaders),
       (response) => void writeRefusal(socket, response),

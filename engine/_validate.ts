@@ -98,3 +98,18 @@ export function checkTelemetry(telemetry: Telemetry | undefined): Telemetry | un
   }
   return telemetry;
 }
+
+/**
+ * Validate the keepHeaders option.
+ *
+ * @throws {TypeError} When it is neither a boolean nor a list of header names.
+ */
+export function checkKeepHeaders(keep: unknown): boolean | readonly string[] {
+  if (typeof keep === "boolean") return keep;
+  if (Array.isArray(keep) && keep.every((name) => typeof name === "string")) {
+    return keep.map((name: string) => name.toLowerCase());
+  }
+  throw new TypeError(
+    `Invalid option keepHeaders: ${String(keep)} is not a boolean or a list of header names`,
+  );
+}

@@ -11,8 +11,8 @@ import {
   type Rejection,
 } from "./handshake.ts";
 import { type EngineOptions, type ResolvedEngineOptions, resolveEngineOptions } from "./options.ts";
-import type { Connection, ConnectionInfo } from "../websock.ts";
-import { checkCallback, checkOriginPolicy, checkProtocols } from "./_validate.ts";
+import type { Connection, ConnectionInfo, RemoteAddr } from "../websock.ts";
+import { checkCallback, checkKeepHeaders, checkOriginPolicy, checkProtocols } from "./_validate.ts";
 
 /** What the upgrade hook may add to the 101 response. */
 export interface UpgradeResponse {
@@ -104,6 +104,15 @@ export interface AdapterOptions<A, M = unknown> extends EngineOptions {
    * @default {None}
    */
   onConnection?: (connection: Connection<M>) => void;
+  /**
+   * Which request headers `connection.headers` keeps for the connection's lifetime: none
+   * (`false`), a list of names, or all (`true`). A full snapshot costs memory on every
+   * connection (on Deno about 10 KiB of RSS) and keeps cookies and tokens alive; the `upgrade`
+   * hook sees the whole request, so read what `init` needs there and return it as its
+   * argument.
+   * @default {false}
+   */
+  keepHeaders?: boolean | readonly string[];
 }
 
 /** {@linkcode AdapterOptions} after validation, with the defaults filled in. */
@@ -118,6 +127,8 @@ export interface ResolvedAdapterOptions<A, M> {
   readonly upgrade: UpgradeHook<A> | undefined;
   /** See {@linkcode AdapterOptions.onConnection}. */
   readonly onConnection: ((connection: Connection<M>) => void) | undefined;
+  /** See {@linkcode AdapterOptions.keepHeaders} (names in lower case). */
+  readonly keepHeaders: boolean | readonly string[];
 }
 
 /**
@@ -142,7 +153,91 @@ export function resolveAdapterOptions<A, M>(
     origins: checkOriginPolicy(options.origins ?? "same-origin"),
     upgrade: checkCallback("upgrade", options.upgrade),
     onConnection: checkCallback("onConnection", options.onConnection),
+    keepHeaders: checkKeepHeaders(options.keepHeaders ?? false),
   };
+}
+
+/**
+ * The request headers a connection keeps, per the `keepHeaders` option: none, the listed
+ * ones (read with `get`, which does not copy the rest), or all of them.
+ *
+ * @param options The resolved adapter options.
+ * @param headers The request's headers, read one name at a time.
+ * @param all Makes a copy of every header, for `keepHeaders: true`.
+ * @returns The headers, or `undefined` for none (see {@linkcode connectionInfo}).
+ *
+ * @example
+ * ```ts
+ * import { keptHeaders, resolveAdapterOptions } from "@websock/websock/engine";
+ * const request = new Headers({ cookie: "a=1", "user-agent": "x" });
+ * const options = resolveAdapterOptions({ keepHeaders: ["cookie"] });
+ * keptHeaders(options, request, () => new Headers(request)); // Headers { cookie: "a=1" }
+ * ```
+ */
+export function keptHeaders(
+  options: ResolvedAdapterOptions<unknown, unknown>,
+  headers: HeaderReader,
+  all: () => Headers,
+): Headers | undefined {
+  const keep = options.keepHeaders;
+  if (keep === false) return undefined;
+  if (keep === true) return all();
+  const kept = new Headers();
+  for (const name of keep) {
+    const value = headers.get(name);
+    if (value !== null) kept.set(name, value);
+  }
+  return kept;
+}
+
+// Connection info whose empty headers are only made when someone looks.
+class Info implements ConnectionInfo {
+  readonly url: string;
+  readonly remoteAddr: RemoteAddr | null;
+  readonly protocol: string;
+  #headers: Headers | undefined;
+
+  constructor(
+    url: string,
+    headers: Headers | undefined,
+    remoteAddr: RemoteAddr | null,
+    protocol: string,
+  ) {
+    this.url = url;
+    this.#headers = headers;
+    this.remoteAddr = remoteAddr;
+    this.protocol = protocol;
+  }
+
+  get headers(): Headers {
+    return this.#headers ??= new Headers();
+  }
+}
+
+/**
+ * A connection's info: `headers` from {@linkcode keptHeaders} (`undefined`: an empty
+ * `Headers`, made on first use, so that a connection that keeps none pays nothing).
+ *
+ * @param url The upgrade request's URL.
+ * @param headers The kept headers, or `undefined` for none.
+ * @param remoteAddr The peer's address, or `null`.
+ * @param protocol The negotiated subprotocol (`""` for none).
+ * @returns The info.
+ *
+ * @example
+ * ```ts
+ * import { connectionInfo } from "@websock/websock/engine";
+ * const info = connectionInfo("http://x/", undefined, null, "");
+ * info.headers.get("cookie"); // null
+ * ```
+ */
+export function connectionInfo(
+  url: string,
+  headers: Headers | undefined,
+  remoteAddr: RemoteAddr | null,
+  protocol: string,
+): ConnectionInfo {
+  return new Info(url, headers, remoteAddr, protocol);
 }
 
 /**

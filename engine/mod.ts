@@ -77,7 +77,9 @@ export {
 } from "./handshake.ts";
 export {
   type AdapterOptions,
+  connectionInfo,
   extraResponseHeaders,
+  keptHeaders,
   type OptionsArgs,
   rejectionResponse,
   reportRefusal,

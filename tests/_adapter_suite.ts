@@ -317,6 +317,13 @@ export async function adapterSuite(t: Deno.TestContext, start: Start): Promise<v
       assert.equal((await rawStatus(port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"))[0], 426);
     });
 
+    await t.step("keepHeaders: connection.headers keeps none by default", async () => {
+      const ws = await wsClient(url("headers"), { headers: { "x-user": "ann" } });
+      ws.client.send("header:x-user");
+      assert.equal(await ws.next(), "header:null");
+      await ws.close();
+    });
+
     await t.step("permessage-deflate is off by default", async () => {
       const ws = await wsClient(url("nodeflate"), { perMessageDeflate: true });
       assert.equal(ws.client.extensions, "");
@@ -326,7 +333,11 @@ export async function adapterSuite(t: Deno.TestContext, start: Start): Promise<v
     await main.close();
   }
 
-  const other = await start("echo", { timeout: 300, perMessageDeflate: true }, "user");
+  const other = await start(
+    "echo",
+    { timeout: 300, perMessageDeflate: true, keepHeaders: ["X-User"] },
+    "user",
+  );
   const url2 = (query: string) => `ws://127.0.0.1:${other.port}/?${query}`;
   try {
     await t.step(
@@ -349,6 +360,16 @@ export async function adapterSuite(t: Deno.TestContext, start: Start): Promise<v
         assert.equal(response.headers.get("upgrade")?.toLowerCase(), "websocket");
       },
     );
+
+    await t.step("keepHeaders: a list keeps those headers only", async () => {
+      const headers = { "x-user": "ann", "x-other": "1" };
+      const ws = await wsClient(url2("id=headers&user=x"), { headers });
+      ws.client.send("header:x-user");
+      assert.equal(await ws.next(), "header:ann");
+      ws.client.send("header:x-other");
+      assert.equal(await ws.next(), "header:null");
+      await ws.close();
+    });
 
     await t.step("permessage-deflate is negotiated when enabled", async () => {
       const ws = await wsClient(url2("id=deflate&user=x"), { perMessageDeflate: true });

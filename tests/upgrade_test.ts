@@ -192,6 +192,7 @@ Deno.test("the upgrade hook's value reaches init with url, headers and remote ad
   await using srv = serve(Handler, {
     upgrade: (request, info) =>
       `${new URL(request.url).searchParams.get("user")}@${new URL(info.url).pathname}`,
+    keepHeaders: ["sec-websocket-version"],
   });
   await using client = await connect(`${srv.url}chat?user=ann`);
   assert.equal(await client.next(), "ann@/chat");
@@ -329,7 +330,7 @@ for (
   });
 }
 
-Deno.test("keepHeaders: false keeps none, a list keeps those, the default keeps all", async () => {
+Deno.test("keepHeaders: true keeps all, a list keeps those, the default keeps none", async () => {
   const seen: Headers[] = [];
   const Spy = {
     ...Echo,
@@ -338,8 +339,8 @@ Deno.test("keepHeaders: false keeps none, a list keeps those, the default keeps 
       return ok(null);
     },
   } satisfies WebSock<null>;
-  for (const keepHeaders of [true, false, ["x-user", "x-missing"]] as const) {
-    await using srv = serve(Spy, { keepHeaders });
+  for (const keepHeaders of [true, undefined, false, ["X-User", "x-missing"]] as const) {
+    await using srv = serve(Spy, keepHeaders === undefined ? {} : { keepHeaders });
     using raw = await Raw.connect(srv.port);
     await raw.write(upgradeRequest({ "X-User": "ann", "X-Other": "1" }));
     assert.equal((await raw.response()).status, 101);
@@ -348,11 +349,31 @@ Deno.test("keepHeaders: false keeps none, a list keeps those, the default keeps 
     if (keepHeaders === true) {
       assert.equal(headers.get("x-other"), "1");
       assert.equal(headers.get("sec-websocket-version"), "13");
-    } else if (keepHeaders === false) assert.deepEqual([...headers], []);
+    } else if (!keepHeaders) assert.deepEqual([...headers], []);
     else assert.deepEqual([...headers], [["x-user", "ann"]]);
     await raw.frame(8, new Uint8Array([0x03, 0xe8]));
     await raw.readClose();
   }
+});
+
+Deno.test("the upgrade hook reads any request header while the connection keeps none", async () => {
+  let kept: Headers | undefined;
+  const Handler = {
+    init(arg: string, connection: Connection<never>) {
+      kept = connection.headers;
+      return push(arg, null);
+    },
+    handleIn: (_d: string | Uint8Array, s: null) => ok(s),
+    handleInfo: (_m: never, s: null) => ok(s),
+  } satisfies WebSock<null, never, string>;
+  await using srv = serve(Handler, { upgrade: (request) => request.headers.get("x-user") ?? "" });
+  using raw = await Raw.connect(srv.port);
+  await raw.write(upgradeRequest({ "X-User": "ann" }));
+  assert.equal((await raw.response()).status, 101);
+  assert.equal(new TextDecoder().decode((await raw.readFrame())!.payload), "ann");
+  assert.deepEqual([...kept!], []);
+  await raw.frame(8, new Uint8Array([0x03, 0xe8]));
+  await raw.readClose();
 });
 
 Deno.test("the upgrade hook adds headers to the 101 (a cookie), never the handshake's own", async () => {
