@@ -143,6 +143,19 @@ export interface Connection<M> extends ConnectionInfo {
    * when its handler has no `handleInfo` (the error hook is told once per connection).
    */
   send(message: M): boolean;
+  /**
+   * Send a frame to the peer as it is, without `handleInfo`: the fastlane for fan-out, where
+   * one message is encoded once for many connections (pub/sub's `encode` subscription option
+   * uses it). It goes out now when nothing of the connection's is running or waiting, else in
+   * its turn after the events already queued: it never overtakes the pushes of earlier events.
+   * Returns `false` (and drops the frame) when the connection is closing or closed, when its
+   * queue is full (which closes it with 1013), or when its peer does not read (more than
+   * `maxBufferedBytes` wait: it closes with 1008).
+   *
+   * @throws {TypeError} When `data` is neither a `string` (a text frame) nor a `Uint8Array`
+   *   (a binary frame).
+   */
+  sendFrame(data: string | Uint8Array): boolean;
   /** Whether the connection has closed or is closing: `send` now returns `false`. */
   readonly closed: boolean;
   /**

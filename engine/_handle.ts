@@ -1,10 +1,12 @@
 // A connection's handle, as `init` receives it: the connection's info and its mailbox.
 
 import type { Connection, ConnectionInfo, RemoteAddr } from "../websock.ts";
+import { checkFrame } from "./_results.ts";
 
 /** What a handle asks of its engine. */
 export interface Mailbox<M> {
   send(message: M): boolean;
+  sendFrame(data: string | Uint8Array): boolean;
   readonly accepting: boolean;
   onClose(listener: () => void): () => void;
 }
@@ -37,6 +39,11 @@ export class Handle<M> implements Connection<M> {
 
   send(message: M): boolean {
     return this.#mailbox.send(message);
+  }
+
+  sendFrame(data: string | Uint8Array): boolean {
+    if (typeof data !== "string") checkFrame(data);
+    return this.#mailbox.sendFrame(data);
   }
 
   get closed(): boolean {

@@ -8,7 +8,15 @@ export const IN = 1;
 export const CONTROL = 2;
 export const INFO = 3;
 export const CLOSED = 4;
-export type Kind = typeof INIT | typeof IN | typeof CONTROL | typeof INFO | typeof CLOSED;
+/** A data frame to send as it is (`Engine.sendFrame`), in order with the pushes. */
+export const FRAME = 5;
+export type Kind =
+  | typeof INIT
+  | typeof IN
+  | typeof CONTROL
+  | typeof INFO
+  | typeof CLOSED
+  | typeof FRAME;
 
 export class EventQueue {
   #items: unknown[] = [];

@@ -69,6 +69,18 @@ export function endOf(result: StopResult<unknown>, code: number, reason: string)
   }
 }
 
+/**
+ * Check what `Engine.sendFrame` was given: a `string` or a `Uint8Array`.
+ *
+ * @throws {TypeError} When it is anything else.
+ */
+export function checkFrame(data: unknown): void {
+  if (typeof data === "string" || data instanceof Uint8Array) return;
+  throw new TypeError(
+    `Cannot send frame: ${describe(data)} is not a string or a Uint8Array`,
+  );
+}
+
 /** Which control frames the transport can send. */
 export interface ControlSupport {
   readonly sendPing?: unknown;

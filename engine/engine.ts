@@ -11,7 +11,7 @@ import type {
   WebSock,
 } from "../websock.ts";
 import { utf8Length } from "./_close.ts";
-import { CLOSED, CONTROL, EventQueue, IN, INFO, INIT, type Kind } from "./_queue.ts";
+import { CLOSED, CONTROL, EventQueue, FRAME, IN, INFO, INIT, type Kind } from "./_queue.ts";
 import { checkMessages, closeOf, describe, endOf, isThenable, type Messages } from "./_results.ts";
 import { Handle } from "./_handle.ts";
 import { Probe } from "./_probe.ts";
@@ -187,6 +187,19 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
     return true;
   }
 
+  /**
+   * Send a frame without `handleInfo` (fan-out's fastlane): now when {@linkcode Engine.idle},
+   * else after the queued events, so that it never overtakes the pushes of earlier events.
+   * @param data A `string` (text frame) or a `Uint8Array` (binary frame).
+   * @returns `false` when dropped: closing or closed, queue full (1013), peer not reading (1008).
+   */
+  sendFrame(data: string | Uint8Array): boolean {
+    if (this.#phase > OPEN || this.#socketClosed) return false;
+    if (this.#phase === OPEN && !this.#busy && this.#queue.empty) this.#sendAll(data);
+    else return this.#enqueue(FRAME, data);
+    return this.#phase === OPEN;
+  }
+
   // Engines with mail and nothing running: drained by one microtask for all of them (a
   // broadcast to N connections schedules one microtask, not N).
   static #ready: Engine<unknown, unknown, unknown>[] = [];
@@ -247,9 +260,7 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
    * @param timeout Whether the failure was the runtime's own ping timeout.
    */
   error(error: unknown, timeout = false): void {
-    if (this.#failure === undefined) {
-      this.#failure = timeout ? { type: "timeout" } : { type: "error", error };
-    }
+    this.#failure ??= timeout ? { type: "timeout" } : { type: "error", error };
   }
 
   /**
@@ -369,6 +380,9 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
         return handler.handleInfo!(payload as M, this.#state as S);
       case CONTROL:
         return handler.handleControl!(payload as ControlFrame, this.#state as S);
+      case FRAME: // not a callback: a queued frame goes out in its turn
+        this.#sendAll(payload as Messages);
+        return { kind: "ok", state: this.#state as S };
       default: {
         const arg = this.#arg as A;
         this.#arg = undefined;
@@ -479,7 +493,7 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
   }
 
   #crash(error: unknown, kind: Kind): void {
-    this.#report(error, SOURCES[kind]);
+    this.#report(error, SOURCES[kind] ?? "transport");
     this.#stop(1011, "Internal error", { type: "error", error });
   }
 
@@ -506,11 +520,7 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
   #closeSocket(code: number, reason: string): void {
     if (this.#socketClosed) return;
     this.#socketClosed = true;
-    try {
-      this.#transport.close(code, reason);
-    } catch (error) {
-      this.#report(error, "transport");
-    }
+    this.#callListener(() => this.#transport.close(code, reason));
   }
 
   #settle(): void {
