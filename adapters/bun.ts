@@ -25,6 +25,10 @@ import {
   Engine,
   isWebSocketUpgrade,
   keptHeaders,
+  type NativeHub,
+  type NativeState,
+  type NativeTopics,
+  offerNativeTopics,
   type OptionsArgs,
   Registry,
   rejectionResponse,
@@ -99,6 +103,12 @@ export interface BunWebSocket {
   pong(data?: Uint8Array): number;
   /** Close with a code and reason. */
   close(code?: number, reason?: string): void;
+  /** Subscribe to a native topic. */
+  subscribe(topic: string): void;
+  /** Unsubscribe from a native topic. */
+  unsubscribe(topic: string): void;
+  /** Bytes queued toward the peer. */
+  getBufferedAmount(): number;
 }
 
 /** What the adapter attaches to each Bun socket. */
@@ -113,6 +123,8 @@ export interface BunServer {
   upgrade(request: Request, options: { data: BunSocketData; headers?: HeadersInit }): boolean;
   /** The peer's address. */
   requestIP(request: Request): { address: string; port: number } | null;
+  /** Send a frame to every socket subscribed to a native topic (returns bytes, not sockets). */
+  publish(topic: string, data: string | Uint8Array, compress?: boolean): number;
 }
 
 /** The `websocket` member of `Bun.serve`'s options, as the adapter fills it. */
@@ -170,11 +182,13 @@ export interface BunServe {
   readonly registry: Registry;
 }
 
-// One Bun socket: the engine's transport (`ws` is set on open).
-class BunSocket implements Transport {
+// One Bun socket: the engine's transport (`ws` is set on open), and its native topics for
+// pub/sub's fastlane (Bun's ws.subscribe + server.publish).
+class BunSocket implements Transport, NativeTopics {
   ws: BunWebSocket | undefined;
   buffered = 0;
   readonly engine: Engine<unknown, unknown, unknown>;
+  readonly hub: BunHub;
 
   constructor(
     handler: WebSock<unknown, unknown, unknown>,
@@ -182,7 +196,9 @@ class BunSocket implements Transport {
     info: ConnectionInfo,
     options: ResolvedEngineOptions,
     registry: Registry,
+    hub: BunHub,
   ) {
+    this.hub = hub;
     this.engine = new Engine(handler, this, {
       arg,
       info,
@@ -221,6 +237,33 @@ class BunSocket implements Transport {
   bufferedAmount(): number {
     return this.buffered;
   }
+
+  subscribe(topic: string): void {
+    this.ws!.subscribe(topic);
+  }
+
+  unsubscribe(topic: string): void {
+    this.ws!.unsubscribe(topic);
+  }
+
+  // A frame Bun publishes now is in order only when the engine has nothing running or queued
+  // (Bun writes pending publications before a later send); Bun drops it over the limit.
+  state(): NativeState {
+    const engine = this.engine;
+    if (!engine.accepting) return "closed";
+    if (!engine.idle) return "busy";
+    return this.ws!.getBufferedAmount() > this.hub.limit ? "full" : "ready";
+  }
+}
+
+// One server's native topics: Bun compresses `server.publish` unless told not to, and the
+// engine's own sends are not compressed, so the flag is always given (false).
+interface BunHub extends NativeHub {
+  readonly limit: number;
+}
+
+function bunHub(server: BunServer, limit: number): BunHub {
+  return { limit, publish: (topic, data) => void server.publish(topic, data, false) };
 }
 
 const socketOf = (ws: BunWebSocket): BunSocket => ws.data.socket as BunSocket;
@@ -271,6 +314,7 @@ export function websockServe<S, M, A>(
   const registry = new Registry();
   const generic = handler as WebSock<unknown, unknown, unknown>;
   const refuse = (response: Response) => response;
+  const hubs = new WeakMap<BunServer, BunHub>();
 
   function open(
     request: Request,
@@ -279,7 +323,9 @@ export function websockServe<S, M, A>(
     arg: unknown,
     extraHeaders: [string, string][],
   ) {
-    const socket = new BunSocket(generic, arg, info, resolved, registry);
+    let hub = hubs.get(server);
+    if (hub === undefined) hubs.set(server, hub = bunHub(server, resolved.maxBufferedBytes));
+    const socket = new BunSocket(generic, arg, info, resolved, registry, hub);
     const headers = new Headers(extraHeaders);
     if (info.protocol !== "") headers.set("sec-websocket-protocol", info.protocol);
     if (server.upgrade(request, { data: { socket }, headers })) return undefined;
@@ -315,6 +361,7 @@ export function websockServe<S, M, A>(
     open(ws) {
       const socket = socketOf(ws);
       socket.ws = ws;
+      offerNativeTopics(socket.engine.connection, socket);
       announceConnection(adapter, socket.engine.connection);
       socket.engine.open();
     },

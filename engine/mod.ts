@@ -90,5 +90,12 @@ export {
   vetUpgrade,
   withUpgradeHook,
 } from "./adapter_options.ts";
+export {
+  type NativeHub,
+  type NativeState,
+  type NativeTopics,
+  nativeTopicsOf,
+  offerNativeTopics,
+} from "./topics.ts";
 export * from "../websock.ts";
 export { CloseCode } from "../close.ts";

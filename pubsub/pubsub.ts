@@ -1,5 +1,8 @@
 // PubSub: topics of subscribers (connection mailboxes) and the Backend that joins nodes.
 
+import { nativeTopicsOf } from "../engine/topics.ts";
+import { checkEncode, type Encode, Frames, type Lane, type NativeGroup } from "./_fastlane.ts";
+
 /**
  * What can subscribe to a topic: a connection's mailbox (any `Connection<M>`), or anything
  * with the same `send`. A subscriber whose `send` returns `false`, or whose `closed` is
@@ -8,6 +11,11 @@
 export interface Subscriber<M> {
   /** Deliver one message; `false` means the subscriber is gone and is dropped. */
   send(message: M): boolean;
+  /**
+   * Send an encoded frame as it is (a connection's `sendFrame`), for subscriptions with
+   * `encode`; `false` means the subscriber is gone and is dropped.
+   */
+  sendFrame?(data: string | Uint8Array): boolean;
   /** Whether the subscriber is gone (a closed connection); dropped when `true`. */
   readonly closed?: boolean;
   /**
@@ -79,6 +87,37 @@ export interface PubSubOptions {
   onError?: (error: unknown) => void;
 }
 
+/** Options of {@linkcode PubSub.subscribe}. */
+export interface SubscribeOptions<M> {
+  /**
+   * The fastlane: deliver the topic's messages to this subscriber as frames, without
+   * `handleInfo`. Each publish encodes the message once per encode function (pass one shared
+   * function, such as `JSON.stringify`, not a new closure per subscriber) and hands the frame
+   * to the subscriber's `sendFrame`, which keeps it in order with the connection's own pushes.
+   * On the Bun adapter, the subscribers of one server share Bun's native topics: one
+   * `server.publish` reaches all of them that are idle.
+   * @default {None: messages go to the mailbox (handleInfo)}
+   */
+  encode?: (message: M) => string | Uint8Array;
+}
+
+/** What {@linkcode PubSub.publish} tells about the subscribers on this node. */
+export interface PublishResult {
+  /** How many took the message: in their mailbox, or as a frame sent or queued. */
+  readonly delivered: number;
+  /**
+   * How many did not: closed, queue full, peer not reading (over `maxBufferedBytes`), or a
+   * `send` or `encode` that threw. Closed ones are dropped from every topic.
+   */
+  readonly dropped: number;
+}
+
+type Members<M> = Map<Subscriber<M>, Lane<M> | undefined>;
+
+const NOBODY: PublishResult = Object.freeze({ delivered: 0, dropped: 0 });
+
+let hubs = 0;
+
 // Sweep a topic for closed subscribers when it has grown this much since the last sweep.
 const SWEEP_GROWTH = 2;
 const SWEEP_MIN = 64;
@@ -121,13 +160,17 @@ function checkSubscriber(subscriber: unknown, what: string): void {
  * const b = { send: (m: string) => seen.push(`b:${m}`) > 0 };
  * pubsub.subscribe("news", a);
  * pubsub.subscribe("news", b);
- * pubsub.publish("news", "hello"); // 2
+ * pubsub.publish("news", "hello"); // { delivered: 2, dropped: 0 }
  * // seen: ["a:hello", "b:hello"]
  * await pubsub.close();
  * ```
  */
 export class PubSub<M = unknown> {
-  readonly #topics = new Map<string, Set<Subscriber<M>>>();
+  readonly #topics = new Map<string, Members<M>>();
+  readonly #groups = new Map<string, NativeGroup<M>[]>();
+  readonly #encodeIds = new WeakMap<Encode<M>, number>();
+  #encodes = 0;
+  readonly #id = `${++hubs}.${Math.random().toString(36).slice(2, 8)}`;
   readonly #swept = new Map<string, number>();
   readonly #bySubscriber = new Map<Subscriber<M>, Set<string>>();
   readonly #offClose = new Map<Subscriber<M>, () => void>();
@@ -188,7 +231,9 @@ export class PubSub<M = unknown> {
 
   #remove(topic: string, subscriber: Subscriber<M>): boolean {
     const set = this.#topics.get(topic);
-    if (!set?.delete(subscriber)) return false;
+    if (!set?.has(subscriber)) return false;
+    this.#unlane(topic, set.get(subscriber));
+    set.delete(subscriber);
     const topics = this.#bySubscriber.get(subscriber);
     topics?.delete(topic);
     if (topics?.size === 0) {
@@ -207,33 +252,113 @@ export class PubSub<M = unknown> {
     return true;
   }
 
+  // A fastlane subscription; on a server with native topics, subscribed there too.
+  #lane(topic: string, subscriber: Subscriber<M>, encode: Encode<M>): Lane<M> {
+    const native = nativeTopicsOf(subscriber);
+    if (native === undefined) return { encode, native, group: undefined };
+    const groups = this.#groups.get(topic) ?? [];
+    this.#groups.set(topic, groups);
+    let group = groups.find((g) => g.hub === native.hub && g.encode === encode);
+    if (group === undefined) {
+      let id = this.#encodeIds.get(encode);
+      if (id === undefined) this.#encodeIds.set(encode, id = ++this.#encodes);
+      const name = `websock/${this.#id}/${id}/${topic}`;
+      groups.push(group = { hub: native.hub, encode, name, members: 0, ready: 0 });
+    }
+    group.members++;
+    this.#guard(() => native.subscribe(group.name));
+    return { encode, native, group };
+  }
+
+  #unlane(topic: string, lane: Lane<M> | undefined): void {
+    const group = lane?.group;
+    if (group === undefined) return;
+    this.#guard(() => lane!.native!.unsubscribe(group.name));
+    if (--group.members > 0) return;
+    const groups = this.#groups.get(topic)!;
+    groups.splice(groups.indexOf(group), 1);
+    if (groups.length === 0) this.#groups.delete(topic);
+  }
+
+  #guard(call: () => void): void {
+    try {
+      call();
+    } catch (error) {
+      this.#onError(error);
+    }
+  }
+
   #drop(subscriber: Subscriber<M>): void {
     const topics = this.#bySubscriber.get(subscriber);
     if (!topics) return;
     for (const topic of [...topics]) this.#remove(topic, subscriber);
   }
 
-  #deliver(topic: string, message: M): number {
+  #deliver(topic: string, message: M): PublishResult {
     const set = this.#topics.get(topic);
-    if (!set) return 0;
-    let delivered = 0;
-    for (const subscriber of set) {
+    if (!set) return NOBODY;
+    let delivered = 0, dropped = 0;
+    let frames: Frames<M> | undefined;
+    let held: [Subscriber<M>, Lane<M>][] | undefined;
+    const groups = this.#groups.get(topic);
+    if (groups) { for (const group of groups) group.ready = 0; }
+    for (const [subscriber, lane] of set) {
       let sent = false;
       try {
-        sent = subscriber.closed !== true && subscriber.send(message);
+        if (lane === undefined) sent = subscriber.closed !== true && subscriber.send(message);
+        else {
+          const data = (frames ??= new Frames(message, this.#onError)).of(lane.encode);
+          if (data === undefined) {
+            dropped++; // encode failed (reported): the subscriber stays
+            continue;
+          }
+          const native = lane.native;
+          if (native !== undefined) {
+            const state = native.state();
+            if (state === "ready" || state === "full") {
+              // The hub publishes after the loop; a peer that does not read gets nothing.
+              if (state === "ready") lane.group!.ready++, delivered++;
+              else dropped++;
+              continue;
+            }
+            if (state === "busy") {
+              // Out of the hub's publish: the frame waits in the connection's queue.
+              native.unsubscribe(lane.group!.name);
+              (held ??= []).push([subscriber, lane]);
+            }
+          }
+          sent = subscriber.sendFrame!(data);
+        }
       } catch (error) {
         this.#onError(error);
       }
       if (sent) delivered++;
-      else this.#drop(subscriber);
+      else {
+        dropped++;
+        this.#drop(subscriber);
+      }
     }
-    return delivered;
+    if (groups) {
+      for (const group of groups) {
+        if (group.ready > 0) {
+          this.#guard(() => group.hub.publish(group.name, frames!.of(group.encode)!));
+        }
+      }
+    }
+    if (held) {
+      for (const [subscriber, lane] of held) {
+        if (set.get(subscriber) === lane) {
+          this.#guard(() => lane.native!.subscribe(lane.group!.name));
+        }
+      }
+    }
+    return { delivered, dropped };
   }
 
-  #sweep(topic: string, set: Set<Subscriber<M>>): void {
+  #sweep(topic: string, set: Members<M>): void {
     const last = this.#swept.get(topic) ?? 0;
     if (set.size < SWEEP_MIN || set.size < last * SWEEP_GROWTH) return;
-    for (const subscriber of set) if (subscriber.closed === true) this.#drop(subscriber);
+    for (const subscriber of set.keys()) if (subscriber.closed === true) this.#drop(subscriber);
     this.#swept.set(topic, set.size);
   }
 
@@ -242,10 +367,14 @@ export class PubSub<M = unknown> {
    * twice is one subscription. Messages published on this node from now on reach it; those
    * of other nodes once the backend has the subscription, which the returned promise tells.
    *
+   * Subscribing again with other options replaces the subscription's options.
+   *
    * @param topic The topic.
    * @param subscriber The connection (its `send` is the mailbox).
+   * @param options `encode`: the fastlane, frames without `handleInfo`.
    * @returns A promise that resolves once the backend receives the topic (at once without a
    *   backend). It never rejects: a backend failure goes to `onError`.
+   * @throws {TypeError} When `encode` is not a function, or the subscriber has no `sendFrame`.
    *
    * @example Subscribe in init
    * ```ts
@@ -258,17 +387,40 @@ export class PubSub<M = unknown> {
    *   return ok(null);
    * }
    * ```
+   *
+   * @example The fastlane: frames encoded once per publish, no handleInfo
+   * ```ts
+   * import { ok, type Connection } from "@websock/websock";
+   * import { PubSub } from "@websock/websock/pubsub";
+   *
+   * const prices = new PubSub<{ symbol: string; price: number }>();
+   * function init(_arg: undefined, connection: Connection<never>) {
+   *   prices.subscribe("ticker", connection, { encode: JSON.stringify });
+   *   return ok(null);
+   * }
+   * prices.publish("ticker", { symbol: "ACME", price: 42 }); // one JSON.stringify for all
+   * ```
    */
-  subscribe(topic: string, subscriber: Subscriber<M>): Promise<void> {
+  subscribe(
+    topic: string,
+    subscriber: Subscriber<M>,
+    options: SubscribeOptions<M> = {},
+  ): Promise<void> {
     checkTopic(topic, "subscribe");
     checkSubscriber(subscriber, "subscribe");
+    const encode = options?.encode;
+    if (encode !== undefined) checkEncode(topic, encode, subscriber);
     if (this.#closed) throw new TypeError(`Cannot subscribe to ${topic}: the PubSub is closed`);
     if (subscriber.closed === true) return Promise.resolve();
     let set = this.#topics.get(topic);
     const first = set === undefined;
-    if (!set) this.#topics.set(topic, set = new Set());
+    if (!set) this.#topics.set(topic, set = new Map());
     else this.#sweep(topic, set);
-    set.add(subscriber);
+    const lane = set.get(subscriber);
+    if (!set.has(subscriber) || lane?.encode !== encode) {
+      this.#unlane(topic, lane);
+      set.set(subscriber, encode && this.#lane(topic, subscriber, encode));
+    }
     let topics = this.#bySubscriber.get(subscriber);
     if (!topics) {
       this.#bySubscriber.set(subscriber, topics = new Set());
@@ -328,22 +480,24 @@ export class PubSub<M = unknown> {
 
   /**
    * Publish a message to a topic: every subscriber on this node gets it in its mailbox now
-   * (in `handleInfo`, after the events it already has queued), and the backend carries it to
-   * the other nodes. Messages of one publisher keep their order.
+   * (in `handleInfo`, after the events it already has queued) or, when it subscribed with
+   * `encode`, as a frame (sent now when the connection is idle, else after its queued events),
+   * and the backend carries it to the other nodes. Messages of one publisher keep their order.
    *
    * @param topic The topic.
    * @param message The message; with a backend it must survive the backend's encoding.
-   * @returns How many subscribers on this node took it.
+   * @returns How many subscribers on this node took it, and how many did not (closed, queue
+   *   full, peer not reading, a failing `send` or `encode`).
    *
    * @example Publish
    * ```ts
    * import { PubSub } from "@websock/websock/pubsub";
    *
    * const pubsub = new PubSub<{ price: number }>();
-   * pubsub.publish("ticker", { price: 42 }); // 0: nobody listens yet
+   * pubsub.publish("ticker", { price: 42 }); // { delivered: 0, dropped: 0 }: nobody listens
    * ```
    */
-  publish(topic: string, message: M): number {
+  publish(topic: string, message: M): PublishResult {
     checkTopic(topic, "publish");
     if (this.#closed) throw new TypeError(`Cannot publish to ${topic}: the PubSub is closed`);
     const delivered = this.#deliver(topic, message);
@@ -405,6 +559,9 @@ export class PubSub<M = unknown> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    for (const [topic, set] of this.#topics) {
+      for (const lane of set.values()) this.#unlane(topic, lane);
+    }
     this.#topics.clear();
     this.#swept.clear();
     this.#bySubscriber.clear();
