@@ -5,7 +5,14 @@
 
 import process from "node:process";
 import { type BunServer, type BunWebSocket, websockServe } from "../adapters/bun.ts";
-import { type Contestant, control, rawFanOut, websockEcho } from "./_echo.ts";
+import {
+  type Contestant,
+  control,
+  rawFanOut,
+  timeFanOut,
+  websockEcho,
+  websockFan,
+} from "./_echo.ts";
 
 declare const Bun: {
   serve(options: Record<string, unknown>): { port: number };
@@ -28,9 +35,21 @@ async function answer(request: Request, contestant: Contestant): Promise<Respons
 
 function bunRaw(): Options {
   const sockets = new Set<BunWebSocket>();
-  const contestant: Contestant = { count: () => sockets.size, broadcast: rawFanOut(sockets) };
+  let server: BunServer | undefined;
+  const contestant: Contestant = {
+    count: () => sockets.size,
+    broadcast: rawFanOut(sockets),
+    // bench/fanout.ts: "raw" is Bun's native topics (every socket subscribes to "all"),
+    // "loop" a JS loop of send.
+    fanout: (mode, message) =>
+      timeFanOut(() => {
+        if (mode === "loop") { for (const ws of sockets) ws.send(message); }
+        else server!.publish("all", message, false);
+      }),
+  };
   return {
-    fetch(request, server) {
+    fetch(request, s) {
+      server = s;
       if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
         return answer(request, contestant);
       }
@@ -39,7 +58,7 @@ function bunRaw(): Options {
         : new Response("Upgrade failed\n", { status: 400 });
     },
     websocket: {
-      open: (ws: BunWebSocket) => void sockets.add(ws),
+      open: (ws: BunWebSocket) => void (sockets.add(ws), ws.subscribe("all")),
       message: (ws: BunWebSocket, message: string | Uint8Array) => void ws.send(message),
       close: (ws: BunWebSocket) => void sockets.delete(ws),
     },
@@ -54,7 +73,22 @@ function websockBun(): Options {
 }
 
 const name = process.argv[2];
-const contestants: Record<string, () => Options> = { "bun-raw": bunRaw, "websock-bun": websockBun };
+function websockBunFan(): Options {
+  const fan = websockFan();
+  return {
+    ...websockServe(fan.Fan, {
+      origins: "*",
+      timeout: 300_000,
+      fallback: (request) => answer(request, fan),
+    }),
+  };
+}
+
+const contestants: Record<string, () => Options> = {
+  "bun-raw": bunRaw,
+  "websock-bun": websockBun,
+  "websock-bun-fan": websockBunFan,
+};
 if (!(name in contestants)) throw new Error(`Unknown contestant ${name}`);
 const server = Bun.serve({ hostname: "127.0.0.1", port: 0, ...contestants[name]() });
 console.log(JSON.stringify({ port: server.port, pid: process.pid }));

@@ -2,7 +2,7 @@
 // real Node: `node --expose-gc server.mjs <contestant>`. Listens on 127.0.0.1:0, prints
 // `{"port", "pid"}`, serves an echo WebSocket on every upgrade and the control routes of
 // bench/_echo.ts; exits when its stdin closes. Contestants: `node-raw` (npm:ws, no WebSock)
-// and `websock-node-real` (adapters/node.ts). Both use the same bundled ws, which loads the
+// and `websock-node-real` (adapters/node.ts); `websock-node-fan` (pub/sub, bench/fanout.ts). Both use the same bundled ws, which loads the
 // `bufferutil` add-on when Node finds it (bench/run.ts puts the bundle next to node_modules).
 
 import { createServer, type IncomingMessage } from "node:http";
@@ -13,7 +13,7 @@ import { createRequire } from "node:module";
 // @ts-types="npm:@types/ws@^8"
 import { type WebSocket, WebSocketServer } from "npm:ws@^8";
 import { websockUpgrade } from "../adapters/node.ts";
-import { type Contestant, control, rawFanOut, websockEcho } from "./_echo.ts";
+import { type Contestant, control, rawFan, rawFanOut, websockEcho, websockFan } from "./_echo.ts";
 
 type Upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
@@ -30,7 +30,13 @@ function nodeRaw(): Contestant & { upgrade: Upgrade } {
     },
     count: () => sockets.size,
     broadcast: rawFanOut(sockets),
+    fanout: rawFan(sockets),
   };
+}
+
+function websockNodeFan(): Contestant & { upgrade: Upgrade } {
+  const fan = websockFan();
+  return { ...fan, upgrade: websockUpgrade(fan.Fan, { origins: "*", timeout: 300_000 }) };
 }
 
 function websockNodeReal(): Contestant & { upgrade: Upgrade } {
@@ -42,6 +48,7 @@ const name = process.argv[2];
 const contestants: Record<string, () => Contestant & { upgrade: Upgrade }> = {
   "node-raw": nodeRaw,
   "websock-node-real": websockNodeReal,
+  "websock-node-fan": websockNodeFan,
 };
 if (!(name in contestants)) throw new Error(`Unknown contestant ${name}`);
 const contestant = contestants[name]();

@@ -289,11 +289,15 @@ for (const conns of full ? [1000, 5000] : [1000]) {
   });
 }
 
-// --only=echo,latency,...: keep the scenarios whose id starts with one of these.
+// --only=echo,latency,...: keep the scenarios whose id starts with one of these (idle keeps
+// heap and broadcast too: they come from the same runs).
 const only = argValue("only", "").split(",").filter((prefix) => prefix !== "");
 if (only.length > 0) {
-  const kept = scenarios.filter((s) => only.some((prefix) => s.id.startsWith(prefix)));
-  scenarios.splice(0, scenarios.length, ...kept);
+  const keep = (id: string) =>
+    only.some((prefix) => id.startsWith(prefix)) ||
+    // memory and broadcast come from the same runs as idle-N
+    (only.includes("idle") && /^(heap|broadcast)-/.test(id));
+  scenarios.splice(0, scenarios.length, ...scenarios.filter((s) => keep(s.id)));
 }
 
 // samples[scenario id][contestant] = list of results

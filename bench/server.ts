@@ -6,23 +6,23 @@
 //                     answers the server-side time of each in ms
 //   GET /count        the number of open connections
 // WEBSOCK_DIR (default: the repo) picks the WebSock sources, so a scratch copy can be measured.
+//   GET /fanout?mode=M&round=R  one fan-out for bench/fanout.ts (see _echo.ts)
 // Contestants: raw (Deno.upgradeWebSocket), websock (adapters/deno.ts), crossws, hono;
 // websock-metrics (websock with a Metrics collector as its telemetry) and websock-timed (the
 // same, timing every callback: `callbackDurations`).
+// websock-fan: adapters/deno.ts with every connection on pub/sub (bench/fanout.ts).
 
 import { createServer } from "node:http";
-import { control, rawFanOut } from "./_echo.ts";
+import { control, rawFan, rawFanOut, websockFan } from "./_echo.ts";
+import type { Contestant as EchoContestant } from "./_echo.ts";
 import crossws from "npm:crossws@0.4.17/adapters/deno";
 import { Hono } from "npm:hono@4.13.19";
 import { upgradeWebSocket } from "npm:hono@4.13.19/deno";
 
 type Fetch = (request: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response>;
 
-interface Contestant {
+interface Contestant extends EchoContestant {
   fetch: Fetch;
-  count(): number;
-  // One fan-out of `message` to every connection; resolves when every send was issued.
-  broadcast(message: string): number | Promise<number>;
 }
 
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -39,7 +39,15 @@ function rawContestant(): Contestant {
     },
     count: () => sockets.size,
     broadcast: rawFanOut(sockets),
+    fanout: rawFan(sockets),
   };
+}
+
+// bench/fanout.ts: adapters/deno.ts with every connection on pub/sub (mailbox and fastlane).
+async function websockFanContestant(dir?: string): Promise<Contestant> {
+  const { websockHandler } = await import(`${websockDir(dir)}/adapters/deno.ts`);
+  const fan = websockFan();
+  return { ...fan, fetch: websockHandler(fan.Fan, { origins: "*", ...extraOptions() }) };
 }
 
 // The WebSock echo handler, its live connections, and a mailbox fan-out.
@@ -164,6 +172,7 @@ const contestants: Record<string, (dir?: string) => Contestant | Promise<Contest
   websock: websockContestant,
   "websock-metrics": (dir) => websockMetrics(dir, false),
   "websock-timed": (dir) => websockMetrics(dir, true),
+  "websock-fan": websockFanContestant,
   "websock-node": websockNode,
   crossws: crosswsContestant,
   hono: honoContestant,

@@ -14,6 +14,11 @@
  * lost. Messages that cross a backend must survive its encoding: structured clone for
  * `BroadcastChannel`, JSON for Redis.
  *
+ * A subscription with `encode` is the fastlane: each publish encodes the message once and sends
+ * it to those subscribers as a frame (`connection.sendFrame`), without `handleInfo`, still in
+ * order with each connection's own pushes; on the Bun adapter through Bun's native topics.
+ * `publish` returns how many subscribers took the message and how many did not.
+ *
  * This module is runtime-neutral and has no dependencies.
  *
  * @example A chat room
