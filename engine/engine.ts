@@ -188,14 +188,14 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
   }
 
   /**
-   * Send a frame without `handleInfo` (fan-out's fastlane): now when {@linkcode Engine.idle},
-   * else after the queued events, so that it never overtakes the pushes of earlier events.
+   * Send a frame without `handleInfo` (the fastlane): now when idle (open, not busy, no mail
+   * scheduled: the queue is empty), else after the queued events, never before their pushes.
    * @param data A `string` (text frame) or a `Uint8Array` (binary frame).
    * @returns `false` when dropped: closing or closed, queue full (1013), peer not reading (1008).
    */
   sendFrame(data: string | Uint8Array): boolean {
     if (this.#phase > OPEN || this.#socketClosed) return false;
-    if (this.#phase === OPEN && !this.#busy && this.#queue.empty) this.#sendAll(data);
+    if (this.#phase === OPEN && !this.#busy && !this.#scheduled) this.#sendAll(data);
     else return this.#enqueue(FRAME, data);
     return this.#phase === OPEN;
   }

@@ -5,11 +5,19 @@ import type { NativeHub, NativeTopics } from "../engine/topics.ts";
 
 export type Encode<M> = (message: M) => string | Uint8Array;
 
-// A fastlane subscription; `group` when the subscriber's server has native topics.
-export interface Lane<M> {
+// A fastlane subscription whose subscriber's server has native topics.
+export interface NativeLane<M> {
   readonly encode: Encode<M>;
-  readonly native: NativeTopics | undefined;
-  readonly group: NativeGroup<M> | undefined;
+  readonly native: NativeTopics;
+  readonly group: NativeGroup<M>;
+}
+
+// How a subscriber takes a topic: through its mailbox (undefined), as frames (its encode
+// function: one pointer, nothing more to read per publish), or through native topics.
+export type Lane<M> = undefined | Encode<M> | NativeLane<M>;
+
+export function encodeOf<M>(lane: Lane<M>): Encode<M> | undefined {
+  return typeof lane === "function" ? lane : lane?.encode;
 }
 
 // The subscribers of one topic, on one server with native topics, sharing one encode.

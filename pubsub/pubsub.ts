@@ -1,7 +1,15 @@
 // PubSub: topics of subscribers (connection mailboxes) and the Backend that joins nodes.
 
 import { nativeTopicsOf } from "../engine/topics.ts";
-import { checkEncode, type Encode, Frames, type Lane, type NativeGroup } from "./_fastlane.ts";
+import {
+  checkEncode,
+  type Encode,
+  encodeOf,
+  Frames,
+  type Lane,
+  type NativeGroup,
+  type NativeLane,
+} from "./_fastlane.ts";
 
 /**
  * What can subscribe to a topic: a connection's mailbox (any `Connection<M>`), or anything
@@ -112,7 +120,7 @@ export interface PublishResult {
   readonly dropped: number;
 }
 
-type Members<M> = Map<Subscriber<M>, Lane<M> | undefined>;
+type Members<M> = Map<Subscriber<M>, Lane<M>>;
 
 const NOBODY: PublishResult = Object.freeze({ delivered: 0, dropped: 0 });
 
@@ -255,7 +263,7 @@ export class PubSub<M = unknown> {
   // A fastlane subscription; on a server with native topics, subscribed there too.
   #lane(topic: string, subscriber: Subscriber<M>, encode: Encode<M>): Lane<M> {
     const native = nativeTopicsOf(subscriber);
-    if (native === undefined) return { encode, native, group: undefined };
+    if (native === undefined) return encode;
     const groups = this.#groups.get(topic) ?? [];
     this.#groups.set(topic, groups);
     let group = groups.find((g) => g.hub === native.hub && g.encode === encode);
@@ -270,10 +278,10 @@ export class PubSub<M = unknown> {
     return { encode, native, group };
   }
 
-  #unlane(topic: string, lane: Lane<M> | undefined): void {
-    const group = lane?.group;
-    if (group === undefined) return;
-    this.#guard(() => lane!.native!.unsubscribe(group.name));
+  #unlane(topic: string, lane: Lane<M>): void {
+    if (lane === undefined || typeof lane === "function") return;
+    const group = lane.group;
+    this.#guard(() => lane.native.unsubscribe(group.name));
     if (--group.members > 0) return;
     const groups = this.#groups.get(topic)!;
     groups.splice(groups.indexOf(group), 1);
@@ -299,7 +307,7 @@ export class PubSub<M = unknown> {
     if (!set) return NOBODY;
     let delivered = 0, dropped = 0;
     let frames: Frames<M> | undefined;
-    let held: [Subscriber<M>, Lane<M>][] | undefined;
+    let held: [Subscriber<M>, NativeLane<M>][] | undefined;
     const groups = this.#groups.get(topic);
     if (groups) { for (const group of groups) group.ready = 0; }
     for (const [subscriber, lane] of set) {
@@ -307,24 +315,26 @@ export class PubSub<M = unknown> {
       try {
         if (lane === undefined) sent = subscriber.closed !== true && subscriber.send(message);
         else {
-          const data = (frames ??= new Frames(message, this.#onError)).of(lane.encode);
+          const native = typeof lane === "function" ? undefined : lane;
+          const data = (frames ??= new Frames(message, this.#onError)).of(
+            native?.encode ?? lane as Encode<M>,
+          );
           if (data === undefined) {
             dropped++; // encode failed (reported): the subscriber stays
             continue;
           }
-          const native = lane.native;
           if (native !== undefined) {
-            const state = native.state();
+            const state = native.native.state();
             if (state === "ready" || state === "full") {
               // The hub publishes after the loop; a peer that does not read gets nothing.
-              if (state === "ready") lane.group!.ready++, delivered++;
+              if (state === "ready") native.group.ready++, delivered++;
               else dropped++;
               continue;
             }
             if (state === "busy") {
               // Out of the hub's publish: the frame waits in the connection's queue.
-              native.unsubscribe(lane.group!.name);
-              (held ??= []).push([subscriber, lane]);
+              native.native.unsubscribe(native.group.name);
+              (held ??= []).push([subscriber, native]);
             }
           }
           sent = subscriber.sendFrame!(data);
@@ -348,7 +358,7 @@ export class PubSub<M = unknown> {
     if (held) {
       for (const [subscriber, lane] of held) {
         if (set.get(subscriber) === lane) {
-          this.#guard(() => lane.native!.subscribe(lane.group!.name));
+          this.#guard(() => lane.native.subscribe(lane.group.name));
         }
       }
     }
@@ -417,7 +427,7 @@ export class PubSub<M = unknown> {
     if (!set) this.#topics.set(topic, set = new Map());
     else this.#sweep(topic, set);
     const lane = set.get(subscriber);
-    if (!set.has(subscriber) || lane?.encode !== encode) {
+    if (!set.has(subscriber) || encodeOf(lane) !== encode) {
       this.#unlane(topic, lane);
       set.set(subscriber, encode && this.#lane(topic, subscriber, encode));
     }
