@@ -192,6 +192,8 @@ function vet(
   return connectionInfo(request.url, headers, remoteAddr, protocol);
 }
 
+const ONCE = { once: true };
+
 // One WebSocket: the engine's transport, and the listener of the socket's events.
 class DenoSocket implements Transport, EventListenerObject {
   // Deno pings and closes dead peers itself (idleTimeout = timeout); JavaScript never sees
@@ -217,7 +219,7 @@ class DenoSocket implements Transport, EventListenerObject {
       options,
       registry,
     });
-    socket.addEventListener("open", this);
+    socket.addEventListener("open", this, ONCE); // dropped once fired: less per idle socket
     socket.addEventListener("message", this);
     socket.addEventListener("error", this);
     socket.addEventListener("close", this);

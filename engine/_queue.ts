@@ -19,7 +19,8 @@ export type Kind =
   | typeof FRAME;
 
 export class EventQueue {
-  #items: unknown[] = [];
+  // Made on the first push: most connections are idle most of the time.
+  #items: unknown[] | undefined = undefined;
   #head = 0;
   #tail = 0;
 
@@ -34,7 +35,7 @@ export class EventQueue {
   }
 
   push(kind: Kind, payload: unknown): void {
-    const items = this.#items;
+    const items = this.#items ??= [];
     items[this.#tail] = kind;
     items[this.#tail + 1] = payload;
     this.#tail += 2;
@@ -42,12 +43,12 @@ export class EventQueue {
 
   /** The kind of the next event; call {@linkcode EventQueue.take} next. The queue is not empty. */
   nextKind(): Kind {
-    return this.#items[this.#head] as Kind;
+    return this.#items![this.#head] as Kind;
   }
 
   /** Remove the next event and return its payload. */
   take(): unknown {
-    const items = this.#items;
+    const items = this.#items!;
     const payload = items[this.#head + 1];
     items[this.#head + 1] = undefined;
     this.#head += 2;
@@ -63,12 +64,12 @@ export class EventQueue {
   rewind(): void {
     if (this.#head === 0) return;
     this.#head = this.#tail = 0;
-    if (this.#items.length > 256) this.#items = [];
+    if (this.#items!.length > 256) this.#items = undefined;
   }
 
   /** Drop every waiting event. */
   clear(): void {
-    this.#items = [];
+    this.#items = undefined;
     this.#head = this.#tail = 0;
   }
 }
