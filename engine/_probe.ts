@@ -276,6 +276,11 @@ export class Probe<M> implements Transport, Mailbox<M> {
     return false;
   }
 
+  // A fastlane frame is not mail: no drop is told (the frame, once sent, counts in `sent`).
+  sendFrame(data: string | Uint8Array): boolean {
+    return this.#mailbox.sendFrame(data);
+  }
+
   get accepting(): boolean {
     return this.#mailbox.accepting;
   }

@@ -200,8 +200,7 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
     return this.#phase === OPEN;
   }
 
-  // Engines with mail and nothing running: drained by one microtask for all of them (a
-  // broadcast to N connections schedules one microtask, not N).
+  // Engines with mail and nothing running: one microtask drains them all (not one each).
   static #ready: Engine<unknown, unknown, unknown>[] = [];
 
   static #drainReady(): void {
@@ -588,13 +587,8 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
 
   static #sweep(engine: Engine<unknown, unknown, unknown>, now: number): void {
     const action = engine.#live?.look(now, engine.#options, engine.#keepAlive());
-    if (action === PING) {
-      try {
-        engine.#transport.sendPing!(new Uint8Array(0));
-      } catch (error) {
-        engine.#report(error, "transport");
-      }
-    } else if (action === TIMEOUT) engine.#stop(1001, "Idle timeout", { type: "timeout" });
+    if (action === PING) engine.#callListener(() => engine.#transport.sendPing!(new Uint8Array(0)));
+    else if (action === TIMEOUT) engine.#stop(1001, "Idle timeout", { type: "timeout" });
   }
 
   #clearTimer(): void {
