@@ -105,3 +105,16 @@ Deno.test("sendFrame() over a real socket never overtakes the pushes of earlier 
   assert.equal(connection!.sendFrame("frame"), true);
   assert.deepEqual(await client.take(3), ["reply", "info:mail", "frame"]);
 });
+
+Deno.test("sendFrame() works through telemetry's probe and counts as sent", async () => {
+  let sent: { text: number; binary: number } | undefined;
+  const conn = await TestConnection.start(Slow, {
+    telemetry: { onConnectionStop: ({ stats }) => void (sent = stats.sent) },
+  });
+  assert.equal(conn.connection.sendFrame("a"), true);
+  assert.equal(conn.connection.sendFrame(new Uint8Array([1])), true);
+  await conn.close(1000, "");
+  assert.deepEqual(conn.sent.length, 2);
+  assert.equal(sent?.text, 1);
+  assert.equal(sent?.binary, 1);
+});
