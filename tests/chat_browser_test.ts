@@ -289,6 +289,7 @@ Deno.test({
             await logHas(alice, "bob: nine");
             await say(alice, "back");
             await logHas(bob, "alice: back");
+            await logHas(alice, "alice: back"); // her own line comes back through the stream too
             assert.deepEqual(await said(alice), [
               ...bobs("one", "two", "three", "four", "five", "six", "seven", "eight", "nine"),
               "alice: back",
