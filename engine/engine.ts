@@ -27,6 +27,7 @@ import {
   watch,
   watched,
 } from "./_liveness.ts";
+import { slowPeer, textBytes } from "./_slow_peer.ts";
 
 const SOURCES: readonly ErrorSource[] = ["init", "handleIn", "handleControl", "handleInfo"];
 
@@ -446,28 +447,16 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
 
   #sendAll(messages: Messages): void {
     if (this.#socketClosed) return;
-    if (Array.isArray(messages)) {
-      for (const message of messages) this.#sendOne(message);
-    } else this.#sendOne(messages as Outbound);
-    if (this.#unchecked >= this.#options.checkBufferedEvery) {
-      this.#unchecked = 0;
-      const buffered = this.#transport.bufferedAmount();
-      if (buffered > this.#options.maxBufferedBytes) {
-        this.#stop(1008, "Peer is not reading", {
-          type: "error",
-          error: new RangeError(
-            `Cannot send: ${buffered} bytes wait for the peer, more than maxBufferedBytes ${this.#options.maxBufferedBytes}`,
-          ),
-        });
-      }
-    }
+    if (!Array.isArray(messages)) return this.#sendOne(messages as Outbound);
+    for (let i = 0; i < messages.length && !this.#socketClosed; i++) this.#sendOne(messages[i]);
   }
 
   #sendOne(message: Outbound): void {
+    if (this.#unchecked >= this.#options.checkBufferedEvery && this.#slowPeer()) return;
     const t = this.#transport;
     if (typeof message === "string") {
       t.sendText(message);
-      this.#unchecked += message.length;
+      this.#unchecked += textBytes(message);
     } else if (message instanceof Uint8Array) {
       t.sendBinary(message);
       this.#unchecked += message.byteLength;
@@ -475,7 +464,7 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
       switch (message.type) {
         case "text":
           t.sendText(message.data);
-          this.#unchecked += message.data.length;
+          this.#unchecked += textBytes(message.data);
           break;
         case "binary":
           t.sendBinary(message.data);
@@ -489,6 +478,14 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
           break;
       }
     }
+  }
+
+  // The slow-peer rule (_slow_peer.ts): looked at before a message, once enough was queued.
+  #slowPeer(): boolean {
+    const error = slowPeer(this.#transport.bufferedAmount(), this.#unchecked, this.#options);
+    this.#unchecked = 0;
+    if (error !== undefined) this.#stop(1008, "Peer is not reading", { type: "error", error });
+    return error !== undefined;
   }
 
   #crash(error: unknown, kind: Kind): void {

@@ -131,6 +131,7 @@ Deno.test("TestConnection: limits apply (maxMessageBytes, maxBufferedBytes, maxQ
   const slow = await TestConnection.start(Handler, { arg: "x", maxBufferedBytes: 8 });
   slow.setBufferedAmount(100);
   await slow.receive("more than two bytes");
+  await slow.receive("more than two bytes"); // the look before this echo sees 100 - 24 waiting
   assert.equal(slow.closeFrame?.code, 1008);
 
   const full = await TestConnection.start(Handler, { arg: "x", maxQueuedEvents: 2 });
