@@ -1,7 +1,8 @@
 /**
  * The Bun adapter: serve a {@linkcode WebSock} handler with `Bun.serve`'s `websocket` API.
  * Like the Node adapter it lets `handleControl` see pings and pongs, pushes ping and pong
- * frames and offers permessage-deflate; backpressure comes from `send()`'s return value.
+ * frames and offers permessage-deflate (compressing what it sends); backpressure comes from
+ * `getBufferedAmount()`.
  *
  * @example Serve a handler
  * ```ts ignore
@@ -137,13 +138,14 @@ export interface BunWebSocketHandler {
   ping(ws: BunWebSocket, data: Uint8Array): void;
   /** A pong arrived. */
   pong(ws: BunWebSocket, data: Uint8Array): void;
-  /** The socket can take more data. */
-  drain(ws: BunWebSocket): void;
   /** The socket closed. */
   close(ws: BunWebSocket, code: number, reason: string): void;
   /** Bun's own limit, from the `maxMessageBytes` option. */
   readonly maxPayloadLength: number;
-  /** Bun's own limit, from the `maxBufferedBytes` option. */
+  /**
+   * Bun's own send-buffer limit, over which it drops messages: set out of the way (4 GiB), as
+   * the engine closes a slow peer itself (`maxBufferedBytes`).
+   */
   readonly backpressureLimit: number;
   /**
    * Bun's own keep-alive, off (`0`): the engine pings and closes silent peers itself (Bun's
@@ -159,7 +161,8 @@ export interface BunWebSocketHandler {
 /** Options of {@linkcode websockServe}: the shared adapter options plus Bun's own. */
 export interface BunServeOptions<A, M = unknown> extends AdapterOptions<A, M> {
   /**
-   * Negotiate permessage-deflate.
+   * Negotiate permessage-deflate; messages of 1 KiB and more are then sent compressed (Bun
+   * compresses only what `send(data, true)` asks for).
    * @default {false}
    */
   perMessageDeflate?: boolean;
@@ -182,11 +185,15 @@ export interface BunServe {
   readonly registry: Registry;
 }
 
+// Messages at least this long are sent compressed when permessage-deflate is on (the
+// threshold of `ws`, so both adapters compress the same messages).
+const COMPRESS_FROM = 1024;
+
 // One Bun socket: the engine's transport (`ws` is set on open), and its native topics for
 // pub/sub's fastlane (Bun's ws.subscribe + server.publish).
 class BunSocket implements Transport, NativeTopics {
   ws: BunWebSocket | undefined;
-  buffered = 0;
+  dropped = false;
   readonly engine: Engine<unknown, unknown, unknown>;
   readonly hub: BunHub;
 
@@ -207,19 +214,17 @@ class BunSocket implements Transport, NativeTopics {
     });
   }
 
-  #sent(size: number, result: number): void {
-    // -1: queued behind backpressure (drain resets the count); 0: dropped, so report the
-    // buffer as overfull and the engine closes with 1008 at its next look.
-    if (result === -1) this.buffered += size;
-    else if (result === 0) this.buffered = Number.MAX_SAFE_INTEGER;
+  #send(data: string | Uint8Array, size: number): void {
+    // 0: Bun dropped it; report the buffer as overfull so the engine closes with 1008.
+    if (this.ws!.send(data, this.hub.compress && size >= COMPRESS_FROM) === 0) this.dropped = true;
   }
 
   sendText(data: string): void {
-    this.#sent(data.length, this.ws!.send(data));
+    this.#send(data, data.length);
   }
 
   sendBinary(data: Uint8Array): void {
-    this.#sent(data.byteLength, this.ws!.send(data));
+    this.#send(data, data.byteLength);
   }
 
   sendPing(data: Uint8Array): void {
@@ -235,7 +240,7 @@ class BunSocket implements Transport, NativeTopics {
   }
 
   bufferedAmount(): number {
-    return this.buffered;
+    return this.dropped ? Number.MAX_SAFE_INTEGER : this.ws!.getBufferedAmount();
   }
 
   subscribe(topic: string): void {
@@ -247,7 +252,8 @@ class BunSocket implements Transport, NativeTopics {
   }
 
   // A frame Bun publishes now is in order only when the engine has nothing running or queued
-  // (Bun writes pending publications before a later send); Bun drops it over the limit.
+  // (Bun writes pending publications before a later send); over maxBufferedBytes, the frame
+  // goes through the engine instead, whose slow-peer rule decides (Bun itself never drops).
   state(): NativeState {
     const engine = this.engine;
     if (!engine.accepting) return "closed";
@@ -256,14 +262,39 @@ class BunSocket implements Transport, NativeTopics {
   }
 }
 
-// One server's native topics: Bun compresses `server.publish` unless told not to, and the
-// engine's own sends are not compressed, so the flag is always given (false).
+// One server's native topics, and what its sockets share: the slow-peer limit and whether to
+// compress. The flag is always given to `server.publish`, as to `send`: the same messages are
+// compressed whichever way they go.
 interface BunHub extends NativeHub {
   readonly limit: number;
+  readonly compress: boolean;
 }
 
-function bunHub(server: BunServer, limit: number): BunHub {
-  return { limit, publish: (topic, data) => void server.publish(topic, data, false) };
+function bunHub(server: BunServer, limit: number, compress: boolean): BunHub {
+  return {
+    limit,
+    compress,
+    publish(topic, data) {
+      const size = typeof data === "string" ? data.length : data.byteLength;
+      server.publish(topic, data, compress && size >= COMPRESS_FROM);
+    },
+  };
+}
+
+// Bun reports every close it starts itself as 1006 with a reason (and sends the peer 1002,
+// 1007 or 1009 with that reason): a protocol error of the peer or a too-big message (its idle
+// timeout, "WebSocket timed out from inactivity", is off). A peer cannot close with 1006 (Bun
+// refuses that code), and a dropped TCP connection comes with no reason, so 1006 with a reason
+// is Bun's own close. Its reasons (Bun 1.4.4): "Received invalid UTF-8", "Received invalid
+// opcode", "Received unexpected RSV1 bit", "Received unexpected RSV2 or RSV3 bit", "Received
+// too big control frame", "Received fragmented control frame", "Received invalid close code",
+// "Received invalid close payload", "Received an incorrectly masked frame", "Received
+// continuation frame outside a fragmented message", "Received new message inside a fragmented
+// message", "Received invalid compressed data", "Received too big message".
+function bunClose(engine: Engine<unknown, unknown, unknown>, reason: string, max: number): void {
+  if (reason === "Received too big message") {
+    engine.error(new RangeError(`Cannot receive message: more than maxMessageBytes ${max}`));
+  } else engine.error(new Error(`The peer broke the WebSocket protocol: ${reason}`));
 }
 
 const socketOf = (ws: BunWebSocket): BunSocket => ws.data.socket as BunSocket;
@@ -311,6 +342,7 @@ export function websockServe<S, M, A>(
     );
   }
   const fallback = checkCallback("fallback", options.fallback);
+  const perMessageDeflate = options.perMessageDeflate ?? false;
   const registry = new Registry();
   const generic = handler as WebSock<unknown, unknown, unknown>;
   const refuse = (response: Response) => response;
@@ -324,7 +356,9 @@ export function websockServe<S, M, A>(
     extraHeaders: [string, string][],
   ) {
     let hub = hubs.get(server);
-    if (hub === undefined) hubs.set(server, hub = bunHub(server, resolved.maxBufferedBytes));
+    if (hub === undefined) {
+      hubs.set(server, hub = bunHub(server, resolved.maxBufferedBytes, perMessageDeflate));
+    }
     const socket = new BunSocket(generic, arg, info, resolved, registry, hub);
     const headers = new Headers(extraHeaders);
     if (info.protocol !== "") headers.set("sec-websocket-protocol", info.protocol);
@@ -374,26 +408,16 @@ export function websockServe<S, M, A>(
     },
     ping: (ws, data) => socketOf(ws).engine.control("ping", new Uint8Array(data)),
     pong: (ws, data) => socketOf(ws).engine.control("pong", new Uint8Array(data)),
-    drain(ws) {
-      socketOf(ws).buffered = 0;
-    },
     close(ws, code, reason) {
       const { engine } = socketOf(ws);
-      // Bun closes on a too-big message itself (1009 on the wire, 1006 here): make it an error.
-      if (reason === "Received too big message") {
-        engine.error(
-          new RangeError(
-            `Cannot receive message: more than maxMessageBytes ${resolved.maxMessageBytes}`,
-          ),
-        );
-      }
+      if (code === 1006 && reason !== "") bunClose(engine, reason, resolved.maxMessageBytes);
       engine.closed(code, reason);
     },
     maxPayloadLength: resolved.maxMessageBytes,
-    backpressureLimit: resolved.maxBufferedBytes,
+    backpressureLimit: 2 ** 32 - 1,
     idleTimeout: 0,
     sendPings: false,
-    perMessageDeflate: options.perMessageDeflate ?? false,
+    perMessageDeflate,
   };
 
   return {

@@ -279,6 +279,30 @@ export async function adapterSuite(t: Deno.TestContext, start: Start): Promise<v
       },
     );
 
+    await t.step(
+      "a message queued behind one far over maxBufferedBytes reaches a peer that reads late",
+      async () => {
+        // 8 MiB, 128 × maxBufferedBytes: most of it still waits in the server when "after big"
+        // is queued. Neither is dropped (Bun drops sends over its own backpressureLimit) and the
+        // peer, which reads, is not closed.
+        using raw = await Raw.connect(main.port);
+        await raw.write(
+          upgradeRequest({ Host: `127.0.0.1:${main.port}` }, "GET /?id=big HTTP/1.1"),
+        );
+        assert.equal((await within(raw.response(), 5000, "101")).status, 101);
+        await raw.frame(1, "big:8388608");
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        const big = await within(raw.readFrame(), 5000, "the big message");
+        assert.equal(big?.payload.byteLength, 8388608);
+        const after = await within(raw.readFrame(), 5000, "the message after it");
+        assert.equal(new TextDecoder().decode(after?.payload), "after big");
+        await raw.frame(8, new Uint8Array([0x03, 0xe8]));
+        assert.deepEqual(await within(raw.readClose(), 5000, "close"), { code: 1000, reason: "" });
+        raw.close();
+        assert.deepEqual(await main.report("big"), { type: "remote", code: 1000, reason: "" });
+      },
+    );
+
     await t.step("negotiates subprotocols in the server's order", async () => {
       await using client = await connect(url("proto"), ["x", "chat"]);
       assert.equal(client.socket.protocol, "chat");
