@@ -53,6 +53,19 @@ export class Raw implements Disposable {
   }
 
   async #take(n: number): Promise<Uint8Array | null> {
+    if (this.#buffer.length < n && n > 65536) {
+      // A large payload: read straight into it rather than growing the buffer chunk by chunk.
+      const out = new Uint8Array(n);
+      out.set(this.#buffer);
+      let filled = this.#buffer.length;
+      this.#buffer = new Uint8Array(0);
+      while (filled < n) {
+        const read = await this.conn.read(out.subarray(filled));
+        if (read === null) return null;
+        filled += read;
+      }
+      return out;
+    }
     while (this.#buffer.length < n) if (!await this.#fill()) return null;
     const out = this.#buffer.slice(0, n);
     this.#buffer = this.#buffer.slice(n);
@@ -86,7 +99,7 @@ export class Raw implements Disposable {
   /** Read one frame, or null when the connection ended (or nothing came for `waitMs`). */
   async readFrame(
     waitMs?: number,
-  ): Promise<{ fin: boolean; opcode: number; payload: Uint8Array } | null> {
+  ): Promise<{ fin: boolean; rsv1: boolean; opcode: number; payload: Uint8Array } | null> {
     if (waitMs !== undefined) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const timeout = new Promise<null>((resolve) => timer = setTimeout(resolve, waitMs, null));
@@ -107,7 +120,12 @@ export class Raw implements Disposable {
       length = Number(new DataView(ext.buffer).getBigUint64(0));
     }
     const payload = (await this.#take(length)) ?? new Uint8Array();
-    return { fin: (head[0] & 0x80) !== 0, opcode: head[0] & 0x0f, payload };
+    return {
+      fin: (head[0] & 0x80) !== 0,
+      rsv1: (head[0] & 0x40) !== 0,
+      opcode: head[0] & 0x0f,
+      payload,
+    };
   }
 
   /** Read frames until a close frame; returns its code and reason (or null at EOF). */
@@ -148,16 +166,16 @@ export class Raw implements Disposable {
   }
 }
 
-/** Encode one frame; clients mask. */
+/** Encode one frame; clients mask. `rsv1` marks a permessage-deflate (compressed) message. */
 export function encodeFrame(
   opcode: number,
   payload: Uint8Array | string,
-  { fin = true, mask = true }: { fin?: boolean; mask?: boolean } = {},
+  { fin = true, mask = true, rsv1 = false }: { fin?: boolean; mask?: boolean; rsv1?: boolean } = {},
 ): Uint8Array {
   const data = typeof payload === "string" ? encoder.encode(payload) : payload;
   const lengthBytes = data.length < 126 ? 0 : data.length < 65536 ? 2 : 8;
   const out = new Uint8Array(2 + lengthBytes + (mask ? 4 : 0) + data.length);
-  out[0] = (fin ? 0x80 : 0) | opcode;
+  out[0] = (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode;
   out[1] = (mask ? 0x80 : 0) | (lengthBytes === 0 ? data.length : lengthBytes === 2 ? 126 : 127);
   const view = new DataView(out.buffer);
   if (lengthBytes === 2) view.setUint16(2, data.length);

@@ -16,6 +16,12 @@
 import { Buffer } from "node:buffer";
 import { check, Client, fail, same } from "./_client.ts";
 import { KEEPALIVE_CHECKS } from "./_keepalive_checks.ts";
+import {
+  COMPRESSION_CHECKS,
+  NO_COMPRESSION_CHECKS,
+  PROTOCOL_ERROR_CHECKS,
+  SLOW_PEER_CHECKS,
+} from "./_wire_checks.ts";
 import { closePayload, encodeFrame, Raw, upgradeRequest } from "./_raw.ts";
 import type { ConformanceReport } from "./conformance_handler.ts";
 
@@ -37,6 +43,11 @@ export interface ConformanceServerOptions {
   readonly maxBufferedBytes?: number;
   /** Subprotocols, preferred first. */
   readonly protocols?: readonly string[];
+  /**
+   * Negotiate permessage-deflate and compress what the server sends. Adapters that declare
+   * `compression` honour it; others decline the extension.
+   */
+  readonly perMessageDeflate?: boolean;
 }
 
 /** A server the adapter started. */
@@ -61,6 +72,12 @@ export interface ConformanceAdapter {
    * failure that starts passing fails, so the list cannot go stale.
    */
   readonly knownFailures?: Readonly<Record<string, string>>;
+  /**
+   * Whether the server honours `perMessageDeflate: true` (negotiates permessage-deflate and
+   * compresses what it sends). Without it the suite checks that the extension is declined.
+   * @default {false}
+   */
+  readonly compression?: boolean;
   /**
    * Start a server that serves `ConformanceHandler` with these options (and an error hook
    * that stays quiet, if you like).
@@ -240,24 +257,6 @@ const CHECKS: Check[] = [
       same((await client.closed).code, 1009, "close code");
       const [report] = await ctx.reports(id);
       same(report.reason.type, "error", "terminate reason");
-    },
-  },
-  {
-    name: "maxBufferedBytes: a peer that does not read is closed and terminate sees an error",
-    options: { maxBufferedBytes: 256 * 1024 },
-    async run(ctx) {
-      using raw = await Raw.connect(ctx.server.port);
-      await raw.write(upgradeRequest());
-      const response = await raw.response();
-      same(response.status, 101, "upgrade status");
-      await raw.frame(1, "id");
-      const frame = await raw.readFrame();
-      const id = Number(new TextDecoder().decode(frame?.payload).slice(3));
-      await raw.frame(1, "flood:4000:65536");
-      // Never read again: 256 MiB would have to be buffered.
-      const [report] = await ctx.reports(id);
-      same(report.reason.type, "error", "terminate reason");
-      check(report.handled < 4000, "the flood was stopped");
     },
   },
   {
@@ -483,8 +482,10 @@ export function conformance(adapter: ConformanceAdapter, options: ConformanceOpt
     ...CHECKS,
     ...KEEPALIVE_CHECKS,
     ...(adapter.controlFrames ? CONTROL_CHECKS : NO_CONTROL_CHECKS),
-  ]
-    .filter((c) => !options.only || options.only.some((o) => c.name.includes(o)));
+    ...PROTOCOL_ERROR_CHECKS,
+    ...SLOW_PEER_CHECKS,
+    ...(adapter.compression ? COMPRESSION_CHECKS : NO_COMPRESSION_CHECKS),
+  ].filter((c) => !options.only || options.only.some((o) => c.name.includes(o)));
   const known = Object.entries(adapter.knownFailures ?? {});
   Deno.test(`conformance: ${adapter.name}`, async (t) => {
     for (const c of checks) {
@@ -512,4 +513,8 @@ export const CONFORMANCE_CHECKS: readonly string[] = [
   ...KEEPALIVE_CHECKS,
   ...CONTROL_CHECKS,
   ...NO_CONTROL_CHECKS,
+  ...PROTOCOL_ERROR_CHECKS,
+  ...SLOW_PEER_CHECKS,
+  ...COMPRESSION_CHECKS,
+  ...NO_COMPRESSION_CHECKS,
 ].map((c) => c.name);

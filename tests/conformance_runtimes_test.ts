@@ -21,6 +21,7 @@ function childAdapter(
   return {
     name,
     controlFrames: true,
+    compression: true,
     knownFailures,
     async start(options) {
       const server: FixtureServer = await startChild(command, [
