@@ -34,9 +34,12 @@ export async function closeClient(client: Redis, { quit = true } = {}): Promise<
   await ended;
 }
 
-/** The URL without its password, for messages. */
+/** The URL with its password (or a lone user part, which Redis takes as one) as ***. */
 export function redact(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, "//***@");
+  return url.replace(/\/\/([^@/]*)@/, (_all, auth: string) => {
+    const colon = auth.indexOf(":");
+    return colon < 0 ? "//***@" : `//${auth.slice(0, colon)}:***@`;
+  });
 }
 
 /** The options both Redis backends take, checked (TypeError/RangeError naming the value). */

@@ -5,8 +5,9 @@
  *
  * Messages are JSON-encoded. Delivery is at most once: a message published while Redis is
  * unreachable (past a short retry), or before a node's `SUBSCRIBE` is confirmed, is lost.
- * One node's messages reach the other nodes in the order they were published. When the
- * connection drops, the error is reported once to the `PubSub`'s `onError`, the clients
+ * One node's messages reach the other nodes in the order they were published. An outage is
+ * reported to the `PubSub`'s `onError` twice, as {@linkcode RedisBackendError}s: once when it
+ * starts, once when it ends with the publishes dropped meanwhile, per topic. The clients
  * reconnect with backoff and subscribe again; nothing crashes.
  *
  * @example Share topics between processes
@@ -22,7 +23,7 @@
 
 import { Redis } from "npm:ioredis@^5.4.1";
 import type { Backend } from "./pubsub.ts";
-import { checkRedisOptions, closeClient, DISCONNECT_TIMEOUT } from "./_redis_client.ts";
+import { checkRedisOptions, closeClient, DISCONNECT_TIMEOUT, redact } from "./_redis_client.ts";
 
 export type { Backend } from "./pubsub.ts";
 
@@ -47,9 +48,64 @@ export interface RedisBackendOptions {
   maxRetryDelay?: number;
 }
 
-function redact(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, "//***@");
+/** What happened, in a {@linkcode RedisBackendError}. */
+export type RedisBackendEvent = "down" | "up" | "error";
+
+/**
+ * What a {@linkcode RedisBackend} reports to the `PubSub`'s `onError`. Its message names the
+ * backend and its URL (password redacted); an error of the Redis client is its `cause`.
+ *
+ * - `down`: the connection was lost (or never made); publishes are dropped until it is back.
+ * - `up`: it is back; `dropped` counts the publishes dropped meanwhile, per topic.
+ * - `error`: one operation failed (a subscribe, a publish, a message that is not JSON).
+ *
+ * @example Count what an outage cost
+ * ```ts
+ * import { PubSub } from "@websock/websock/pubsub";
+ * import { RedisBackend, RedisBackendError } from "@websock/websock/pubsub-redis";
+ *
+ * const pubsub = new PubSub({
+ *   backend: new RedisBackend({ url: "redis://127.0.0.1:6379" }),
+ *   onError(error) {
+ *     if (error instanceof RedisBackendError && error.event === "up") {
+ *       console.warn(error.message, error.dropped); // { room: 24 }
+ *     } else console.error(error);
+ *   },
+ * });
+ * await pubsub.close();
+ * ```
+ */
+export class RedisBackendError extends Error {
+  /** What happened. */
+  readonly event: RedisBackendEvent;
+  /** The backend's URL, password redacted. */
+  readonly url: string;
+  /** On `up`: the publishes dropped during the outage, per topic. */
+  readonly dropped: Readonly<Record<string, number>> | undefined;
+
+  /**
+   * Make a report.
+   *
+   * @param event What happened.
+   * @param url The backend's URL, password redacted.
+   * @param what What to say after the backend and URL.
+   * @param options The Redis client's error as `cause`; `dropped` for `up`.
+   */
+  constructor(
+    event: RedisBackendEvent,
+    url: string,
+    what: string,
+    options: { cause?: unknown; dropped?: Record<string, number> } = {},
+  ) {
+    super(`Redis pub/sub backend ${url}: ${what}`, { cause: options.cause });
+    this.name = "RedisBackendError";
+    this.event = event;
+    this.url = url;
+    this.dropped = options.dropped;
+  }
 }
+
+const messageOf = (error: unknown) => error instanceof Error ? error.message : String(error);
 
 /**
  * A {@linkcode Backend} over Redis pub/sub. Uses two connections (Redis wants one of them
@@ -76,9 +132,12 @@ export class RedisBackend implements Backend {
   readonly #prefix: string;
   readonly #maxRetryDelay: number;
   readonly #node = crypto.randomUUID();
+  readonly #where: string;
   #pub: Redis | undefined;
   #sub: Redis | undefined;
-  #down = false;
+  #onError: (error: unknown) => void = () => {};
+  // The outage in progress: since when, and the publishes dropped so far, per topic.
+  #outage: { since: number; dropped: Map<string, number> } | undefined;
   #closing = false;
 
   /**
@@ -90,6 +149,7 @@ export class RedisBackend implements Backend {
     const { url = "redis://127.0.0.1:6379", prefix = "websock:", maxRetryDelay = 2000 } = options;
     checkRedisOptions(url, prefix, maxRetryDelay);
     this.#url = url;
+    this.#where = redact(url);
     this.#prefix = prefix;
     this.#maxRetryDelay = maxRetryDelay;
   }
@@ -105,18 +165,7 @@ export class RedisBackend implements Backend {
     deliver: (topic: string, message: unknown) => void,
     onError: (error: unknown) => void,
   ): Promise<void> {
-    const where = redact(this.#url);
-    const report = (error: unknown) => {
-      // One report per outage: ioredis repeats the error on every attempt.
-      if (this.#down || this.#closing) return;
-      this.#down = true;
-      const message = error instanceof Error ? error.message : String(error);
-      onError(
-        new Error(`Redis pub/sub connection to ${where} failed: ${message}; reconnecting`, {
-          cause: error,
-        }),
-      );
-    };
+    this.#onError = onError;
     const make = (role: "publish" | "subscribe") => {
       const client = new Redis(this.#url, {
         lazyConnect: true,
@@ -127,8 +176,12 @@ export class RedisBackend implements Backend {
         autoResubscribe: true,
         disconnectTimeout: DISCONNECT_TIMEOUT,
       });
-      client.on("error", report);
-      client.on("ready", () => this.#down = false);
+      // ioredis repeats a connection error on every attempt: one report per outage.
+      client.on("error", (error: unknown) => {
+        if (client.status === "ready") this.#report("error", `${messageOf(error)}`, error);
+        else this.#down(error);
+      });
+      client.on("ready", () => this.#up());
       return client;
     };
     this.#pub = make("publish");
@@ -140,13 +193,55 @@ export class RedisBackend implements Backend {
       try {
         [node, message] = JSON.parse(raw);
       } catch (error) {
-        onError(new TypeError(`Cannot decode Redis message on ${channel}`, { cause: error }));
+        this.#report("error", `cannot decode a message on ${channel}`, error);
         return;
       }
       if (node !== this.#node) deliver(channel.slice(prefix.length), message);
     });
-    const connect = (client: Redis) => client.connect().catch(report);
+    const connect = (client: Redis) => client.connect().catch((error) => this.#down(error));
     await Promise.all([connect(this.#pub), connect(this.#sub)]);
+  }
+
+  #report(event: RedisBackendEvent, what: string, cause?: unknown): void {
+    if (!this.#closing) this.#onError(new RedisBackendError(event, this.#where, what, { cause }));
+  }
+
+  // The connection is lost (or was never made): report once, drop publishes until it is back.
+  #down(cause: unknown): void {
+    if (this.#outage !== undefined || this.#closing) return;
+    this.#outage = { since: Date.now(), dropped: new Map() };
+    this.#report(
+      "down",
+      `connection lost (${messageOf(cause)}); publishes are dropped until it is back`,
+      cause,
+    );
+  }
+
+  // A client is ready: once both are, the outage is over; say what it cost.
+  #up(): void {
+    const outage = this.#outage;
+    if (outage === undefined || this.#pub?.status !== "ready" || this.#sub?.status !== "ready") {
+      return;
+    }
+    this.#outage = undefined;
+    const seconds = ((Date.now() - outage.since) / 1000).toFixed(1);
+    const dropped = Object.fromEntries(outage.dropped);
+    const total = [...outage.dropped.values()].reduce((a, b) => a + b, 0);
+    const counts = [...outage.dropped].map(([topic, n]) => `${topic}: ${n}`).join(", ");
+    const cost = total === 0
+      ? "no publish dropped"
+      : `${total} publish${total === 1 ? "" : "es"} dropped meanwhile (${counts})`;
+    if (this.#closing) return;
+    this.#onError(
+      new RedisBackendError("up", this.#where, `connection back after ${seconds} s; ${cost}`, {
+        dropped,
+      }),
+    );
+  }
+
+  #drop(topic: string): void {
+    const dropped = this.#outage!.dropped;
+    dropped.set(topic, (dropped.get(topic) ?? 0) + 1);
   }
 
   /**
@@ -155,7 +250,13 @@ export class RedisBackend implements Backend {
    * @param topic The topic.
    */
   async subscribe(topic: string): Promise<void> {
-    await this.#sub?.subscribe(this.#prefix + topic);
+    try {
+      await this.#sub?.subscribe(this.#prefix + topic);
+    } catch (error) {
+      if (!this.#closing) {
+        this.#report("error", `subscribe to ${topic} failed: ${messageOf(error)}`, error);
+      }
+    }
   }
 
   /**
@@ -165,7 +266,11 @@ export class RedisBackend implements Backend {
    */
   async unsubscribe(topic: string): Promise<void> {
     if (this.#closing) return;
-    await this.#sub?.unsubscribe(this.#prefix + topic);
+    try {
+      await this.#sub?.unsubscribe(this.#prefix + topic);
+    } catch (error) {
+      this.#report("error", `unsubscribe from ${topic} failed: ${messageOf(error)}`, error);
+    }
   }
 
   /**
@@ -178,8 +283,20 @@ export class RedisBackend implements Backend {
     const pub = this.#pub;
     if (!pub) throw new TypeError(`Cannot publish to ${topic}: backend not started`);
     const raw = JSON.stringify([this.#node, message]);
-    if (this.#down) return; // Redis is away: drop (at most once), already reported.
-    await pub.publish(this.#prefix + topic, raw);
+    if (this.#outage !== undefined) return this.#drop(topic); // at most once; counted
+    try {
+      await pub.publish(this.#prefix + topic, raw);
+    } catch (error) {
+      if (this.#closing) return;
+      // A reply error (Redis refused this one command) is one failure; anything else means
+      // the connection went: the outage starts here if the clients have not said so yet.
+      if ((error as Error)?.name === "ReplyError" || pub.status === "ready") {
+        this.#report("error", `publish to ${topic} failed: ${messageOf(error)}`, error);
+        return;
+      }
+      this.#down(error);
+      this.#drop(topic);
+    }
   }
 
   /** Close both connections. */
