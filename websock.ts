@@ -45,7 +45,8 @@ export interface ControlFrame {
 
 /**
  * Why a handler stops. `"normal"` closes with 1000, `"shutdown"` with 1001, `"restart"` with
- * 1012; any other value closes with 1011 and reaches `terminate` as an error.
+ * 1012; any other value closes with 1011. An explicit close code replaces the code, not the
+ * reason: only `"normal"` reaches `terminate` as `normal`, any other value as an error.
  */
 export type StopReason = "normal" | "shutdown" | "restart" | string | Error;
 
@@ -93,16 +94,40 @@ export type CallbackResult<S> = Result<S> | Promise<Result<S>>;
 /**
  * Why a connection ended, as `terminate` is told.
  *
- * - `normal`: the handler returned `stop("normal")` (or a stop with an explicit close code).
+ * - `normal`: the handler returned `stop("normal", ...)`; `code` and `reason` are the close
+ *   frame sent: 1000, or the code (and reason) the stop gave.
  * - `remote`: the peer closed; `code` is the peer's close code (1005 when it sent none) and
  *   `reason` its reason.
  * - `shutdown`: the server drained its connections, or the handler returned `stop("shutdown")`
  *   or `stop("restart")`; `code` is the close code sent (1001 or 1012).
  * - `timeout`: the peer showed no sign of life (no message, no pong to a keep-alive ping) for
  *   `timeout`, or sent no data message for `dataTimeout`.
- * - `error`: a callback threw or returned something invalid, a limit was exceeded, the handler
- *   stopped with a reason other than the ones above, or the transport failed; `error` holds
- *   the cause.
+ * - `error`: a callback threw or returned something invalid, a limit was exceeded, the peer
+ *   broke the protocol, the transport failed, or the handler stopped with a reason other than
+ *   the ones above, whatever close code it gave (`stop("done", state, 4001)` closes with 4001
+ *   and `terminate` gets an error whose `error` is `"done"`); `error` holds the cause.
+ *
+ * @example The stop's reason decides, not its close code
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ok, stop, type WebSock } from "@websock/websock";
+ * import { TestConnection } from "@websock/websock/testing";
+ *
+ * const Handler = {
+ *   init: () => ok(null),
+ *   handleIn: (data, state) => stop(data === "bye" ? "normal" : String(data), state, 4001),
+ *   handleInfo: (_message, state) => ok(state),
+ * } satisfies WebSock<null, never, undefined>;
+ *
+ * const normal = await TestConnection.start(Handler, { arg: undefined });
+ * await normal.receive("bye");
+ * assert.deepEqual(normal.terminateReason, { type: "normal", code: 4001, reason: "" });
+ *
+ * const done = await TestConnection.start(Handler, { arg: undefined });
+ * await done.receive("done");
+ * assert.deepEqual(done.closeFrame, { code: 4001, reason: "" });
+ * assert.deepEqual(done.terminateReason, { type: "error", error: "done" });
+ * ```
  */
 export type TerminateReason =
   | { readonly type: "normal"; readonly code: number; readonly reason: string }

@@ -61,18 +61,15 @@ export type RedisBackendEvent = "down" | "up" | "error";
  *
  * @example Count what an outage cost
  * ```ts
- * import { PubSub } from "@websock/websock/pubsub";
- * import { RedisBackend, RedisBackendError } from "@websock/websock/pubsub-redis";
+ * import { RedisBackendError } from "@websock/websock/pubsub-redis";
  *
- * const pubsub = new PubSub({
- *   backend: new RedisBackend({ url: "redis://127.0.0.1:6379" }),
- *   onError(error) {
- *     if (error instanceof RedisBackendError && error.event === "up") {
- *       console.warn(error.message, error.dropped); // { room: 24 }
- *     } else console.error(error);
- *   },
- * });
- * await pubsub.close();
+ * // The PubSub's onError: new PubSub({ backend: new RedisBackend(...), onError })
+ * function onError(error: unknown): void {
+ *   if (error instanceof RedisBackendError && error.event === "up") {
+ *     console.warn(error.message, error.dropped); // ...; { room: 24 }
+ *   } else console.error(error);
+ * }
+ * onError(new RedisBackendError("up", "redis://127.0.0.1:6379", "connection back", {}));
  * ```
  */
 export class RedisBackendError extends Error {
