@@ -12,8 +12,8 @@ import { connect } from "./_helpers.ts";
 /** A running fixture server. */
 export interface FixtureServer {
   readonly port: number;
-  /** Resolves with the terminate reason of the connection `?id=id`. */
-  report(id: string): Promise<Record<string, unknown>>;
+  /** Resolves with the terminate reason of the connection `?id=id` (waits up to `ms`). */
+  report(id: string, ms?: number): Promise<Record<string, unknown>>;
   close(): Promise<void>;
 }
 
@@ -52,10 +52,10 @@ export class Reports {
     } else this.#seen.set(report.terminate, report.reason);
   }
 
-  get(id: string): Promise<Record<string, unknown>> {
+  get(id: string, ms = 5000): Promise<Record<string, unknown>> {
     const seen = this.#seen.get(id);
     if (seen) return Promise.resolve(seen);
-    return within(new Promise((resolve) => this.#waiting.set(id, resolve)), 5000, `report ${id}`);
+    return within(new Promise((resolve) => this.#waiting.set(id, resolve)), ms, `report ${id}`);
   }
 }
 
@@ -97,7 +97,7 @@ export async function startChild(command: string, args: string[]): Promise<Fixtu
   try {
     return {
       port: await within(port, 20_000, `${command} to print its port`),
-      report: (id) => reports.get(id),
+      report: (id, ms) => reports.get(id, ms),
       close,
     };
   } catch (error) {
@@ -333,7 +333,9 @@ export async function adapterSuite(t: Deno.TestContext, start: Start): Promise<v
         (await rawStatus(port, upgradeRequest({ "Sec-WebSocket-Key": "short" })))[0],
         400,
       );
-      assert.equal((await rawStatus(port, upgradeRequest({}, "POST / HTTP/1.1")))[0], 405);
+      const [post, postHeaders] = await rawStatus(port, upgradeRequest({}, "POST / HTTP/1.1"));
+      assert.equal(post, 405);
+      assert.equal(postHeaders.get("allow"), "GET");
       assert.equal(
         (await rawStatus(port, upgradeRequest({ "Sec-WebSocket-Protocol": "x" })))[0],
         400,
