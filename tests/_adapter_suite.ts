@@ -472,7 +472,10 @@ export function findNode(): Promise<string | undefined> {
 
 /** Bundle the Node fixture server (adapters, ws inlined) for real Node; returns its path. */
 export async function bundleNodeServer(): Promise<string> {
-  const bundle = `${root}node_modules/.cache/websock/node_server.mjs`;
+  // One file per checkout: node_modules may be shared (a symlink) between git worktrees whose
+  // test runs would otherwise overwrite each other's bundle.
+  const checkout = root.replace(/[^A-Za-z0-9]+/g, "_");
+  const bundle = `${root}node_modules/.cache/websock/node_server${checkout}.mjs`;
   const { success, stderr } = await new Deno.Command(Deno.execPath(), {
     args: [
       "bundle",
