@@ -46,8 +46,11 @@ export interface EngineOptions {
    */
   maxQueuedEvents?: number;
   /**
-   * How many bytes may wait to be written to a peer that does not read; more closes the
-   * connection with 1008 and `terminate` sees an error. Checked at least every 64 KiB sent.
+   * How many bytes a peer may leave unread; more closes the connection with 1008 and
+   * `terminate` sees an error. Looked at before queuing a message, at least every 64 KiB
+   * sent; what was queued since the previous look does not count, so one large message never
+   * closes a peer that takes it. A peer that stops reading holds at most this + 2 × (64 KiB +
+   * the largest message sent).
    * @default {16777216}
    */
   maxBufferedBytes?: number;
