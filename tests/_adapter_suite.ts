@@ -12,8 +12,8 @@ import { connect } from "./_helpers.ts";
 /** A running fixture server. */
 export interface FixtureServer {
   readonly port: number;
-  /** Resolves with the terminate reason of the connection `?id=id` (waits up to `ms`). */
-  report(id: string, ms?: number): Promise<Record<string, unknown>>;
+  /** Resolves with the terminate reason of the connection `?id=id`. */
+  report(id: string): Promise<Record<string, unknown>>;
   close(): Promise<void>;
 }
 
@@ -52,10 +52,10 @@ export class Reports {
     } else this.#seen.set(report.terminate, report.reason);
   }
 
-  get(id: string, ms = 5000): Promise<Record<string, unknown>> {
+  get(id: string): Promise<Record<string, unknown>> {
     const seen = this.#seen.get(id);
     if (seen) return Promise.resolve(seen);
-    return within(new Promise((resolve) => this.#waiting.set(id, resolve)), ms, `report ${id}`);
+    return within(new Promise((resolve) => this.#waiting.set(id, resolve)), 5000, `report ${id}`);
   }
 }
 
@@ -97,7 +97,7 @@ export async function startChild(command: string, args: string[]): Promise<Fixtu
   try {
     return {
       port: await within(port, 20_000, `${command} to print its port`),
-      report: (id, ms) => reports.get(id, ms),
+      report: (id) => reports.get(id),
       close,
     };
   } catch (error) {

@@ -54,7 +54,7 @@ function startInProcess(
       const address = server.address() as { port: number };
       resolve({
         port: address.port,
-        report: (id, ms) => reports.get(id, ms),
+        report: (id) => reports.get(id),
         async close() {
           await within(upgradeHandler.shutdown(), 5000, "shutdown");
           server.closeAllConnections();
