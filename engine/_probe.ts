@@ -1,8 +1,8 @@
 // One connection's telemetry, made by the engine only when its options have a `telemetry`
 // (so that a server without one pays a `=== undefined` check per message and nothing else).
-// It stands in front of the adapter's transport (counting what goes out, the close sent, and
-// the peer found slow) and in front of the engine's mailbox (seeing drops); the engine tells
-// it what comes in, the open, the close received and the end.
+// It stands in front of the adapter's transport (counting what goes out and the close sent)
+// and in front of the engine's mailbox (seeing drops); the engine tells it what comes in, the
+// open, a peer it closes as too slow, the close received and the end.
 
 import type { Connection, TerminateReason, WebSock } from "../websock.ts";
 import { isThenable } from "./_results.ts";
@@ -139,7 +139,6 @@ export class Probe<M> implements Transport, Mailbox<M> {
   #started = 0;
   #closeSent: CloseFrame | null = null;
   #closeReceived: CloseFrame | null = null;
-  #slow = false;
   #stopped = false;
 
   /**
@@ -252,16 +251,19 @@ export class Probe<M> implements Transport, Mailbox<M> {
     this.#transport.close(code, reason);
   }
 
-  // The engine asks only to decide whether the peer is too slow: over the limit, it closes
-  // with 1008 (tests/telemetry_test.ts checks that the two go together).
   bufferedAmount(): number {
-    const buffered = this.#transport.bufferedAmount();
+    return this.#transport.bufferedAmount();
+  }
+
+  /**
+   * The engine closes the peer with 1008 for not reading (its rule: engine/_slow_peer.ts).
+   *
+   * @param buffered The bytes waiting for the peer at that look.
+   */
+  slow(buffered: number): void {
+    if (this.#connection === undefined || this.#stopped) return;
     const limit = this.#options.maxBufferedBytes;
-    if (buffered > limit && !this.#slow && this.#connection !== undefined && !this.#stopped) {
-      this.#slow = true;
-      this.#tell("onSlowPeer", { connection: this.#connection, buffered, limit });
-    }
-    return buffered;
+    this.#tell("onSlowPeer", { connection: this.#connection, buffered, limit });
   }
 
   send(message: M): boolean {

@@ -482,10 +482,13 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
 
   // The slow-peer rule (_slow_peer.ts): looked at before a message, once enough was queued.
   #slowPeer(): boolean {
-    const error = slowPeer(this.#transport.bufferedAmount(), this.#unchecked, this.#options);
+    const buffered = this.#transport.bufferedAmount();
+    const error = slowPeer(buffered, this.#unchecked, this.#options);
     this.#unchecked = 0;
-    if (error !== undefined) this.#stop(1008, "Peer is not reading", { type: "error", error });
-    return error !== undefined;
+    if (error === undefined) return false;
+    this.#probe?.slow(buffered);
+    this.#stop(1008, "Peer is not reading", { type: "error", error });
+    return true;
   }
 
   #crash(error: unknown, kind: Kind): void {

@@ -3,7 +3,7 @@
 // Prometheus text checked against the format's grammar.
 
 import assert from "node:assert/strict";
-import { binary, ok, ping, push, stop, type WebSock } from "../mod.ts";
+import { ok, ping, push, stop, type WebSock } from "../mod.ts";
 import { resolveAdapterOptions, resolveEngineOptions, type Telemetry } from "../engine/mod.ts";
 import type {
   ConnectionStartEvent,
@@ -169,15 +169,18 @@ Deno.test("telemetry tells mail dropped for a handler without handleInfo, which 
 Deno.test("telemetry tells a slow peer exactly when the engine closes it with 1008", async () => {
   const telemetry = recorder();
   const conn = await TestConnection.start(Echo, { telemetry, maxBufferedBytes: 100 });
-  conn.setBufferedAmount(100);
-  await conn.receive(binary(new Uint8Array(30)).data); // at the limit: not slow
-  assert.equal(telemetry.events.filter(([name]) => name === "slow").length, 0);
-  assert.equal(conn.over, false);
-  conn.setBufferedAmount(101);
+  const slowEvents = () => telemetry.events.filter(([name]) => name === "slow");
   await conn.receive(new Uint8Array(30));
-  const slow = telemetry.events.filter(([name]) => name === "slow").map(([, e]) => e);
+  // 130 wait, 30 of them queued since the last look: 100 unread from before, at the limit.
+  conn.setBufferedAmount(130);
+  await conn.receive(new Uint8Array(30));
+  assert.equal(slowEvents().length, 0, "over maxBufferedBytes in all, but not slow");
+  assert.equal(conn.over, false);
+  conn.setBufferedAmount(131);
+  await conn.receive(new Uint8Array(30));
+  const slow = slowEvents().map(([, e]) => e);
   assert.deepEqual(slow.map((e) => ({ ...(e as SlowPeerEvent), connection: undefined })), [
-    { connection: undefined, buffered: 101, limit: 100 },
+    { connection: undefined, buffered: 131, limit: 100 },
   ]);
   assert.equal(conn.closeFrame?.code, 1008);
 });
