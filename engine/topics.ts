@@ -19,8 +19,9 @@ export interface NativeHub {
  * What a frame published through the hub would meet on one connection right now:
  * `"ready"` (it arrives after everything the connection sent before, and is not dropped),
  * `"busy"` (an event of the connection's own is running or waiting: send the frame through
- * `sendFrame`, which queues it behind), `"full"` (the peer does not read: over
- * `maxBufferedBytes`, the server drops it) or `"closed"`.
+ * `sendFrame`, which queues it behind), `"full"` (more than `maxBufferedBytes` wait for the
+ * peer: send the frame through `sendFrame` too, where the engine's slow-peer rule decides) or
+ * `"closed"`.
  */
 export type NativeState = "ready" | "busy" | "full" | "closed";
 

@@ -325,14 +325,14 @@ export class PubSub<M = unknown> {
           }
           if (native !== undefined) {
             const state = native.native.state();
-            if (state === "ready" || state === "full") {
-              // The hub publishes after the loop; a peer that does not read gets nothing.
-              if (state === "ready") native.group.ready++, delivered++;
-              else dropped++;
+            if (state === "ready") {
+              native.group.ready++, delivered++; // the hub publishes after the loop
               continue;
             }
-            if (state === "busy") {
-              // Out of the hub's publish: the frame waits in the connection's queue.
+            if (state === "busy" || state === "full") {
+              // Out of the hub's publish: the frame goes through the engine, behind the
+              // connection's own events (busy) or to its slow-peer rule (full: 1008 if the
+              // peer does not read, the frame if it only has one large message to take).
               native.native.unsubscribe(native.group.name);
               (held ??= []).push([subscriber, native]);
             }

@@ -10,6 +10,7 @@ import { type NativeState, offerNativeTopics } from "../engine/mod.ts";
 import { Room } from "./fixtures/handlers.ts";
 import { type Client, connect, serve } from "./_helpers.ts";
 import { findBun, startChild } from "./_adapter_suite.ts";
+import { Raw, upgradeRequest } from "../testing/_raw.ts";
 
 const Quiet: WebSock<null, string, undefined> = {
   init: () => ok(null),
@@ -139,7 +140,7 @@ Deno.test("PubSub delivers a backend's messages to fastlane subscribers as frame
 });
 
 // A fake native hub over TestConnections: what an adapter with native topics offers.
-Deno.test("PubSub uses native topics: one hub publish for ready subscribers, a queued frame for busy ones", async () => {
+Deno.test("PubSub uses native topics: one hub publish for ready subscribers, the engine for busy and full ones", async () => {
   const published: [string, string | Uint8Array][] = [];
   const hub = {
     publish: (topic: string, data: string | Uint8Array) => published.push([topic, data]),
@@ -170,10 +171,14 @@ Deno.test("PubSub uses native topics: one hub publish for ready subscribers, a q
   states.set(conns[2], "full");
   states.set(conns[3], "closed");
   await conns[3].close(1000, "");
-  assert.deepEqual(pubsub.publish("t", "x"), { delivered: 2, dropped: 1 });
+  assert.deepEqual(pubsub.publish("t", "x"), { delivered: 3, dropped: 0 });
   assert.deepEqual(published, [[name, "<x>"]]);
   assert.deepEqual(conns[0].texts(), [], "the hub sends, not the engine");
   assert.equal(subscribed.get(conns[1])!.has(name), true, "subscribed again after the publish");
+  // Full (more than maxBufferedBytes wait): the engine's slow-peer rule decides, not the hub;
+  // this peer has taken nothing since the engine's last look, so the frame goes out.
+  assert.deepEqual(conns[2].texts(), ["<x>"]);
+  assert.equal(subscribed.get(conns[2])!.has(name), true, "subscribed again after the publish");
   await busy;
   await conns[1].settle();
   assert.deepEqual(conns[1].texts(), ["first", "<x>"]);
@@ -239,6 +244,50 @@ Deno.test({
         const response = await fetch(`${base}/publishes`);
         return Number(await response.text());
       });
+    } finally {
+      await server.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a native-topic subscriber that does not read is closed with 1008 under real Bun, in bounded memory",
+  ignore: bun === undefined,
+  async fn() {
+    const root = new URL("..", import.meta.url).pathname;
+    const server = await startChild(bun!, [
+      `${root}tests/fixtures/bun_server.ts`,
+      "--handler",
+      "room",
+      "--options",
+      JSON.stringify({ maxBufferedBytes: 256 * 1024 }),
+    ]);
+    try {
+      // A fastlane subscriber (a native topic on Bun) that never reads while 25 MiB go out.
+      using quiet = await Raw.connect(server.port);
+      await quiet.write(upgradeRequest({ Host: `127.0.0.1:${server.port}` }));
+      assert.equal((await quiet.response()).status, 101);
+      const publisher = await connect(`ws://127.0.0.1:${server.port}/?lane=none`);
+      try {
+        assert.equal(await publisher.next(), "joined");
+        publisher.socket.send("flood:400:65536");
+        assert.equal(await publisher.next(), "flooded");
+      } finally {
+        await publisher[Symbol.asyncDispose]();
+      }
+      // Over maxBufferedBytes the frames go through the engine, whose slow-peer rule closes.
+      let bytes = 0;
+      for (;;) {
+        const frame = await quiet.readFrame(5000);
+        assert.ok(frame !== null, `no close frame after ${bytes} bytes`);
+        if (frame.opcode === 8) {
+          assert.equal((frame.payload[0] << 8) | frame.payload[1], 1008);
+          break;
+        }
+        bytes += frame.payload.byteLength;
+      }
+      assert.ok(bytes < 16 * 1024 * 1024, `${bytes} bytes reached the peer before the close`);
     } finally {
       await server.close();
     }
