@@ -293,3 +293,44 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "native-topic frames are compressed with perMessageDeflate under real Bun, like the engine's",
+  ignore: bun === undefined,
+  async fn() {
+    const root = new URL("..", import.meta.url).pathname;
+    const server = await startChild(bun!, [
+      `${root}tests/fixtures/bun_server.ts`,
+      "--handler",
+      "room",
+      "--options",
+      JSON.stringify({ perMessageDeflate: true }),
+    ]);
+    try {
+      using raw = await Raw.connect(server.port);
+      await raw.write(upgradeRequest({
+        Host: `127.0.0.1:${server.port}`,
+        "Sec-WebSocket-Extensions": "permessage-deflate",
+      }));
+      const response = await raw.response();
+      assert.match(response.headers.get("sec-websocket-extensions") ?? "", /permessage-deflate/);
+      assert.equal((await raw.readFrame(5000))?.rsv1, false, '"joined" is under 1 KiB');
+      const publisher = await connect(`ws://127.0.0.1:${server.port}/?lane=none`);
+      try {
+        assert.equal(await publisher.next(), "joined");
+        publisher.socket.send(`publish:${"compressible ".repeat(1365)}`);
+        assert.match(String(await publisher.next()), /^result:/);
+        const publishes = await fetch(`http://127.0.0.1:${server.port}/publishes`);
+        assert.equal(Number(await publishes.text()), 1, "through Bun's server.publish");
+      } finally {
+        await publisher[Symbol.asyncDispose]();
+      }
+      const frame = await raw.readFrame(5000);
+      assert.ok(frame?.rsv1, "the published frame is compressed");
+      assert.ok(frame.payload.byteLength < 1024, `${frame.payload.byteLength} bytes on the wire`);
+    } finally {
+      await server.close();
+    }
+  },
+});
