@@ -226,111 +226,94 @@ Deno.test("the fastlane keeps each connection's order over real Deno sockets", a
 });
 
 const bun = await findBun();
-Deno.test({
-  name: "the fastlane uses Bun's native topics under real Bun, in order and counted",
-  ignore: bun === undefined,
-  async fn() {
-    const root = new URL("..", import.meta.url).pathname;
-    const server = await startChild(bun!, [
-      `${root}tests/fixtures/bun_server.ts`,
-      "--handler",
-      "room",
-      "--options",
-      "{}",
-    ]);
-    try {
-      const base = `http://127.0.0.1:${server.port}`;
-      await roomChecks(`ws://127.0.0.1:${server.port}/`, async () => {
-        const response = await fetch(`${base}/publishes`);
-        return Number(await response.text());
-      });
-    } finally {
-      await server.close();
-    }
-  },
-});
 
-Deno.test({
-  name:
-    "a native-topic subscriber that does not read is closed with 1008 under real Bun, in bounded memory",
-  ignore: bun === undefined,
-  async fn() {
-    const root = new URL("..", import.meta.url).pathname;
-    const server = await startChild(bun!, [
-      `${root}tests/fixtures/bun_server.ts`,
-      "--handler",
-      "room",
-      "--options",
-      JSON.stringify({ maxBufferedBytes: 256 * 1024 }),
-    ]);
-    try {
-      // A fastlane subscriber (a native topic on Bun) that never reads while 25 MiB go out.
-      using quiet = await Raw.connect(server.port);
-      await quiet.write(upgradeRequest({ Host: `127.0.0.1:${server.port}` }));
-      assert.equal((await quiet.response()).status, 101);
-      const publisher = await connect(`ws://127.0.0.1:${server.port}/?lane=none`);
+// A Deno.test against the room fixture under real Bun, with these adapter options.
+function bunRoomTest(name: string, options: object, fn: (port: number) => Promise<void>): void {
+  Deno.test({
+    name,
+    ignore: bun === undefined,
+    async fn() {
+      const root = new URL("..", import.meta.url).pathname;
+      const server = await startChild(bun!, [
+        `${root}tests/fixtures/bun_server.ts`,
+        "--handler",
+        "room",
+        "--options",
+        JSON.stringify(options),
+      ]);
       try {
-        assert.equal(await publisher.next(), "joined");
-        publisher.socket.send("flood:400:65536");
-        assert.equal(await publisher.next(), "flooded");
+        await fn(server.port);
       } finally {
-        await publisher[Symbol.asyncDispose]();
+        await server.close();
       }
-      // Over maxBufferedBytes the frames go through the engine, whose slow-peer rule closes.
-      let bytes = 0;
-      for (;;) {
-        const frame = await quiet.readFrame(5000);
-        assert.ok(frame !== null, `no close frame after ${bytes} bytes`);
-        if (frame.opcode === 8) {
-          assert.equal((frame.payload[0] << 8) | frame.payload[1], 1008);
-          break;
-        }
-        bytes += frame.payload.byteLength;
-      }
-      assert.ok(bytes < 16 * 1024 * 1024, `${bytes} bytes reached the peer before the close`);
-    } finally {
-      await server.close();
-    }
-  },
-});
+    },
+  });
+}
 
-Deno.test({
-  name:
-    "native-topic frames are compressed with perMessageDeflate under real Bun, like the engine's",
-  ignore: bun === undefined,
-  async fn() {
-    const root = new URL("..", import.meta.url).pathname;
-    const server = await startChild(bun!, [
-      `${root}tests/fixtures/bun_server.ts`,
-      "--handler",
-      "room",
-      "--options",
-      JSON.stringify({ perMessageDeflate: true }),
-    ]);
-    try {
-      using raw = await Raw.connect(server.port);
-      await raw.write(upgradeRequest({
-        Host: `127.0.0.1:${server.port}`,
-        "Sec-WebSocket-Extensions": "permessage-deflate",
-      }));
-      const response = await raw.response();
-      assert.match(response.headers.get("sec-websocket-extensions") ?? "", /permessage-deflate/);
-      assert.equal((await raw.readFrame(5000))?.rsv1, false, '"joined" is under 1 KiB');
-      const publisher = await connect(`ws://127.0.0.1:${server.port}/?lane=none`);
-      try {
-        assert.equal(await publisher.next(), "joined");
-        publisher.socket.send(`publish:${"compressible ".repeat(1365)}`);
-        assert.match(String(await publisher.next()), /^result:/);
-        const publishes = await fetch(`http://127.0.0.1:${server.port}/publishes`);
-        assert.equal(Number(await publishes.text()), 1, "through Bun's server.publish");
-      } finally {
-        await publisher[Symbol.asyncDispose]();
+// How many times the Bun fixture called server.publish.
+async function bunPublishes(port: number): Promise<number> {
+  const response = await fetch(`http://127.0.0.1:${port}/publishes`);
+  return Number(await response.text());
+}
+
+// Send one command from a connection that is not subscribed; returns its answer.
+async function command(port: number, text: string): Promise<string> {
+  const publisher = await connect(`ws://127.0.0.1:${port}/?lane=none`);
+  try {
+    assert.equal(await publisher.next(), "joined");
+    publisher.socket.send(text);
+    return String(await publisher.next());
+  } finally {
+    await publisher[Symbol.asyncDispose]();
+  }
+}
+
+bunRoomTest(
+  "the fastlane uses Bun's native topics under real Bun, in order and counted",
+  {},
+  (port) => roomChecks(`ws://127.0.0.1:${port}/`, () => bunPublishes(port)),
+);
+
+bunRoomTest(
+  "a native-topic subscriber that does not read is closed with 1008 under real Bun, in bounded memory",
+  { maxBufferedBytes: 256 * 1024 },
+  async (port) => {
+    // A fastlane subscriber (a native topic on Bun) that never reads while 25 MiB go out.
+    using quiet = await Raw.connect(port);
+    await quiet.write(upgradeRequest({ Host: `127.0.0.1:${port}` }));
+    assert.equal((await quiet.response()).status, 101);
+    assert.equal(await command(port, "flood:400:65536"), "flooded");
+    // Over maxBufferedBytes the frames go through the engine, whose slow-peer rule closes.
+    let bytes = 0;
+    for (;;) {
+      const frame = await quiet.readFrame(5000);
+      assert.ok(frame !== null, `no close frame after ${bytes} bytes`);
+      if (frame.opcode === 8) {
+        assert.equal((frame.payload[0] << 8) | frame.payload[1], 1008);
+        break;
       }
-      const frame = await raw.readFrame(5000);
-      assert.ok(frame?.rsv1, "the published frame is compressed");
-      assert.ok(frame.payload.byteLength < 1024, `${frame.payload.byteLength} bytes on the wire`);
-    } finally {
-      await server.close();
+      bytes += frame.payload.byteLength;
     }
+    assert.ok(bytes < 16 * 1024 * 1024, `${bytes} bytes reached the peer before the close`);
   },
-});
+);
+
+bunRoomTest(
+  "native-topic frames are compressed with perMessageDeflate under real Bun, like the engine's",
+  { perMessageDeflate: true },
+  async (port) => {
+    using raw = await Raw.connect(port);
+    await raw.write(upgradeRequest({
+      Host: `127.0.0.1:${port}`,
+      "Sec-WebSocket-Extensions": "permessage-deflate",
+    }));
+    const response = await raw.response();
+    assert.match(response.headers.get("sec-websocket-extensions") ?? "", /permessage-deflate/);
+    assert.equal((await raw.readFrame(5000))?.rsv1, false, '"joined" is under 1 KiB');
+    assert.match(await command(port, `publish:${"compressible ".repeat(1365)}`), /^result:/);
+    assert.equal(await bunPublishes(port), 1, "through Bun's server.publish");
+    const frame = await raw.readFrame(5000);
+    assert.ok(frame?.rsv1, "the published frame is compressed");
+    assert.ok(frame.payload.byteLength < 1024, `${frame.payload.byteLength} bytes on the wire`);
+  },
+);
