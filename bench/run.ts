@@ -3,7 +3,8 @@
 // 127.0.0.1:0 (pinned to core 0 with taskset when there is one), drives it with
 // bench/client.mjs in its own process (core 1), alternates contestants run by run, and writes
 // medians with min–max and the ratio to the contestant's raw server (raw Deno, Node + ws or
-// Bun.serve) to bench/RESULTS.md.
+// Bun.serve) to bench/RESULTS.md (`--full`) or bench/out/quick.md (git-ignored; quick runs must
+// not overwrite the recorded results and their addenda).
 
 import { TextLineStream } from "./_lines.ts";
 
@@ -40,7 +41,7 @@ const rawLabel: Record<string, string> = {
   "bun-raw": "raw Bun.serve",
 };
 const clientKind = argValue("client", "bun");
-const output = argValue("out", `${here}RESULTS.md`);
+const output = argValue("out", full ? `${here}RESULTS.md` : `${here}out/quick.md`);
 
 // Deno contestants are served by bench/server.ts: `websock-node` is adapters/node.ts on Deno's
 // node:http; `websock=DIR` measures a scratch copy of the sources. `node-raw` and
@@ -535,6 +536,9 @@ while the client does not.
 ${saturation.join("\n")}
 `
 }`;
+if (output.includes("/")) {
+  await Deno.mkdir(output.slice(0, output.lastIndexOf("/")), { recursive: true });
+}
 await Deno.writeTextFile(output, report);
 // Keep the report `deno fmt --check` clean (markdown is formatted too).
 await new Deno.Command("deno", { args: ["fmt", "-q", output], stdout: "null" }).output();
