@@ -11,6 +11,13 @@ import {
   type Position,
 } from "./history_backend.ts";
 import { MemoryHistory } from "./memory_history.ts";
+import {
+  checkBackend,
+  checkHubOptions,
+  checkSubscriber,
+  checkTopic,
+  guardedErrorHook,
+} from "./_checks.ts";
 
 /** Options of {@linkcode HistoryPubSub}. */
 export interface HistoryPubSubOptions {
@@ -74,12 +81,6 @@ function isThenable<T>(value: T | Promise<T>): value is Promise<T> {
   return value !== null && typeof (value as Promise<T>)?.then === "function";
 }
 
-function checkTopic(topic: unknown, what: string): asserts topic is string {
-  if (typeof topic !== "string") {
-    throw new TypeError(`Cannot ${what}: topic ${String(topic)} is not a string`);
-  }
-}
-
 function tick(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
 }
@@ -141,28 +142,11 @@ export class HistoryPubSub<M = unknown> {
    *   error hook.
    */
   constructor(options: HistoryPubSubOptions = {}) {
-    if (options === null || typeof options !== "object") {
-      throw new TypeError(`Invalid HistoryPubSub options: ${String(options)} is not an object`);
-    }
+    checkHubOptions(options, "HistoryPubSub");
     const { backend = new MemoryHistory(), onError = console.error } = options;
-    if (typeof onError !== "function") {
-      throw new TypeError(`Invalid option onError: ${String(onError)} is not a function`);
-    }
-    for (const method of ["start", "subscribe", "unsubscribe", "publish", "read", "close"]) {
-      if (typeof (backend as unknown as Record<string, unknown>)?.[method] !== "function") {
-        throw new TypeError(
-          `Invalid option backend: ${String(backend)} has no ${method}() method`,
-        );
-      }
-    }
+    checkBackend(backend, ["start", "subscribe", "unsubscribe", "publish", "read", "close"]);
     this.#backend = backend;
-    this.#onError = (error) => {
-      try {
-        onError(error);
-      } catch {
-        // The error hook must not break delivery.
-      }
-    };
+    this.#onError = guardedErrorHook(onError);
     let started: void | Promise<void> = undefined;
     try {
       started = backend.start((entry) => this.#deliver(entry), this.#onError);
@@ -399,14 +383,7 @@ export class HistoryPubSub<M = unknown> {
     options: HistorySubscribeOptions = {},
   ): Promise<void> {
     checkTopic(topic, "subscribe");
-    if (
-      subscriber === null || typeof subscriber !== "object" ||
-      typeof (subscriber as { send?: unknown }).send !== "function"
-    ) {
-      throw new TypeError(
-        `Cannot subscribe: subscriber ${String(subscriber)} has no send() (pass a connection)`,
-      );
-    }
+    checkSubscriber(subscriber, "subscribe");
     const since = options?.since;
     if (since !== undefined && !isPosition(since)) {
       throw new TypeError(

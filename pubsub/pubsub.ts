@@ -10,6 +10,13 @@ import {
   type NativeGroup,
   type NativeLane,
 } from "./_fastlane.ts";
+import {
+  checkBackend,
+  checkHubOptions,
+  checkSubscriber,
+  checkTopic,
+  guardedErrorHook,
+} from "./_checks.ts";
 
 /**
  * What can subscribe to a topic: a connection's mailbox (any `Connection<M>`), or anything
@@ -130,23 +137,6 @@ let hubs = 0;
 const SWEEP_GROWTH = 2;
 const SWEEP_MIN = 64;
 
-function checkTopic(topic: unknown, what: string): asserts topic is string {
-  if (typeof topic !== "string") {
-    throw new TypeError(`Cannot ${what}: topic ${String(topic)} is not a string`);
-  }
-}
-
-function checkSubscriber(subscriber: unknown, what: string): void {
-  if (
-    subscriber === null || typeof subscriber !== "object" ||
-    typeof (subscriber as { send?: unknown }).send !== "function"
-  ) {
-    throw new TypeError(
-      `Cannot ${what}: subscriber ${String(subscriber)} has no send() (pass a connection)`,
-    );
-  }
-}
-
 /**
  * Topics and their subscribers: {@linkcode PubSub.subscribe} a connection's mailbox to a
  * topic, {@linkcode PubSub.publish} a message to every subscriber's `handleInfo`.
@@ -193,30 +183,13 @@ export class PubSub<M = unknown> {
    * @param options The backend (default: in-process only) and the error hook.
    */
   constructor(options: PubSubOptions = {}) {
-    if (options === null || typeof options !== "object") {
-      throw new TypeError(`Invalid PubSub options: ${String(options)} is not an object`);
-    }
+    checkHubOptions(options, "PubSub");
     const { backend, onError = console.error } = options;
-    if (typeof onError !== "function") {
-      throw new TypeError(`Invalid option onError: ${String(onError)} is not a function`);
-    }
     if (backend !== undefined) {
-      for (const method of ["start", "subscribe", "unsubscribe", "publish", "close"] as const) {
-        if (typeof backend?.[method] !== "function") {
-          throw new TypeError(
-            `Invalid option backend: ${String(backend)} has no ${method}() method`,
-          );
-        }
-      }
+      checkBackend(backend, ["start", "subscribe", "unsubscribe", "publish", "close"]);
     }
     this.#backend = backend;
-    this.#onError = (error) => {
-      try {
-        onError(error);
-      } catch {
-        // The error hook must not break delivery.
-      }
-    };
+    this.#onError = guardedErrorHook(onError);
     this.#started = backend
       ? this.#call(() =>
         backend.start((topic, message) => this.#deliver(topic, message as M), this.#onError)

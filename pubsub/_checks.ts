@@ -1,0 +1,53 @@
+// Argument checks and the guarded error hook that PubSub and HistoryPubSub share.
+
+/** Throw unless the topic is a string. */
+export function checkTopic(topic: unknown, what: string): asserts topic is string {
+  if (typeof topic !== "string") {
+    throw new TypeError(`Cannot ${what}: topic ${String(topic)} is not a string`);
+  }
+}
+
+/** Throw unless the subscriber has a `send` method (a connection, or alike). */
+export function checkSubscriber(subscriber: unknown, what: string): void {
+  if (
+    subscriber === null || typeof subscriber !== "object" ||
+    typeof (subscriber as { send?: unknown }).send !== "function"
+  ) {
+    throw new TypeError(
+      `Cannot ${what}: subscriber ${String(subscriber)} has no send() (pass a connection)`,
+    );
+  }
+}
+
+/** Throw unless the hub's options are an object. */
+export function checkHubOptions(options: unknown, hub: string): void {
+  if (options === null || typeof options !== "object") {
+    throw new TypeError(`Invalid ${hub} options: ${String(options)} is not an object`);
+  }
+}
+
+/** Throw unless the backend has every method named. */
+export function checkBackend(backend: unknown, methods: readonly string[]): void {
+  for (const method of methods) {
+    if (typeof (backend as Record<string, unknown> | null)?.[method] !== "function") {
+      throw new TypeError(`Invalid option backend: ${String(backend)} has no ${method}() method`);
+    }
+  }
+}
+
+/**
+ * The `onError` option, checked, as a hook that never throws: the error hook must not break
+ * delivery.
+ */
+export function guardedErrorHook(onError: unknown): (error: unknown) => void {
+  if (typeof onError !== "function") {
+    throw new TypeError(`Invalid option onError: ${String(onError)} is not a function`);
+  }
+  return (error) => {
+    try {
+      onError(error);
+    } catch {
+      // The error hook must not break delivery.
+    }
+  };
+}
