@@ -413,7 +413,7 @@ function frames<S>(state: S, out: (string | Uint8Array)[] | undefined): Result<S
  * @throws {RangeError} When a limit is out of range.
  *
  * @example A room, served on Deno
- * ```ts ignore
+ * ```ts
  * import { channels, joined, reply } from "@websock/websock/channels";
  * import { websockHandler } from "@websock/websock/deno";
  *
@@ -423,7 +423,9 @@ function frames<S>(state: S, out: (string | Uint8Array)[] | undefined): Result<S
  *     handleIn: (event, payload, state) => reply("ok", { event, payload }, state),
  *   },
  * });
- * Deno.serve(websockHandler(app, app.adapterOptions));
+ * const handler = websockHandler(app, app.adapterOptions); // the upgrade hook, "phoenix"
+ * // Deno.serve({ port: 4000 }, handler);
+ * // Client: new Socket("ws://localhost:4000/socket").connect()
  * ```
  */
 export function channels<A = undefined>(
