@@ -9,6 +9,16 @@
  * process or another runtime's) that serves `ConformanceHandler` from
  * `@websock/websock/conformance-handler` with the given options on 127.0.0.1, port 0, and
  * calls {@linkcode conformance} with it at the top level of a test file (see its example).
+ * {@linkcode CONFORMANCE_CHECKS} names every check, for a report or for `only`.
+ *
+ * @example What the suite checks
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CONFORMANCE_CHECKS } from "@websock/websock/conformance";
+ *
+ * assert.ok(CONFORMANCE_CHECKS.includes("async callbacks never overlap and messages keep their order"));
+ * assert.ok(CONFORMANCE_CHECKS.some((name) => name.startsWith("maxMessageBytes")));
+ * ```
  *
  * @module
  */
