@@ -167,7 +167,10 @@ Deno.test("docs: every relative link of the README and docs/ reaches a file and 
   assert.deepEqual(broken, []);
 });
 
-/** A directory inside the repository (so that `@websock/websock` resolves), removed after. */
+/**
+ * A directory inside the repository (so that `@websock/websock` resolves), removed after:
+ * `deno task test` may write only there (`--allow-write=tests`).
+ */
 async function scratch(): Promise<string> {
   return await Deno.makeTempDir({ dir: `${rootPath}tests`, prefix: ".docs_run_" });
 }
@@ -346,7 +349,7 @@ Deno.test("docs: the blocks that start a server serve what their dialog says", a
 });
 
 Deno.test("docs: deno doc --html builds every entry without warnings", async () => {
-  const output = await Deno.makeTempDir({ prefix: "websock_doc_html_" });
+  const output = await scratch();
   try {
     const result = await new Deno.Command(Deno.execPath(), {
       args: [
