@@ -125,13 +125,17 @@ Deno.test("README: the map of the guides names every deno.json entry, each with 
     );
     const guide = row.at(-1)!;
     const links = [...guide.matchAll(/\]\(([^)#]+)(?:#[^)]*)?\)/g)].map((m) => m[1]);
-    if (links.length === 0) {
-      assert.match(guide, /@module/, `the row of ${key} names no guide`);
-    }
+    let guides = /@module/.test(guide) ? 1 : 0;
     for (const link of links) {
       const stat = await Deno.stat(new URL(link, root)).catch(() => null);
-      assert.ok(stat?.isFile, `the guide of ${key}, ${link}, does not exist`);
+      // A page its entry's helper is still writing may be linked as "(coming)".
+      assert.ok(
+        stat?.isFile || guide.includes("(coming)"),
+        `the guide of ${key}, ${link}, does not exist`,
+      );
+      if (stat?.isFile) guides++;
     }
+    assert.ok(guides > 0, `the row of ${key} names no guide that exists`);
     // Every entry's @module doc is its guide on JSR: more than a line.
     const source = await Deno.readTextFile(new URL(file, root));
     const moduleDoc = /^\/\*\*([\s\S]*?)\*\//.exec(source)?.[1] ?? "";
@@ -139,7 +143,7 @@ Deno.test("README: the map of the guides names every deno.json entry, each with 
     assert.match(moduleDoc, /@example/, `${file}'s @module doc has no example`);
   }
   for (const [key, row] of named) {
-    if (!(key in entries) && key !== "presence") {
+    if (!(key in entries)) {
       assert.ok(row[0].includes("(coming)"), `README.md's map names ${key}, which is no entry`);
     }
   }
