@@ -1,12 +1,15 @@
 // Do async message handlers of one connection overlap? For raw Deno.upgradeWebSocket, Hono,
-// crossws and WebSock: an async handler that awaits 20 ms for the first message, 18 for the second, ... 2 for the
+// crossws, Socket.IO (on node:http under Deno, its own client over WebSocket) and WebSock: an async handler that awaits 20 ms for the first message, 18 for the second, ... 2 for the
 // tenth, 10 messages sent at once
 // on one connection; counts how many handler calls started while another was still running,
 // and whether the replies came back in order. The README's comparison table quotes it.
 //
 //   deno run --lock=deno.lock -A bench/interleave.ts
 
+import { createServer } from "node:http";
 import crossws from "npm:crossws@0.4.17/adapters/deno";
+import { Server as SocketIoServer } from "npm:socket.io@4.8.4";
+import { io as socketIoClient } from "npm:socket.io-client@4.8.4";
 import { Hono } from "npm:hono@4.13.19";
 import { upgradeWebSocket } from "npm:hono@4.13.19/deno";
 import { push, type WebSock } from "../mod.ts";
@@ -81,10 +84,38 @@ async function run(name: string, make: (handle: (data: string) => Promise<string
   socket.close();
   await closed;
   await server.shutdown();
-  const inOrder = replies.join(",") === [...Array(MESSAGES).keys()].join(",");
-  console.log(
-    `| ${name} | ${seen.overlaps} of ${MESSAGES - 1} | ${inOrder ? "yes" : "no"} |`,
+  report(name, seen.overlaps, replies);
+}
+
+/** Socket.IO speaks its own protocol: its server on node:http, its client, WebSocket only. */
+async function runSocketIo(name: string) {
+  const { seen, handle } = probe();
+  const http = createServer();
+  const server = new SocketIoServer(http);
+  server.on("connection", (socket) => {
+    socket.on("message", async (data: string) => socket.send(await handle(data)));
+  });
+  await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", () => resolve()));
+  const { port } = http.address() as { port: number };
+  const client = socketIoClient(`http://127.0.0.1:${port}`, { transports: ["websocket"] });
+  const replies: string[] = [];
+  const done = new Promise<void>((resolve) =>
+    client.on("message", (data: string) => {
+      replies.push(data);
+      if (replies.length === MESSAGES) resolve();
+    })
   );
+  await new Promise<void>((resolve) => client.on("connect", () => resolve()));
+  for (let i = 0; i < MESSAGES; i++) client.send(String(i));
+  await Promise.race([done, delay(10_000)]);
+  client.close();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  report(name, seen.overlaps, replies);
+}
+
+function report(name: string, overlaps: number, replies: string[]): void {
+  const inOrder = replies.join(",") === [...Array(MESSAGES).keys()].join(",");
+  console.log(`| ${name} | ${overlaps} of ${MESSAGES - 1} | ${inOrder ? "yes" : "no"} |`);
 }
 
 console.log(`| server | handler calls that overlapped another | replies in order |`);
@@ -92,4 +123,5 @@ console.log(`| --- | --- | --- |`);
 await run("raw Deno.upgradeWebSocket", raw);
 await run("Hono 4.13.19 (hono/deno)", hono);
 await run("crossws 0.4.17 (deno adapter)", crossWs);
+await runSocketIo("Socket.IO 4.8.4 (node:http under Deno)");
 await run("WebSock", websock);
