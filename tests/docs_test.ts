@@ -29,6 +29,7 @@ type Step =
   | ["ignore", string]
   | ["closed", number]
   | ["get", string, number, string?]
+  | ["upgrade", string, number]
   | ["signal", Deno.Signal];
 
 interface Block {
@@ -236,6 +237,25 @@ async function until<T>(what: string, get: () => T | undefined, ms = 30_000): Pr
   }
 }
 
+/** The status a server answers a valid WebSocket upgrade of `path` with (over raw TCP). */
+async function upgradeStatus(port: number, path: string): Promise<number> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    const request = `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\n` +
+      `Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n` +
+      `Sec-WebSocket-Version: 13\r\n\r\n`;
+    await conn.write(new TextEncoder().encode(request));
+    const buffer = new Uint8Array(1024);
+    const n = await conn.read(buffer);
+    const line = new TextDecoder().decode(buffer.subarray(0, n ?? 0)).split("\r\n")[0];
+    const status = /^HTTP\/1\.1 (\d{3})/.exec(line);
+    assert.ok(status, `not an HTTP response: ${line}`);
+    return Number(status[1]);
+  } finally {
+    conn.close();
+  }
+}
+
 /** Run a block's dialog against the server listening on `port`. */
 async function talk(port: number, steps: Step[], child: Deno.ChildProcess): Promise<void> {
   let socket: WebSocket | undefined;
@@ -281,6 +301,9 @@ async function talk(port: number, steps: Step[], child: Deno.ChildProcess): Prom
           if (step[3]) assert.ok(body.includes(step[3]), `no "${step[3]}" in:\n${body}`);
           break;
         }
+        case "upgrade":
+          assert.equal(await upgradeStatus(port, step[1]), step[2], `the upgrade of ${step[1]}`);
+          break;
         case "signal":
           child.kill(step[1]);
           break;
