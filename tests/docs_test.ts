@@ -150,6 +150,13 @@ Deno.test("README: the map of the guides names every deno.json entry, each with 
   }
 });
 
+Deno.test("docs: every page of docs/ is linked from the README", async () => {
+  const readme = await Deno.readTextFile(new URL("README.md", root));
+  for (const page of (await pages()).slice(1)) {
+    assert.ok(readme.includes(`](${page}`), `README.md links nowhere to ${page}`);
+  }
+});
+
 Deno.test("docs: every relative link of the README and docs/ reaches a file and a heading", async () => {
   const broken: string[] = [];
   for (const page of await pages()) {
