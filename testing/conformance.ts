@@ -18,6 +18,7 @@ import { check, Client, fail, same } from "./_client.ts";
 import { KEEPALIVE_CHECKS } from "./_keepalive_checks.ts";
 import {
   COMPRESSION_CHECKS,
+  FLOOD_CLOSE_CHECKS,
   NO_COMPRESSION_CHECKS,
   PROTOCOL_ERROR_CHECKS,
   SLOW_PEER_CHECKS,
@@ -484,6 +485,7 @@ export function conformance(adapter: ConformanceAdapter, options: ConformanceOpt
     ...(adapter.controlFrames ? CONTROL_CHECKS : NO_CONTROL_CHECKS),
     ...PROTOCOL_ERROR_CHECKS,
     ...SLOW_PEER_CHECKS,
+    ...FLOOD_CLOSE_CHECKS,
     ...(adapter.compression ? COMPRESSION_CHECKS : NO_COMPRESSION_CHECKS),
   ].filter((c) => !options.only || options.only.some((o) => c.name.includes(o)));
   const known = Object.entries(adapter.knownFailures ?? {});
@@ -515,6 +517,7 @@ export const CONFORMANCE_CHECKS: readonly string[] = [
   ...NO_CONTROL_CHECKS,
   ...PROTOCOL_ERROR_CHECKS,
   ...SLOW_PEER_CHECKS,
+  ...FLOOD_CLOSE_CHECKS,
   ...COMPRESSION_CHECKS,
   ...NO_COMPRESSION_CHECKS,
 ].map((c) => c.name);
