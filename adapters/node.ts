@@ -283,6 +283,11 @@ export function websockUpgrade<S, M, A>(
     noServer: true,
     clientTracking: false,
     maxPayload: engineOptions.maxMessageBytes,
+    // A message is judged by its size alone (maxMessageBytes, 1009), as on Deno and Bun: ws's
+    // default of 16,384 fragments closed a message of small frames with 1008. Empty fragments
+    // are not stored, so a message still holds at most maxMessageBytes fragments (ws keeps
+    // each as a view of about 110 bytes until the message completes).
+    maxFragments: 0,
     perMessageDeflate: options.perMessageDeflate ?? false,
     handleProtocols: (_offered, request) => chosen.get(request) || false,
   });

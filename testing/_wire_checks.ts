@@ -214,6 +214,63 @@ export const FLOOD_CLOSE_CHECKS: WireCheck[] = [
   },
 ];
 
+// One text message as `count` frames of `bytes` each (the first a text frame, then
+// continuations, the last with FIN), masked, in one buffer.
+function fragmented(count: number, bytes: number): Uint8Array {
+  const payload = new Uint8Array(bytes).fill(0x61); // "a"
+  const first = encodeFrame(1, payload, { fin: false });
+  const middle = encodeFrame(0, payload, { fin: false });
+  const out = new Uint8Array(first.byteLength * count);
+  out.set(first);
+  for (let i = 1; i < count - 1; i++) out.set(middle, i * middle.byteLength);
+  out.set(encodeFrame(0, payload), (count - 1) * middle.byteLength);
+  return out;
+}
+
+async function writeAll(raw: Raw, data: Uint8Array): Promise<void> {
+  for (let offset = 0; offset < data.byteLength;) {
+    offset += await raw.conn.write(data.subarray(offset));
+  }
+}
+
+// (4) Fragmentation is not a limit of its own: a message is judged by its size
+// (`maxMessageBytes`, 1009), however many frames it came in (ws's default limit of 16,384
+// fragments closed these with 1008).
+export const FRAGMENT_CHECKS: WireCheck[] = [
+  {
+    name: "fragments: a message of 100,000 frames of 8 B (under maxMessageBytes) is echoed whole",
+    async run(ctx) {
+      using raw = await Raw.connect(ctx.server.port);
+      await rawOpen(raw);
+      const writing = writeAll(raw, fragmented(100_000, 8));
+      const echo = await raw.readFrame(ctx.waitMs);
+      await writing;
+      check(echo !== null && echo.opcode === 1, "a text frame back");
+      same(echo.payload.byteLength, 800_000, "bytes of the echo");
+      check(echo.payload.every((byte) => byte === 0x61), "the echo is the message");
+      await raw.frame(8, closePayload(1000));
+      same(await closeCode(ctx, raw), 1000, "the server's answer to the peer's close");
+    },
+  },
+  {
+    name: "fragments: a message of 100,000 frames of 11 B (over maxMessageBytes) closes with 1009",
+    async run(ctx) {
+      using raw = await Raw.connect(ctx.server.port);
+      await rawOpen(raw);
+      const id = await rawId(ctx, raw);
+      const writing = writeAll(raw, fragmented(100_000, 11)).catch(() => {});
+      try {
+        same(await closeCode(ctx, raw), 1009, "close code");
+      } finally {
+        raw.close();
+        await writing;
+      }
+      const [report] = await ctx.reports(id);
+      same(report.reason.type, "error", "terminate reason");
+    },
+  },
+];
+
 // Compress one message as a permessage-deflate sender does (RFC 7692 §7.2.1).
 function deflate(data: Uint8Array): Uint8Array {
   const out = deflateRawSync(data, { finishFlush: constants.Z_SYNC_FLUSH });

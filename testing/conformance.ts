@@ -19,6 +19,7 @@ import { KEEPALIVE_CHECKS } from "./_keepalive_checks.ts";
 import {
   COMPRESSION_CHECKS,
   FLOOD_CLOSE_CHECKS,
+  FRAGMENT_CHECKS,
   NO_COMPRESSION_CHECKS,
   PROTOCOL_ERROR_CHECKS,
   SLOW_PEER_CHECKS,
@@ -486,6 +487,7 @@ export function conformance(adapter: ConformanceAdapter, options: ConformanceOpt
     ...PROTOCOL_ERROR_CHECKS,
     ...SLOW_PEER_CHECKS,
     ...FLOOD_CLOSE_CHECKS,
+    ...FRAGMENT_CHECKS,
     ...(adapter.compression ? COMPRESSION_CHECKS : NO_COMPRESSION_CHECKS),
   ].filter((c) => !options.only || options.only.some((o) => c.name.includes(o)));
   const known = Object.entries(adapter.knownFailures ?? {});
@@ -518,6 +520,7 @@ export const CONFORMANCE_CHECKS: readonly string[] = [
   ...PROTOCOL_ERROR_CHECKS,
   ...SLOW_PEER_CHECKS,
   ...FLOOD_CLOSE_CHECKS,
+  ...FRAGMENT_CHECKS,
   ...COMPRESSION_CHECKS,
   ...NO_COMPRESSION_CHECKS,
 ].map((c) => c.name);
