@@ -317,7 +317,7 @@ export function websockUpgrade<S, M, A>(
   function listener(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on("error", () => socket.destroy());
     const headers = headerReader(request);
-    const protocol = vetUpgrade(request.method ?? "", headers, adapter);
+    const protocol = vetUpgrade(request.method ?? "", headers, adapter, request.httpVersion);
     if (typeof protocol !== "string") return refuse(socket, protocol);
     const all = () => toHeaders(request);
     const info = connectionInfo(

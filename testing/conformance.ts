@@ -325,6 +325,14 @@ const CHECKS: Check[] = [
     },
   })),
   {
+    name: "bad upgrade: an HTTP/1.0 upgrade is refused with 400 (RFC 6455 asks for HTTP/1.1)",
+    async run(ctx) {
+      using raw = await Raw.connect(ctx.server.port);
+      await raw.write(upgradeRequest({}, "GET / HTTP/1.0"));
+      same((await raw.response()).status, 400, "status");
+    },
+  },
+  {
     name: "a fragmented message reaches handleIn whole",
     async run(ctx) {
       using raw = await Raw.connect(ctx.server.port);
