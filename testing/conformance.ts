@@ -28,6 +28,8 @@ import { check, Client, fail, same } from "./_client.ts";
 import { KEEPALIVE_CHECKS } from "./_keepalive_checks.ts";
 import {
   COMPRESSION_CHECKS,
+  FLOOD_CLOSE_CHECKS,
+  FRAGMENT_CHECKS,
   NO_COMPRESSION_CHECKS,
   PROTOCOL_ERROR_CHECKS,
   SLOW_PEER_CHECKS,
@@ -333,6 +335,14 @@ const CHECKS: Check[] = [
     },
   })),
   {
+    name: "bad upgrade: an HTTP/1.0 upgrade is refused with 400 (RFC 6455 asks for HTTP/1.1)",
+    async run(ctx) {
+      using raw = await Raw.connect(ctx.server.port);
+      await raw.write(upgradeRequest({}, "GET / HTTP/1.0"));
+      same((await raw.response()).status, 400, "status");
+    },
+  },
+  {
     name: "a fragmented message reaches handleIn whole",
     async run(ctx) {
       using raw = await Raw.connect(ctx.server.port);
@@ -494,6 +504,8 @@ export function conformance(adapter: ConformanceAdapter, options: ConformanceOpt
     ...(adapter.controlFrames ? CONTROL_CHECKS : NO_CONTROL_CHECKS),
     ...PROTOCOL_ERROR_CHECKS,
     ...SLOW_PEER_CHECKS,
+    ...FLOOD_CLOSE_CHECKS,
+    ...FRAGMENT_CHECKS,
     ...(adapter.compression ? COMPRESSION_CHECKS : NO_COMPRESSION_CHECKS),
   ].filter((c) => !options.only || options.only.some((o) => c.name.includes(o)));
   const known = Object.entries(adapter.knownFailures ?? {});
@@ -525,6 +537,8 @@ export const CONFORMANCE_CHECKS: readonly string[] = [
   ...NO_CONTROL_CHECKS,
   ...PROTOCOL_ERROR_CHECKS,
   ...SLOW_PEER_CHECKS,
+  ...FLOOD_CLOSE_CHECKS,
+  ...FRAGMENT_CHECKS,
   ...COMPRESSION_CHECKS,
   ...NO_COMPRESSION_CHECKS,
 ].map((c) => c.name);
