@@ -243,12 +243,7 @@ export class ChannelProcess {
       }
       const queue = this.#queue;
       if (queue === undefined || this.#head >= queue.length) break;
-      kind = queue[this.#head] as Kind;
-      a = queue[this.#head + 1];
-      b = queue[this.#head + 2];
-      queue[this.#head] = queue[this.#head + 1] = queue[this.#head + 2] = undefined;
-      this.#head += 3;
-      this.host.release(1);
+      [kind, a, b] = this.#take(queue);
     }
     this.#queue = undefined;
     this.#head = 0;
@@ -277,10 +272,7 @@ export class ChannelProcess {
     }
     const queue = this.#queue;
     if (queue !== undefined && this.#head < queue.length) {
-      const kind = queue[this.#head] as Kind, a = queue[this.#head + 1], b = queue[this.#head + 2];
-      queue[this.#head] = queue[this.#head + 1] = queue[this.#head + 2] = undefined;
-      this.#head += 3;
-      this.host.release(1);
+      const [kind, a, b] = this.#take(queue);
       this.#run(kind, a, b);
       return;
     }
@@ -288,6 +280,20 @@ export class ChannelProcess {
     this.#head = 0;
     this.#busy = false;
     if (this.#phase === ENDING) this.#terminate();
+  }
+
+  // The next queued event; the consumed front is dropped once it is half the array, so a
+  // channel that stays busy does not grow its queue past the socket's maxQueuedEvents.
+  #take(queue: unknown[]): [Kind, unknown, unknown] {
+    const h = this.#head;
+    const event: [Kind, unknown, unknown] = [queue[h] as Kind, queue[h + 1], queue[h + 2]];
+    this.#head = h + 3;
+    if (this.#head >= 96 && this.#head * 2 >= queue.length) {
+      queue.splice(0, this.#head);
+      this.#head = 0;
+    } else queue[h] = queue[h + 1] = queue[h + 2] = undefined;
+    this.host.release(1);
+    return event;
   }
 
   #call(kind: Kind, a: unknown): unknown {
