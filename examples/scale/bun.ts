@@ -31,7 +31,10 @@ const memory = () => {
   return { rss, heap: heapUsed };
 };
 
-const serve = websockServe(app.handler, { upgrade: (request) => app.upgrade(request) });
+const serve = websockServe(app.handler, {
+  upgrade: (request) => app.upgrade(request),
+  timeout: Number(env("TIMEOUT", "60000")), // keep-alive: ping after ~half of it
+});
 const server = Bun.serve({
   hostname: env("HOST", "127.0.0.1"),
   port: Number(env("PORT", "8000")),

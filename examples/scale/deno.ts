@@ -6,7 +6,8 @@
 // `reusePort` (SO_REUSEPORT, Linux) lets every process bind the same port and the kernel
 // spreads new connections over them; Deno 2.9 needs --unstable-net for it. Environment:
 // PORT (default 8000), HOST (default 127.0.0.1), REDIS_URL (default redis://127.0.0.1:6379) or
-// REDIS_CLUSTER (comma-separated node URLs: sharded pub/sub), LANE ("mail" or "fast").
+// REDIS_CLUSTER (comma-separated node URLs: sharded pub/sub), LANE ("mail" or "fast"),
+// TIMEOUT (the engine's keep-alive timeout in ms, default 60000).
 // Prints one JSON line {"port", "control", "pid"} once listening: `control` is this
 // process's own port for the routes of room.ts (/stats, /lane, /publish). SIGTERM (or
 // SIGINT) closes the connections with 1001 and exits.
@@ -30,7 +31,10 @@ const memory = () => {
   return { rss, heap: heapUsed };
 };
 
-const handler = websockHandler(app.handler, { upgrade: (request) => app.upgrade(request) });
+const handler = websockHandler(app.handler, {
+  upgrade: (request) => app.upgrade(request),
+  timeout: Number(env("TIMEOUT", "60000")), // keep-alive: ping after ~half of it
+});
 const server = Deno.serve({
   hostname: env("HOST", "127.0.0.1"),
   port: Number(env("PORT", "8000")),

@@ -7,7 +7,8 @@
 //
 // The control routes answer on each process's own control port (the shared port spreads
 // requests over the processes): GET /stats {pid, count, rss, heap, lane}; GET /lane?mode=M
-// switches every connection's subscription to lane M in place; GET /publish?topic=T&data=D.
+// switches every connection's subscription to lane M in place; GET /topics?n=N moves the
+// connections to N topics t0…t<N-1> in turn (0: back to "all"); GET /publish?topic=T&data=D.
 
 import { ok, push, type WebSock } from "@websock/websock";
 import type { Connection } from "@websock/websock/deno";
@@ -65,6 +66,22 @@ export function room(pubsub: PubSub<string>, options: { lane?: Lane; pid?: numbe
             if (!connection.closed) join(topic, connection);
           }
           return json({ lane, count: topics.size });
+        }
+        case "/topics": {
+          // Move the connections to `n` topics t0…t<n-1>, in turn (n = 0: back to "all").
+          const n = Number(url.searchParams.get("n") ?? 0);
+          if (!Number.isInteger(n) || n < 0) {
+            return new Response(`Invalid n ${n}\n`, { status: 400 });
+          }
+          let i = 0;
+          for (const [connection, topic] of topics) {
+            const next = n === 0 ? "all" : `t${i++ % n}`;
+            if (next === topic || connection.closed) continue;
+            pubsub.unsubscribe(topic, connection);
+            topics.set(connection, next);
+            join(next, connection);
+          }
+          return json({ topics: pubsub.topics().length, count: topics.size });
         }
         case "/publish": {
           const topic = url.searchParams.get("topic") ?? "all";
