@@ -3,6 +3,7 @@ import { PubSub, type Subscriber } from "../pubsub/mod.ts";
 import { RedisBackend, RedisBackendError } from "../pubsub/redis.ts";
 import { delay, until } from "./_helpers.ts";
 import { HAS_REDIS_CLUSTER, type RedisCluster, startRedisCluster } from "./_redis_cluster.ts";
+import { freePort } from "./_redis.ts";
 
 if (!HAS_REDIS_CLUSTER) {
   console.warn(
@@ -181,5 +182,35 @@ Deno.test({
     await one.close();
     await two.close();
     assert.equal(errorsOne.length + errorsTwo.length, 4, "nothing more, closing included");
+  },
+});
+
+Deno.test({
+  name:
+    "RedisBackend on an unreachable cluster reports one outage, names the nodes with the password redacted, and closes",
+  ignore: !HAS_REDIS_CLUSTER,
+  async fn() {
+    const urls = [
+      `redis://user:hunter2@127.0.0.1:${freePort()}`,
+      `redis://127.0.0.1:${freePort()}`,
+    ];
+    const errors: Error[] = [];
+    const pubsub = new PubSub({
+      backend: new RedisBackend({ cluster: urls, maxRetryDelay: 50 }),
+      onError: (e) => errors.push(e as Error),
+    });
+    pubsub.publish("room", "lost");
+    await until(() => errors.length >= 1, "the outage report");
+    pubsub.publish("room", "lost too");
+    await delay(300);
+    await pubsub.close();
+    assert.equal(errors.length, 1, errors.map((e) => e.message).join("\n"));
+    const error = errors[0] as RedisBackendError;
+    assert.ok(error instanceof RedisBackendError);
+    assert.equal(error.event, "down");
+    const where = `redis://user:***@127.0.0.1:${new URL(urls[0]).port},${urls[1]}`;
+    assert.equal(error.url, where);
+    assert.ok(error.message.startsWith(`Redis pub/sub backend ${where}: connection lost`));
+    assert.doesNotMatch(error.message, /hunter2/);
   },
 });
