@@ -22,6 +22,7 @@
 
 import {
   type AdapterOptions,
+  checkHandler,
   connectionInfo,
   Engine,
   isWebSocketUpgrade,
@@ -41,7 +42,7 @@ import {
   vetUpgrade,
   withUpgradeHook,
 } from "../engine/mod.ts";
-import { announceConnection, checkCallback, NOT_AN_UPGRADE } from "../engine/_kit.ts";
+import { announceConnection, checkCallback, NOT_AN_UPGRADE, showValue } from "../engine/_kit.ts";
 import type { ConnectionInfo, WebSock } from "../websock.ts";
 
 export type {
@@ -334,15 +335,18 @@ export function websockServe<S, M, A>(
   handler: WebSock<S, M, A>,
   ...[options = {}]: OptionsArgs<BunServeOptions<A, M>, A>
 ): BunServe {
-  const adapter = resolveAdapterOptions(options);
+  checkHandler(handler, "websockServe()");
+  const adapter = resolveAdapterOptions(options, ["perMessageDeflate", "fallback"], {
+    bunIdleTimeout: "it was removed, the engine's timeout (ms) keeps peers alive",
+  });
   const resolved = adapter.engine;
-  if ("bunIdleTimeout" in options) {
-    throw new TypeError(
-      "Invalid option bunIdleTimeout: it was removed, the engine's timeout (ms) keeps peers alive",
-    );
-  }
   const fallback = checkCallback("fallback", options.fallback);
   const perMessageDeflate = options.perMessageDeflate ?? false;
+  if (typeof perMessageDeflate !== "boolean") {
+    throw new TypeError(
+      `Invalid option perMessageDeflate: ${showValue(perMessageDeflate)} is not a boolean`,
+    );
+  }
   const registry = new Registry();
   const generic = handler as WebSock<unknown, unknown, unknown>;
   const refuse = (response: Response) => response;

@@ -20,6 +20,7 @@
 
 import {
   type AdapterOptions,
+  checkHandler,
   connectionInfo,
   Engine,
   extraResponseHeaders,
@@ -157,19 +158,24 @@ interface Resolved {
 
 const resolvedCache = new WeakMap<object, Resolved>();
 
-function resolve(options: DenoOptions<unknown, unknown>): Resolved {
+// Options the Deno adapter cannot honour, refused with the reason.
+const REFUSED: Readonly<Record<string, string>> = {
+  perMessageDeflate:
+    "Deno's WebSocket server cannot compress (permessage-deflate is on Node and Bun)",
+  denoIdleTimeout: "it was removed, Deno's keep-alive follows timeout (ms)",
+};
+
+function resolve(options: DenoOptions<unknown, unknown>, own: readonly string[]): Resolved {
   let resolved = resolvedCache.get(options);
   if (resolved === undefined) {
-    if ("denoIdleTimeout" in options) {
-      throw new TypeError(
-        "Invalid option denoIdleTimeout: it was removed, Deno's keep-alive follows timeout (ms)",
-      );
-    }
-    const adapter = resolveAdapterOptions(options);
-    resolved = {
-      adapter,
-      idleTimeout: adapter.engine.timeout / 1000,
-    };
+    // perMessageDeflate: false asks for nothing Deno lacks (portable options may say so).
+    const { perMessageDeflate, ...rest } = options as { perMessageDeflate?: unknown };
+    const adapter = resolveAdapterOptions(
+      perMessageDeflate === false ? rest : options,
+      own,
+      REFUSED,
+    );
+    resolved = { adapter, idleTimeout: adapter.engine.timeout / 1000 };
     resolvedCache.set(options, resolved);
   }
   return resolved;
@@ -328,6 +334,9 @@ function accept(
   return upgraded.response;
 }
 
+// upgrade()'s own options.
+const UPGRADE_OPTIONS = ["registry", "info", "headers"];
+
 /**
  * Upgrade one request to a WebSocket served by `handler`, for use inside your own routing.
  * The request is validated first (RFC 6455 §4.2.1, origin, subprotocol).
@@ -374,7 +383,13 @@ export function upgrade<S, M, A>(
   handler: WebSock<S, M, A>,
   ...[arg, options = {}]: UpgradeArgs<A, M>
 ): Response {
-  const resolved = resolve(options as DenoOptions<unknown, unknown>);
+  checkHandler(handler, "upgrade()");
+  if ((options as { upgrade?: unknown }).upgrade !== undefined) {
+    throw new TypeError(
+      "Invalid option upgrade: upgrade() takes init's argument itself (the hook is websockHandler()'s)",
+    );
+  }
+  const resolved = resolve(options as DenoOptions<unknown, unknown>, UPGRADE_OPTIONS);
   const info = vet(request, resolved, options.info);
   if (info instanceof Response) return info;
   const generic = handler as WebSock<unknown, unknown, unknown>;
@@ -420,7 +435,8 @@ export function websockHandler<S, M, A>(
   handler: WebSock<S, M, A>,
   ...[options = {}]: OptionsArgs<WebSockHandlerOptions<A, M>, A>
 ): WebSockHandler {
-  const resolved = resolve(options as DenoOptions<unknown, unknown>);
+  checkHandler(handler, "websockHandler()");
+  const resolved = resolve(options as DenoOptions<unknown, unknown>, ["fallback"]);
   const fallback = checkCallback("fallback", options.fallback);
   const registry = new Registry();
   const generic = handler as WebSock<unknown, unknown, unknown>;

@@ -30,6 +30,7 @@ import { Buffer } from "node:buffer";
 import { WebSocketServer, type WsSocket } from "./_ws.ts";
 import {
   type AdapterOptions,
+  checkHandler,
   checkUpgrade,
   connectionInfo,
   Engine,
@@ -45,7 +46,7 @@ import {
   vetUpgrade,
   withUpgradeHook,
 } from "../engine/mod.ts";
-import { announceConnection, NOT_AN_UPGRADE } from "../engine/_kit.ts";
+import { announceConnection, NOT_AN_UPGRADE, showValue } from "../engine/_kit.ts";
 import type { ConnectionInfo, WebSock } from "../websock.ts";
 
 export type {
@@ -284,8 +285,37 @@ export function websockUpgrade<S, M, A>(
   handler: WebSock<S, M, A>,
   ...[options = {}]: OptionsArgs<NodeUpgradeOptions<A, M>, A>
 ): NodeUpgradeHandler {
-  const adapter = resolveAdapterOptions(options);
+  return upgradeListener(handler as AnyWebSock, options, "websockUpgrade()", UPGRADE_OPTIONS, {
+    port: "serve() listens, websockUpgrade() serves on your own server",
+    hostname: "serve() listens, websockUpgrade() serves on your own server",
+  });
+}
+
+const UPGRADE_OPTIONS = ["perMessageDeflate"];
+const SERVE_OPTIONS = [...UPGRADE_OPTIONS, "port", "hostname"];
+
+function upgradeListener(
+  handler: AnyWebSock,
+  options: NodeUpgradeOptions<unknown, unknown>,
+  where: string,
+  own: readonly string[],
+  refused?: Readonly<Record<string, string>>,
+): NodeUpgradeHandler {
+  checkHandler(handler, where);
+  const adapter = resolveAdapterOptions(options, own, refused);
   const engineOptions = adapter.engine;
+  const perMessageDeflate = options.perMessageDeflate ?? false;
+  if (
+    typeof perMessageDeflate !== "boolean" &&
+    (typeof perMessageDeflate !== "object" || perMessageDeflate === null ||
+      Array.isArray(perMessageDeflate))
+  ) {
+    throw new TypeError(
+      `Invalid option perMessageDeflate: ${
+        showValue(perMessageDeflate)
+      } is not a boolean or ws's options`,
+    );
+  }
   const registry = new Registry();
   const chosen = new WeakMap<IncomingMessage, string>();
   // Headers the upgrade hook added for the 101, written by ws's "headers" event.
@@ -299,13 +329,13 @@ export function websockUpgrade<S, M, A>(
     // are not stored, so a message still holds at most maxMessageBytes fragments (ws keeps
     // each as a view of about 110 bytes until the message completes).
     maxFragments: 0,
-    perMessageDeflate: options.perMessageDeflate ?? false,
+    perMessageDeflate,
     handleProtocols: (_offered, request) => chosen.get(request) || false,
   });
   server.on("headers", (lines, request) => {
     for (const [name, value] of added.get(request) ?? []) lines.push(`${name}: ${value}`);
   });
-  const generic = handler as AnyWebSock;
+  const generic = handler;
 
   function open(
     request: IncomingMessage,
@@ -384,7 +414,8 @@ export function serve<S, M, A>(
   handler: WebSock<S, M, A>,
   ...[options = {}]: OptionsArgs<NodeServeOptions<A, M>, A>
 ): NodeServer {
-  const upgrade = websockUpgrade(handler as WebSock<S, M, unknown>, options);
+  const upgrade = upgradeListener(handler as AnyWebSock, options, "serve()", SERVE_OPTIONS);
+  const { port = 8080, hostname = "127.0.0.1" } = options;
   const server = createServer((request, response) => {
     const rejection = checkUpgrade(request.method ?? "", headerReader(request)) ?? NOT_AN_UPGRADE;
     const body = rejection.reason + "\n";
@@ -396,7 +427,7 @@ export function serve<S, M, A>(
   server.on("upgrade", upgrade);
   const listening = new Promise<{ hostname: string; port: number }>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(options.port ?? 8080, options.hostname ?? "127.0.0.1", () => {
+    server.listen(port, hostname, () => {
       const address = server.address();
       if (address === null || typeof address === "string") return reject(new Error("No address"));
       resolve({ hostname: address.address, port: address.port });

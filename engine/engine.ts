@@ -532,10 +532,9 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
     this.#queue.clear();
     this.#clearTimer();
     const end = this.#end!;
-    const terminate = this.#handler.terminate;
-    if (this.#initialized && terminate) {
+    if (this.#initialized) {
       try {
-        const done = terminate.call(this.#handler, end, this.#state as S);
+        const done = this.#handler.terminate?.(end, this.#state as S);
         if (isThenable(done)) {
           done.then(() => this.#done(), (error) => {
             this.#report(error, "terminate");

@@ -43,9 +43,12 @@
  */
 
 export { Engine } from "./engine.ts";
+export { checkHandler } from "./check_handler.ts";
+export { checkOptionNames } from "./check_options.ts";
 export type { EngineInit, Transport } from "./transport.ts";
 export {
   type Clock,
+  ENGINE_OPTION_NAMES,
   type EngineOptions,
   type ErrorContext,
   type ErrorSource,

@@ -29,6 +29,7 @@ import type { HistoryBackend, HistoryMessage, HistoryPage, Position } from "./hi
 import { checkRedisOptions, closeClient, DISCONNECT_TIMEOUT, redact } from "./_redis_client.ts";
 import { newEpoch } from "./_epoch.ts";
 import { LUA_CHECK, LUA_PUBLISH, LUA_READ, type RawEntry, type Scripts } from "./_streams_lua.ts";
+import { showValue } from "../engine/show_value.ts";
 
 export type { HistoryBackend, HistoryMessage, HistoryPage, Position } from "./history_backend.ts";
 
@@ -96,7 +97,7 @@ function notSent(error: unknown): boolean {
 
 function checkCount(name: string, value: unknown, min: number): number {
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) {
-    throw new RangeError(`Invalid option ${name}: ${String(value)} is not an integer >= ${min}`);
+    throw new RangeError(`Invalid option ${name}: ${showValue(value)} is not an integer >= ${min}`);
   }
   return value;
 }
@@ -164,7 +165,7 @@ export class RedisStreamsBackend implements HistoryBackend {
   constructor(options: RedisStreamsBackendOptions = {}) {
     if (options === null || typeof options !== "object") {
       throw new TypeError(
-        `Invalid RedisStreamsBackend options: ${String(options)} is not an object`,
+        `Invalid RedisStreamsBackend options: ${showValue(options)} is not an object`,
       );
     }
     const {
@@ -481,7 +482,7 @@ export class RedisStreamsBackend implements HistoryBackend {
     }
     const data = JSON.stringify(message);
     if (data === undefined) {
-      throw new TypeError(`Cannot publish to ${topic}: ${String(message)} is not JSON`);
+      throw new TypeError(`Cannot publish to ${topic}: ${showValue(message)} is not JSON`);
     }
     if (writer.status !== "ready") {
       throw new Error(`Cannot publish to ${topic}: Redis at ${this.#where} is unreachable`);

@@ -16,6 +16,7 @@ import type {
 } from "../engine/telemetry.ts";
 import type { TerminateReason } from "../websock.ts";
 import { type Buckets, Exposition, type Sample } from "./_prometheus.ts";
+import { showValue } from "../engine/show_value.ts";
 
 /** The content type of {@linkcode Metrics.prometheus}'s text (exposition format 0.0.4). */
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -168,7 +169,7 @@ class Histogram implements Buckets {
       bounds.some((b, i) => typeof b !== "number" || !(b > (i > 0 ? bounds[i - 1] : 0)))
     ) {
       throw new TypeError(
-        `Invalid option ${name}: ${String(bounds)} is not a list of increasing positive numbers`,
+        `Invalid option ${name}: ${showValue(bounds)} is not a list of increasing positive numbers`,
       );
     }
     this.bounds = [...bounds];
@@ -294,7 +295,7 @@ export class Metrics implements Telemetry {
   constructor(options: MetricsOptions = {}) {
     const prefix = options.prefix ?? "websock";
     if (typeof prefix !== "string" || !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(prefix)) {
-      throw new TypeError(`Invalid option prefix: ${String(prefix)} is not a metric name`);
+      throw new TypeError(`Invalid option prefix: ${showValue(prefix)} is not a metric name`);
     }
     this.#prefix = prefix;
     this.#duration = new Histogram(

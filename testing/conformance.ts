@@ -41,7 +41,10 @@ export type { TerminateReason } from "../websock.ts";
 
 export type { ConformanceReport } from "./conformance_handler.ts";
 
-/** Options the suite asks a server to use; pass them to the adapter unchanged. */
+/**
+ * Options the suite asks a server to use; pass them to the adapter unchanged (an adapter
+ * without `compression` that refuses `perMessageDeflate`, as the Deno one does, leaves it out).
+ */
 export interface ConformanceServerOptions {
   /** Liveness timeout in milliseconds (the peer is pinged; no sign of life closes). */
   readonly timeout?: number;

@@ -1,8 +1,11 @@
 // TestConnection: a handler on the real engine over an in-memory transport.
 
 import {
+  checkHandler,
+  checkOptionNames,
   type CloseFrame,
   Engine,
+  ENGINE_OPTION_NAMES,
   type EngineOptions,
   resolveEngineOptions,
   type Transport,
@@ -51,6 +54,16 @@ export interface TestConnectionOptions<A> extends Omit<EngineOptions, "clock"> {
    */
   clock?: FakeClock;
 }
+
+const OPTION_NAMES = [
+  ...ENGINE_OPTION_NAMES,
+  "arg",
+  "url",
+  "headers",
+  "remoteAddr",
+  "protocol",
+  "controlFrames",
+];
 
 /**
  * The options parameter of {@linkcode TestConnection.start}, given the argument `A` that the
@@ -115,11 +128,17 @@ export class TestConnection<S, M = never, A = undefined> {
       bufferedAmount: () => this.#buffered,
     };
     const userOnError = options.onError;
+    // Each callback is called on the handler itself (a class instance keeps its methods and
+    // its `this`), only terminate is watched.
     const observed: WebSock<S, M, A> = {
-      ...handler,
+      init: (arg, connection) => handler.init(arg, connection),
+      handleIn: (data, state) => handler.handleIn(data, state),
+      handleControl: handler.handleControl &&
+        ((frame, state) => handler.handleControl!(frame, state)),
+      handleInfo: handler.handleInfo && ((message, state) => handler.handleInfo!(message, state)),
       terminate: (reason, state) => {
         this.#terminateReason = reason;
-        return handler.terminate?.call(handler, reason, state);
+        return handler.terminate?.(reason, state);
       },
     };
     this.#engine = new Engine(observed, transport, {
@@ -174,6 +193,8 @@ export class TestConnection<S, M = never, A = undefined> {
     handler: WebSock<S, M, A>,
     ...[options = {}]: TestConnectionArgs<A>
   ): Promise<TestConnection<S, M, A>> {
+    checkHandler(handler, "TestConnection.start()");
+    checkOptionNames(options, OPTION_NAMES);
     const connection = new TestConnection(handler, options);
     connection.#engine.open();
     await connection.settle();

@@ -112,7 +112,7 @@ Deno.test("PubSub.subscribe() rejects a bad encode and a subscriber without send
   assert.throws(() => pubsub.subscribe("t", { send: () => true }, { encode: String }), {
     name: "TypeError",
     message:
-      "Cannot subscribe to t with encode: subscriber [object Object] has no sendFrame() (pass a connection)",
+      "Cannot subscribe to t with encode: subscriber { send: [function send] } has no sendFrame() (pass a connection)",
   });
   assert.throws(
     () =>

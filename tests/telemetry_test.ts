@@ -269,7 +269,7 @@ Deno.test("resolveEngineOptions() rejects a telemetry that is not an object of f
   );
   assert.throws(
     () => resolveEngineOptions({ telemetry: { onSlowPeer: "no" } as never }),
-    new TypeError("Invalid option telemetry: onSlowPeer no is not a function"),
+    new TypeError('Invalid option telemetry: onSlowPeer "no" is not a function'),
   );
 });
 
@@ -468,12 +468,12 @@ Deno.test("the Prometheus checker rejects what breaks the grammar", () => {
 Deno.test("Metrics() rejects a bad prefix or buckets", () => {
   assert.throws(
     () => new Metrics({ prefix: "9x" }),
-    new TypeError("Invalid option prefix: 9x is not a metric name"),
+    new TypeError('Invalid option prefix: "9x" is not a metric name'),
   );
   assert.throws(
     () => new Metrics({ durationBuckets: [2, 1] }),
     new TypeError(
-      "Invalid option durationBuckets: 2,1 is not a list of increasing positive numbers",
+      "Invalid option durationBuckets: [ 2, 1 ] is not a list of increasing positive numbers",
     ),
   );
 });
