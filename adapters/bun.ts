@@ -80,6 +80,7 @@ export type {
   ErrorContext,
   ErrorSource,
   HeaderReader,
+  InitTakesAnArgumentSoUpgradeMustReturnIt,
   MailboxDropEvent,
   OptionsArgs,
   OriginPolicy,
@@ -333,8 +334,9 @@ const socketOf = (ws: BunWebSocket): BunSocket => ws.data.socket as BunSocket;
  */
 export function websockServe<S, M, A>(
   handler: WebSock<S, M, A>,
-  ...[options = {}]: OptionsArgs<BunServeOptions<A, M>, A>
+  ...optionsWithUpgradeHookWhenInitTakesAnArgument: OptionsArgs<BunServeOptions<A, M>, A>
 ): BunServe {
+  const [options = {}] = optionsWithUpgradeHookWhenInitTakesAnArgument;
   checkHandler(handler, "websockServe()");
   const adapter = resolveAdapterOptions(options, ["perMessageDeflate", "fallback"], {
     bunIdleTimeout: "it was removed, the engine's timeout (ms) keeps peers alive",

@@ -76,6 +76,7 @@ export type {
   ErrorContext,
   ErrorSource,
   HeaderReader,
+  InitTakesAnArgumentSoUpgradeMustReturnIt,
   MailboxDropEvent,
   OptionsArgs,
   OriginPolicy,
@@ -381,8 +382,9 @@ const UPGRADE_OPTIONS = ["registry", "info", "headers"];
 export function upgrade<S, M, A>(
   request: Request,
   handler: WebSock<S, M, A>,
-  ...[arg, options = {}]: UpgradeArgs<A, M>
+  ...initArgumentThenOptions: UpgradeArgs<A, M>
 ): Response {
+  const [arg, options = {}] = initArgumentThenOptions;
   checkHandler(handler, "upgrade()");
   if ((options as { upgrade?: unknown }).upgrade !== undefined) {
     throw new TypeError(
@@ -433,8 +435,9 @@ export function upgrade<S, M, A>(
  */
 export function websockHandler<S, M, A>(
   handler: WebSock<S, M, A>,
-  ...[options = {}]: OptionsArgs<WebSockHandlerOptions<A, M>, A>
+  ...optionsWithUpgradeHookWhenInitTakesAnArgument: OptionsArgs<WebSockHandlerOptions<A, M>, A>
 ): WebSockHandler {
+  const [options = {}] = optionsWithUpgradeHookWhenInitTakesAnArgument;
   checkHandler(handler, "websockHandler()");
   const resolved = resolve(options as DenoOptions<unknown, unknown>, ["fallback"]);
   const fallback = checkCallback("fallback", options.fallback);

@@ -84,6 +84,7 @@ export type {
   ErrorContext,
   ErrorSource,
   HeaderReader,
+  InitTakesAnArgumentSoUpgradeMustReturnIt,
   MailboxDropEvent,
   OptionsArgs,
   OriginPolicy,
@@ -283,8 +284,9 @@ class NodeSocket implements Transport {
  */
 export function websockUpgrade<S, M, A>(
   handler: WebSock<S, M, A>,
-  ...[options = {}]: OptionsArgs<NodeUpgradeOptions<A, M>, A>
+  ...optionsWithUpgradeHookWhenInitTakesAnArgument: OptionsArgs<NodeUpgradeOptions<A, M>, A>
 ): NodeUpgradeHandler {
+  const [options = {}] = optionsWithUpgradeHookWhenInitTakesAnArgument;
   return upgradeListener(handler as AnyWebSock, options, "websockUpgrade()", UPGRADE_OPTIONS, {
     port: "serve() listens, websockUpgrade() serves on your own server",
     hostname: "serve() listens, websockUpgrade() serves on your own server",
@@ -412,8 +414,9 @@ function upgradeListener(
  */
 export function serve<S, M, A>(
   handler: WebSock<S, M, A>,
-  ...[options = {}]: OptionsArgs<NodeServeOptions<A, M>, A>
+  ...optionsWithUpgradeHookWhenInitTakesAnArgument: OptionsArgs<NodeServeOptions<A, M>, A>
 ): NodeServer {
+  const [options = {}] = optionsWithUpgradeHookWhenInitTakesAnArgument;
   const upgrade = upgradeListener(handler as AnyWebSock, options, "serve()", SERVE_OPTIONS);
   const { port = 8080, hostname = "127.0.0.1" } = options;
   const server = createServer((request, response) => {

@@ -50,7 +50,18 @@ export type UpgradeHook<A> = (
  * @typeParam A The argument `init` receives.
  */
 export type OptionsArgs<O, A> = undefined extends A ? [options?: O]
-  : [options: O & { readonly upgrade: UpgradeHook<A> }];
+  : [options: O & InitTakesAnArgumentSoUpgradeMustReturnIt<A>];
+
+/**
+ * The part of the options that a handler whose `init` takes an argument needs: the `upgrade`
+ * hook that returns it. Its name is the compile error's message when the hook is missing.
+ *
+ * @typeParam A The argument `init` receives.
+ */
+export interface InitTakesAnArgumentSoUpgradeMustReturnIt<A> {
+  /** Returns the argument `init` receives (or a `Response` that refuses the upgrade). */
+  readonly upgrade: UpgradeHook<A>;
+}
 
 const HANDSHAKE_HEADERS = new Set([
   "upgrade",

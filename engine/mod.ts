@@ -82,6 +82,7 @@ export {
   type AdapterOptions,
   connectionInfo,
   extraResponseHeaders,
+  type InitTakesAnArgumentSoUpgradeMustReturnIt,
   keptHeaders,
   type OptionsArgs,
   rejectionResponse,

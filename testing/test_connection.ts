@@ -72,7 +72,22 @@ const OPTION_NAMES = [
  * @typeParam A The argument `init` receives.
  */
 export type TestConnectionArgs<A> = undefined extends A ? [options?: TestConnectionOptions<A>]
-  : [options: TestConnectionOptions<A> & { readonly arg: A }];
+  : [
+    optionsWithArgBecauseInitTakesAnArgument:
+      & TestConnectionOptions<A>
+      & InitTakesAnArgumentSoArgMustGiveIt<A>,
+  ];
+
+/**
+ * The part of {@linkcode TestConnectionOptions} that a handler whose `init` takes an argument
+ * needs: `arg`. Its name is the compile error's message when `arg` is missing.
+ *
+ * @typeParam A The argument `init` receives.
+ */
+export interface InitTakesAnArgumentSoArgMustGiveIt<A> {
+  /** The argument `init` receives. */
+  readonly arg: A;
+}
 
 /**
  * One connection of a handler, on the real engine, over memory. Every method that feeds an
@@ -191,8 +206,9 @@ export class TestConnection<S, M = never, A = undefined> {
    */
   static async start<S, M, A>(
     handler: WebSock<S, M, A>,
-    ...[options = {}]: TestConnectionArgs<A>
+    ...optionsWithArgWhenInitTakesAnArgument: TestConnectionArgs<A>
   ): Promise<TestConnection<S, M, A>> {
+    const [options = {}] = optionsWithArgWhenInitTakesAnArgument;
     checkHandler(handler, "TestConnection.start()");
     checkOptionNames(options, OPTION_NAMES);
     const connection = new TestConnection(handler, options);
