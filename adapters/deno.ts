@@ -200,6 +200,8 @@ function vet(
 }
 
 const ONCE = { once: true };
+// Deno's error events for a connection that went away without a close frame.
+const LOST = /^Unexpected EOF|Connection reset|Broken pipe/i;
 
 // Close one macrotask later, never from inside Deno's read loop. Deno writes the close frame
 // in a lazy op, polled at the next event-loop turn; while input is buffered, its read loop
@@ -266,13 +268,15 @@ class DenoSocket implements Transport, EventListenerObject {
         break;
       case "error": {
         const message = (event as ErrorEvent).message ?? "WebSocket error";
+        // A lost connection is the engine's to name (the close that follows is 1006).
+        if (LOST.test(message)) break;
         this.engine.error(new Error(message), message.startsWith("No response from ping frame"));
         break;
       }
       case "close": {
         clearTimeout(this.#closeTimer);
         const { code, reason } = event as CloseEvent;
-        this.engine.closed(code, reason);
+        this.engine.closed(code === 0 ? 1006 : code, reason); // Deno says 0 for a lost connection
         break;
       }
     }

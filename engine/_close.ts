@@ -1,5 +1,7 @@
 // The rules for close codes and reasons a handler asks for.
 
+import { showValue } from "./show_value.ts";
+
 const encoder = new TextEncoder();
 
 /** The UTF-8 length of a string, without allocating. */
@@ -35,7 +37,7 @@ export function isSendableCloseCode(code: number): boolean {
  */
 export function checkClose(code: unknown, reason: unknown): void {
   if (typeof code !== "number") {
-    throw new TypeError(`Cannot close WebSocket: code ${String(code)} is not a number`);
+    throw new TypeError(`Cannot close WebSocket: code ${showValue(code)} is not a number`);
   }
   if (!isSendableCloseCode(code)) {
     throw new RangeError(
@@ -43,7 +45,7 @@ export function checkClose(code: unknown, reason: unknown): void {
     );
   }
   if (typeof reason !== "string") {
-    throw new TypeError(`Cannot close WebSocket: reason ${String(reason)} is not a string`);
+    throw new TypeError(`Cannot close WebSocket: reason ${showValue(reason)} is not a string`);
   }
   if (reason.length > 41 && encoder.encode(reason).byteLength > 123) {
     throw new RangeError(

@@ -1,23 +1,14 @@
 // What the engine checks in a callback's result before acting on it, and what a stop means.
 
 import { checkClose } from "./_close.ts";
+import { withCode } from "./errors.ts";
+import { showValue } from "./show_value.ts";
 import type { Outbound, StopResult, TerminateReason } from "../websock.ts";
 
 /** Whether a value is a promise or a hand-made thenable. */
 export function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null && typeof value === "object" &&
     typeof (value as { then?: unknown }).then === "function";
-}
-
-/** A short description of a value for an error message. */
-export function describe(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value).slice(0, 80);
-  if (value === null || typeof value !== "object") return String(value);
-  try {
-    return JSON.stringify(value)?.slice(0, 80) ?? String(value);
-  } catch {
-    return Object.prototype.toString.call(value);
-  }
 }
 
 /** The close code of a stop without one. */
@@ -52,7 +43,11 @@ export function closeOf(result: StopResult<unknown>): [code: number, reason: str
     code = close?.code;
     reason = close?.reason ?? "";
   }
-  checkClose(code, reason);
+  try {
+    checkClose(code, reason);
+  } catch (error) {
+    throw withCode(error as Error, "INVALID_CLOSE");
+  }
   return [code, reason];
 }
 
@@ -77,7 +72,7 @@ export function endOf(result: StopResult<unknown>, code: number, reason: string)
 export function checkFrame(data: unknown): void {
   if (typeof data === "string" || data instanceof Uint8Array) return;
   throw new TypeError(
-    `Cannot send frame: ${describe(data)} is not a string or a Uint8Array`,
+    `Cannot send frame: ${showValue(data)} is not a string or a Uint8Array`,
   );
 }
 
@@ -93,9 +88,13 @@ export interface ControlSupport {
  * @throws {TypeError|RangeError} Naming the first message that cannot be sent.
  */
 export function checkMessages(messages: unknown, transport: ControlSupport): void {
-  if (Array.isArray(messages)) {
-    for (const message of messages) checkMessage(message, transport);
-  } else checkMessage(messages, transport);
+  try {
+    if (Array.isArray(messages)) {
+      for (const message of messages) checkMessage(message, transport);
+    } else checkMessage(messages, transport);
+  } catch (error) {
+    throw withCode(error as Error, "INVALID_RESULT");
+  }
 }
 
 function checkMessage(message: unknown, transport: ControlSupport): void {
@@ -125,7 +124,7 @@ function checkMessage(message: unknown, transport: ControlSupport): void {
   }
   throw new TypeError(
     `Invalid message to push: expected a string, a Uint8Array or text(), binary(), ping(), pong(), got ${
-      describe(message)
+      showValue(message)
     }`,
   );
 }

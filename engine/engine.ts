@@ -12,7 +12,8 @@ import type {
 } from "../websock.ts";
 import { utf8Length } from "./_close.ts";
 import { CLOSED, CONTROL, EventQueue, FRAME, IN, INFO, INIT, type Kind } from "./_queue.ts";
-import { checkMessages, closeOf, describe, endOf, isThenable, type Messages } from "./_results.ts";
+import { checkMessages, closeOf, endOf, isThenable, type Messages } from "./_results.ts";
+import { showValue } from "./show_value.ts";
 import { Handle } from "./_handle.ts";
 import { Probe } from "./_probe.ts";
 import { refuseMail } from "./_no_mailbox.ts";
@@ -28,6 +29,12 @@ import {
   watched,
 } from "./_liveness.ts";
 import { slowPeer, textBytes } from "./_slow_peer.ts";
+import { withCode } from "./errors.ts";
+
+function connectionLost(): TerminateReason {
+  const error = new Error("Connection lost: it ended without a close frame (1006)");
+  return { type: "error", error: withCode(error, "CONNECTION_LOST") };
+}
 
 const SOURCES: readonly ErrorSource[] = ["init", "handleIn", "handleControl", "handleInfo"];
 
@@ -43,7 +50,41 @@ const DONE = 3; // `terminate` was called (or never will be)
  * codes on a {@linkcode Transport}.
  *
  * Synchronous callbacks run without a promise; an async callback is awaited before the next
- * event is delivered. The `./engine` module example drives one over an in-memory transport.
+ * event is delivered.
+ *
+ * @typeParam S The handler's state.
+ * @typeParam M The mailbox messages.
+ * @typeParam A The argument `init` receives.
+ *
+ * @example Over an in-memory transport
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Engine, resolveEngineOptions, type Transport } from "@websock/websock/engine";
+ * import { ok, push, stop, type WebSock } from "@websock/websock";
+ *
+ * const Echo = {
+ *   init: () => ok(null),
+ *   handleIn: (data, state) => data === "bye" ? stop("normal", state) : push(data, state),
+ * } satisfies WebSock<null>;
+ *
+ * const sent: unknown[] = [];
+ * const transport: Transport = {
+ *   sendText: (data) => sent.push(data),
+ *   sendBinary: (data) => sent.push(data),
+ *   close: (code, reason) => sent.push({ code, reason }),
+ *   bufferedAmount: () => 0,
+ * };
+ * const info = { url: "ws://x/", headers: new Headers(), remoteAddr: null, protocol: "" };
+ * const engine = new Engine(Echo, transport, {
+ *   arg: undefined,
+ *   info,
+ *   options: resolveEngineOptions({ timeout: 0 }),
+ * });
+ * engine.open();
+ * engine.receive("hi");
+ * engine.receive("bye");
+ * assert.deepEqual(sent, ["hi", { code: 1000, reason: "" }]);
+ * ```
  */
 export class Engine<S, M = never, A = undefined> implements Drainable {
   readonly #handler: WebSock<S, M, A>;
@@ -139,8 +180,11 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
     if (size > max) {
       this.#stop(1009, "Message too big", {
         type: "error",
-        error: new RangeError(
-          `Cannot receive message: ${size} bytes is more than maxMessageBytes ${max}`,
+        error: withCode(
+          new RangeError(
+            `Cannot receive message: ${size} bytes is more than maxMessageBytes ${max}`,
+          ),
+          "MESSAGE_TOO_BIG",
         ),
       });
       return;
@@ -282,7 +326,10 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
       return;
     }
     if (this.#phase !== OPEN) return;
-    const end = this.#failure ?? { type: "remote", code, reason };
+    // No close frame (1006: a dropped connection) is an error on every adapter, not a remote
+    // close: the peer did not close, its connection was lost.
+    const end = this.#failure ??
+      (code === 1006 ? connectionLost() : { type: "remote", code, reason });
     if (this.#busy || !this.#queue.empty) this.#queue.push(CLOSED, end);
     else {
       this.#phase = STOPPING;
@@ -317,7 +364,10 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
       const max = this.#options.maxQueuedEvents;
       this.#stop(1013, "Too many queued events", {
         type: "error",
-        error: new RangeError(`Cannot queue event: ${max} events already wait (maxQueuedEvents)`),
+        error: withCode(
+          new RangeError(`Cannot queue event: ${max} events already wait (maxQueuedEvents)`),
+          "QUEUE_FULL",
+        ),
       });
       return false;
     }
@@ -434,10 +484,13 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
         return;
       }
       default:
-        throw new TypeError(
-          `Invalid result from ${SOURCES[kind]}: expected ok(), push() or stop(), got ${
-            describe(result)
-          }`,
+        throw withCode(
+          new TypeError(
+            `Invalid result from ${SOURCES[kind]}: expected ok(), push() or stop(), got ${
+              showValue(result)
+            }`,
+          ),
+          "INVALID_RESULT",
         );
     }
     this.#state = r.state;
@@ -567,7 +620,7 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
     if (this.#phase === OPEN) {
       this.#stop(1011, "Internal error", {
         type: "error",
-        error: new Error("Abandoned: a callback did not settle in time"),
+        error: withCode(new Error("Abandoned: a callback did not settle in time"), "ABANDONED"),
       });
     }
     if (this.#phase === STOPPING) {

@@ -43,6 +43,7 @@
  */
 
 export { Engine } from "./engine.ts";
+export { type EngineError, type EngineErrorCode, engineErrorCode, withCode } from "./errors.ts";
 export { checkHandler } from "./check_handler.ts";
 export { checkOptionNames } from "./check_options.ts";
 export type { EngineInit, Transport } from "./transport.ts";

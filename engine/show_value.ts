@@ -1,11 +1,12 @@
-// How a value appears in an error message: as `Deno.inspect` would show it, so that `""`,
+// How a value appears in an error message: as JSON or `Deno.inspect` would show it, so that `""`,
 // `"1"`, `null` and an object cannot be mistaken for one another.
 // Runtime-neutral (no Deno.inspect), shared by the engine, pub/sub and telemetry.
 
 /**
- * A short, unambiguous rendering of `value` for an error message, as `Deno.inspect` would
- * write it: strings quoted, functions and classes by name, plain objects and arrays two
- * levels deep, instances by their class (shortened past 80 characters).
+ * A short, unambiguous rendering of `value` for an error message: JSON when JSON shows all
+ * of it (strings quoted), otherwise as `Deno.inspect` would write it: functions and classes
+ * by name, plain objects and arrays two levels deep, instances by their class (shortened
+ * past 80 characters).
  *
  * @param value Anything.
  * @returns Its rendering.
@@ -14,11 +15,24 @@
  * ```ts
  * import { showValue } from "./show_value.ts";
  * showValue(""); // '""'
- * showValue({ a: 1 }); // "{ a: 1 }"
+ * showValue({ a: 1 }); // '{"a":1}'
+ * showValue({ send() {} }); // "{ send: [function send] }"
  * ```
  */
 export function showValue(value: unknown): string {
   return shorten(show(value, 2));
+}
+
+// Whether JSON shows all of a value: strings, finite numbers, booleans, null, and plain
+// arrays and objects of them.
+function isJson(value: unknown, depth = 0): boolean {
+  if (value === null || typeof value === "string" || typeof value === "boolean") return true;
+  if (typeof value === "number") return Number.isFinite(value);
+  if (typeof value !== "object" || depth > 4) return false;
+  if (Array.isArray(value)) return value.every((v) => isJson(v, depth + 1));
+  const proto = Object.getPrototypeOf(value);
+  return (proto === Object.prototype || proto === null) &&
+    Object.values(value).every((v) => isJson(v, depth + 1));
 }
 
 function show(value: unknown, depth: number): string {
@@ -37,6 +51,7 @@ function show(value: unknown, depth: number): string {
     case "object": {
       if (value === null) return "null";
       if (value instanceof Error) return `${value.name}: ${value.message}`;
+      if (isJson(value)) return JSON.stringify(value);
       if (Array.isArray(value)) {
         if (value.length === 0) return "[]";
         return depth === 0 ? "[Array]" : `[ ${value.map((v) => show(v, depth - 1)).join(", ")} ]`;

@@ -94,6 +94,28 @@ export const PROTOCOL_ERROR_CHECKS: WireCheck[] = ([
   },
 }));
 
+// (1b) A peer whose connection drops without a close frame (1006) did not close: `terminate`
+// sees an error (code CONNECTION_LOST where the runtime gives no error of its own), the same
+// on every adapter, never `remote` with a code the peer did not send.
+export const CONNECTION_LOST_CHECKS: WireCheck[] = [
+  {
+    name: "a connection dropped without a close frame reaches terminate as an error",
+    async run(ctx) {
+      const raw = await Raw.connect(ctx.server.port);
+      await rawOpen(raw);
+      const id = await rawId(ctx, raw);
+      raw.close(); // TCP goes, no close frame
+      const [report] = await ctx.reports(id);
+      same(report.reason.type, "error", "terminate reason");
+      same(
+        report.reason.error,
+        "Error: Connection lost: it ended without a close frame (1006)",
+        "the error",
+      );
+    },
+  },
+];
+
 // (2) The slow-peer bound (`maxBufferedBytes`) is for peers that do not read, not for one
 // large message to a peer that does.
 export const SLOW_PEER_CHECKS: WireCheck[] = [

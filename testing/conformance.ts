@@ -28,6 +28,7 @@ import { check, Client, fail, same } from "./_client.ts";
 import { KEEPALIVE_CHECKS } from "./_keepalive_checks.ts";
 import {
   COMPRESSION_CHECKS,
+  CONNECTION_LOST_CHECKS,
   FLOOD_CLOSE_CHECKS,
   FRAGMENT_CHECKS,
   NO_COMPRESSION_CHECKS,
@@ -506,6 +507,7 @@ export function conformance(adapter: ConformanceAdapter, options: ConformanceOpt
     ...KEEPALIVE_CHECKS,
     ...(adapter.controlFrames ? CONTROL_CHECKS : NO_CONTROL_CHECKS),
     ...PROTOCOL_ERROR_CHECKS,
+    ...CONNECTION_LOST_CHECKS,
     ...SLOW_PEER_CHECKS,
     ...FLOOD_CLOSE_CHECKS,
     ...FRAGMENT_CHECKS,
@@ -539,6 +541,7 @@ export const CONFORMANCE_CHECKS: readonly string[] = [
   ...CONTROL_CHECKS,
   ...NO_CONTROL_CHECKS,
   ...PROTOCOL_ERROR_CHECKS,
+  ...CONNECTION_LOST_CHECKS,
   ...SLOW_PEER_CHECKS,
   ...FLOOD_CLOSE_CHECKS,
   ...FRAGMENT_CHECKS,

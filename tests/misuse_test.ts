@@ -200,7 +200,9 @@ Deno.test("showValue() renders values as unambiguously as JSON and inspect do", 
   assert.equal(showValue(undefined), "undefined");
   assert.equal(showValue(1.5), "1.5");
   assert.equal(showValue(2n), "2n");
-  assert.equal(showValue([2, 1]), "[ 2, 1 ]");
+  assert.equal(showValue([2, 1]), "[2,1]");
+  assert.equal(showValue({ a: [1, "b"] }), '{"a":[1,"b"]}');
+  assert.equal(showValue([1, undefined]), "[ 1, undefined ]");
   assert.equal(showValue({ a: "b", "x-y": [], f() {} }), '{ a: "b", "x-y": [], f: [function f] }');
   assert.equal(showValue(new Map()), "[object Map]");
   assert.equal(showValue(function named() {}), "[function named]");
@@ -208,4 +210,5 @@ Deno.test("showValue() renders values as unambiguously as JSON and inspect do", 
   const cyclic: Record<string, unknown> = {};
   cyclic.self = cyclic;
   assert.equal(showValue(cyclic), "{ self: { self: [Object] } }");
+  assert.equal(showValue(NaN), "NaN");
 });

@@ -473,7 +473,7 @@ Deno.test("Metrics() rejects a bad prefix or buckets", () => {
   assert.throws(
     () => new Metrics({ durationBuckets: [2, 1] }),
     new TypeError(
-      "Invalid option durationBuckets: [ 2, 1 ] is not a list of increasing positive numbers",
+      "Invalid option durationBuckets: [2,1] is not a list of increasing positive numbers",
     ),
   );
 });
