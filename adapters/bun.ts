@@ -40,6 +40,7 @@ import {
   type ShutdownOptions,
   type Transport,
   vetUpgrade,
+  withCode,
   withUpgradeHook,
 } from "../engine/mod.ts";
 import { announceConnection, checkCallback, NOT_AN_UPGRADE, showValue } from "../engine/_kit.ts";
@@ -295,8 +296,12 @@ function bunHub(server: BunServer, limit: number, compress: boolean): BunHub {
 // message", "Received invalid compressed data", "Received too big message".
 function bunClose(engine: Engine<unknown, unknown, unknown>, reason: string, max: number): void {
   if (reason === "Received too big message") {
-    engine.error(new RangeError(`Cannot receive message: more than maxMessageBytes ${max}`));
-  } else engine.error(new Error(`The peer broke the WebSocket protocol: ${reason}`));
+    const message = `Cannot receive message: more than maxMessageBytes ${max}`;
+    engine.error(withCode(new RangeError(message), "MESSAGE_TOO_BIG"));
+  } else {
+    const message = `The peer broke the WebSocket protocol: ${reason}`;
+    engine.error(withCode(new Error(message), "PROTOCOL_ERROR"));
+  }
 }
 
 const socketOf = (ws: BunWebSocket): BunSocket => ws.data.socket as BunSocket;
