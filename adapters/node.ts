@@ -333,6 +333,9 @@ function upgradeListener(
     maxFragments: 0,
     perMessageDeflate,
     handleProtocols: (_offered, request) => chosen.get(request) || false,
+    // A peer that does not answer the close frame in 4 s is dropped (ws waits 30 s), as Bun
+    // drops it: a dead peer does not hold its socket long after the engine closed it.
+    closeTimeout: 4000,
   });
   server.on("headers", (lines, request) => {
     for (const [name, value] of added.get(request) ?? []) lines.push(`${name}: ${value}`);

@@ -27,6 +27,7 @@ import { Buffer } from "node:buffer";
 import { check, Client, fail, same } from "./_client.ts";
 import { KEEPALIVE_CHECKS } from "./_keepalive_checks.ts";
 import {
+  CLOSE_GRACE_CHECKS,
   COMPRESSION_CHECKS,
   CONNECTION_LOST_CHECKS,
   FLOOD_CLOSE_CHECKS,
@@ -508,6 +509,7 @@ export function conformance(adapter: ConformanceAdapter, options: ConformanceOpt
     ...(adapter.controlFrames ? CONTROL_CHECKS : NO_CONTROL_CHECKS),
     ...PROTOCOL_ERROR_CHECKS,
     ...CONNECTION_LOST_CHECKS,
+    ...CLOSE_GRACE_CHECKS,
     ...SLOW_PEER_CHECKS,
     ...FLOOD_CLOSE_CHECKS,
     ...FRAGMENT_CHECKS,
@@ -542,6 +544,7 @@ export const CONFORMANCE_CHECKS: readonly string[] = [
   ...NO_CONTROL_CHECKS,
   ...PROTOCOL_ERROR_CHECKS,
   ...CONNECTION_LOST_CHECKS,
+  ...CLOSE_GRACE_CHECKS,
   ...SLOW_PEER_CHECKS,
   ...FLOOD_CLOSE_CHECKS,
   ...FRAGMENT_CHECKS,
