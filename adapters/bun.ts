@@ -254,6 +254,10 @@ class BunSocket implements Transport, NativeTopics {
     this.ws!.unsubscribe(topic);
   }
 
+  sent(data: string | Uint8Array): void {
+    this.engine.countSent(data);
+  }
+
   // A frame Bun publishes now is in order only when the engine has nothing running or queued
   // (Bun writes pending publications before a later send); over maxBufferedBytes, the frame
   // goes through the engine instead, whose slow-peer rule decides (Bun itself never drops).

@@ -197,6 +197,11 @@ export class Probe<M> implements Transport, Mailbox<M> {
     if (timed === undefined) byTelemetry.set(telemetry, timed = timedHandler(handler, telemetry));
     return timed;
   }
+  /** A frame the adapter's server sent natively (not through the transport). */
+  sentNatively(data: string | Uint8Array): void {
+    this.#sent.data(data);
+  }
+
   /** The connection opened. */
   start(connection: Connection<unknown>): void {
     this.#connection = connection;

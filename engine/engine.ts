@@ -245,6 +245,16 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
     return this.#phase === OPEN;
   }
 
+  /**
+   * A frame the server sent to this connection without the engine (a native publish of the
+   * adapter's server): telemetry counts it as sent.
+   *
+   * @param data The frame.
+   */
+  countSent(data: string | Uint8Array): void {
+    this.#probe?.sentNatively(data);
+  }
+
   // Engines with mail and nothing running: one microtask drains them all (not one each).
   static #ready: Engine<unknown, unknown, unknown>[] = [];
 

@@ -50,7 +50,9 @@ export interface EngineOptions {
    * `terminate` sees an error. Looked at before queuing a message, at least every 64 KiB
    * sent; what was queued since the previous look does not count, so one large message never
    * closes a peer that takes it. A peer that stops reading holds at most this + 2 × (64 KiB +
-   * the largest message sent).
+   * the largest message sent). Its 1008 close frame waits behind what it left unread: on Node
+   * and Bun it reaches a peer that reads again within about 4 s, then the connection is dropped
+   * without it (Deno keeps the connection until the peer reads or goes).
    * @default {16777216}
    */
   maxBufferedBytes?: number;

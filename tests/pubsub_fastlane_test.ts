@@ -275,6 +275,32 @@ bunRoomTest(
 );
 
 bunRoomTest(
+  "telemetry counts the frames Bun publishes natively as sent, like the engine's",
+  { metrics: true },
+  async (port) => {
+    const a = await connect(`ws://127.0.0.1:${port}/?lane=frame`);
+    const b = await connect(`ws://127.0.0.1:${port}/?lane=frame`);
+    try {
+      assert.equal(await a.next(), "joined");
+      assert.equal(await b.next(), "joined");
+      // The publisher gets "joined", then the result.
+      assert.equal(await command(port, "publish:x"), 'result:{"delivered":2,"dropped":0}');
+      assert.equal(await bunPublishes(port), 1, "through Bun's server.publish");
+      assert.equal(await a.next(), '"x"');
+      assert.equal(await b.next(), '"x"');
+    } finally {
+      await a[Symbol.asyncDispose]();
+      await b[Symbol.asyncDispose]();
+    }
+    const snapshot = await (await fetch(`http://127.0.0.1:${port}/metrics.json`)).json();
+    // 3 × "joined" and the result through the engine, 2 × '"x"' through server.publish.
+    assert.equal(snapshot.sent.text.messages, 6);
+    const result = 'result:{"delivered":2,"dropped":0}'.length;
+    assert.equal(snapshot.sent.text.bytes, 3 * "joined".length + result + 2 * '"x"'.length);
+  },
+);
+
+bunRoomTest(
   "a native-topic subscriber that does not read is closed with 1008 under real Bun, in bounded memory",
   { maxBufferedBytes: 256 * 1024 },
   async (port) => {
