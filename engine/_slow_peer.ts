@@ -9,7 +9,7 @@
 // queued: it holds at most maxBufferedBytes + 2 × (checkBufferedEvery + the largest message
 // sent), plus the adapter's frame headers.
 
-import { utf8Length } from "./_close.ts";
+import { utf8Length } from "./utf8_length.ts";
 import type { ResolvedEngineOptions } from "./options.ts";
 import { withCode } from "./errors.ts";
 

@@ -4,21 +4,7 @@ import type { OriginPolicy } from "./handshake.ts";
 import type { Telemetry } from "./telemetry.ts";
 import { showValue } from "./show_value.ts";
 
-/**
- * Check a whole-number option.
- *
- * @throws {TypeError} When the value is not a number.
- * @throws {RangeError} When it is not an integer at least `min`.
- */
-export function checkCount(name: string, value: unknown, min: number): number {
-  if (typeof value !== "number") {
-    throw new TypeError(`Invalid option ${name}: ${showValue(value)} is not a number`);
-  }
-  if (!Number.isSafeInteger(value) || value < min) {
-    throw new RangeError(`Invalid option ${name}: ${showValue(value)} is not an integer >= ${min}`);
-  }
-  return value;
-}
+export { checkInteger as checkCount } from "./check_integer.ts";
 
 /**
  * Check an optional callback option.

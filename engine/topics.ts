@@ -3,7 +3,6 @@
 // one call. Runtime-neutral: the adapter wraps its server's calls.
 
 import type { Connection } from "../websock.ts";
-import type { Engine } from "./engine.ts";
 
 /** Where a native topic is published: one call reaches every socket subscribed to it. */
 export interface NativeHub {
@@ -51,7 +50,7 @@ export interface NativeTopics {
   state(): NativeState;
   /**
    * The hub is publishing this frame to the connection's socket (its state was `ready`): the
-   * adapter tells the engine ({@linkcode Engine.countSent}), so that telemetry counts frames
+   * adapter tells the engine (`Engine.countSent`), so that telemetry counts frames
    * the server sends natively as it counts the engine's.
    *
    * @param data The frame.

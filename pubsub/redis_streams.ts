@@ -30,6 +30,7 @@ import { checkRedisOptions, closeClient, DISCONNECT_TIMEOUT, redact } from "./_r
 import { newEpoch } from "./_epoch.ts";
 import { LUA_CHECK, LUA_PUBLISH, LUA_READ, type RawEntry, type Scripts } from "./_streams_lua.ts";
 import { showValue } from "../engine/show_value.ts";
+import { checkInteger } from "../engine/check_integer.ts";
 
 export type { HistoryBackend, HistoryMessage, HistoryPage, Position } from "./history_backend.ts";
 
@@ -93,13 +94,6 @@ function lostLink(error: unknown): boolean {
 /** Whether a command failed before it was sent (so it was certainly not applied). */
 function notSent(error: unknown): boolean {
   return /^Stream isn't writeable/.test((error as Error)?.message);
-}
-
-function checkCount(name: string, value: unknown, min: number): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) {
-    throw new RangeError(`Invalid option ${name}: ${showValue(value)} is not an integer >= ${min}`);
-  }
-  return value;
 }
 
 /**
@@ -179,8 +173,8 @@ export class RedisStreamsBackend implements HistoryBackend {
     this.#url = url;
     this.#where = redact(url);
     this.#prefix = prefix;
-    this.#maxLength = checkCount("maxLength", maxLength, 1);
-    this.#maxAge = checkCount("maxAge", maxAge, 0);
+    this.#maxLength = checkInteger("maxLength", maxLength, 1);
+    this.#maxAge = checkInteger("maxAge", maxAge, 0);
     this.#metaTtl = this.#maxAge > 0 ? Math.max(2 * this.#maxAge, 10 * BLOCK) : 0;
     this.#maxRetryDelay = maxRetryDelay;
   }

@@ -14,7 +14,7 @@ import type {
 } from "../engine/mod.ts";
 import { TestConnection } from "../testing/mod.ts";
 import { Metrics, PROMETHEUS_CONTENT_TYPE } from "../telemetry/mod.ts";
-import { utf8Bytes } from "../engine/_probe.ts";
+import { utf8Length as utf8Bytes } from "../engine/utf8_length.ts";
 import { connect, Raw, serve, upgradeRequest } from "./_helpers.ts";
 import { parsePrometheus, valueOf } from "./_prometheus_format.ts";
 
