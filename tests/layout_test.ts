@@ -130,7 +130,9 @@ function functionsOf(lines: readonly string[]): { name: string; line: number; le
     }
     if (text.endsWith(";")) continue; // a one-line declaration
     const fn = indent === 0 && /^(export )?(default )?(async )?function\*? ?([\w$]*)/.exec(text);
-    const arrow = indent === 0 && /^(export )?const ([\w$]+)\s*(:.*)?=\s*(async )?[(<]/.exec(text);
+    // An arrow counts when it has a body: `=> {` on its line, or parameters that go on.
+    const arrow = indent === 0 && /(\{|\()$/.test(text) &&
+      /^(export )?const ([\w$]+)\s*(:.*)?=\s*(async )?[(<]/.exec(text);
     const member = classes.length > 0 && indent === classes[classes.length - 1] + 2 &&
       /^((static|async|get|set|override) )*(#?[\w$]+)\s*(<.*>)?\(/.exec(text);
     const name = fn ? fn[4] || "default" : arrow ? arrow[2] : member ? member[3] : undefined;
@@ -171,6 +173,8 @@ Deno.test("functionsOf() finds functions, methods and arrows, and their lengths"
     "  return x;",
     "}",
     "const b = (x: number) => x;",
+    "const b2 = (x: number) =>",
+    "  x;",
     "export const c = (x: number) => {",
     "  return x;",
     "};",
@@ -186,8 +190,8 @@ Deno.test("functionsOf() finds functions, methods and arrows, and their lengths"
   ];
   assert.deepEqual(functionsOf(code), [
     { name: "a", line: 1, length: 5 },
-    { name: "c", line: 7, length: 3 },
-    { name: "#f", line: 12, length: 4 },
-    { name: "g", line: 16, length: 2 },
+    { name: "c", line: 9, length: 3 },
+    { name: "#f", line: 14, length: 4 },
+    { name: "g", line: 18, length: 2 },
   ]);
 });
