@@ -23,15 +23,14 @@
 import {
   type AdapterOptions,
   checkHandler,
-  connectionInfo,
   Engine,
   isWebSocketUpgrade,
-  keptHeaders,
   type NativeHub,
   type NativeState,
   type NativeTopics,
   offerNativeTopics,
   type OptionsArgs,
+  prepareUpgrade,
   Registry,
   rejectionResponse,
   reportRefusal,
@@ -39,9 +38,8 @@ import {
   type ResolvedEngineOptions,
   type ShutdownOptions,
   type Transport,
-  vetUpgrade,
+  whenReady,
   withCode,
-  withUpgradeHook,
 } from "../engine/mod.ts";
 import { announceConnection, checkCallback, NOT_AN_UPGRADE, showValue } from "../engine/_kit.ts";
 import type { ConnectionInfo, WebSock } from "../websock.ts";
@@ -360,7 +358,6 @@ export function websockServe<S, M, A>(
   }
   const registry = new Registry();
   const generic = handler as WebSock<unknown, unknown, unknown>;
-  const refuse = (response: Response) => response;
   const hubs = new WeakMap<BunServer, BunHub>();
 
   function open(
@@ -368,14 +365,14 @@ export function websockServe<S, M, A>(
     server: BunServer,
     info: ConnectionInfo,
     arg: unknown,
-    extraHeaders: [string, string][],
+    extraHeaders: readonly [string, string][],
   ) {
     let hub = hubs.get(server);
     if (hub === undefined) {
       hubs.set(server, hub = bunHub(server, resolved.maxBufferedBytes, perMessageDeflate));
     }
     const socket = new BunSocket(generic, arg, info, resolved, registry, hub);
-    const headers = new Headers(extraHeaders);
+    const headers = new Headers(extraHeaders as [string, string][]);
     if (info.protocol !== "") headers.set("sec-websocket-protocol", info.protocol);
     if (server.upgrade(request, { data: { socket }, headers })) return undefined;
     socket.engine.closed(1006, "");
@@ -387,23 +384,18 @@ export function websockServe<S, M, A>(
     if (!isWebSocketUpgrade(request.headers)) {
       return fallback ? fallback(request, server) : rejectionResponse(NOT_AN_UPGRADE);
     }
-    const protocol = vetUpgrade(request.method, request.headers, adapter);
-    if (typeof protocol !== "string") return rejectionResponse(protocol);
     const ip = server.requestIP(request);
-    const all = () => new Headers(request.headers);
-    const info = connectionInfo(
-      request.url,
-      keptHeaders(adapter, request.headers, all),
-      ip === null ? null : { hostname: ip.address, port: ip.port },
-      protocol,
-    );
-    return withUpgradeHook(
-      adapter,
-      request,
-      info,
-      (arg, headers) => open(request, server, info, arg, headers),
-      refuse,
-    );
+    const prepared = prepareUpgrade(adapter, {
+      method: request.method,
+      url: request.url,
+      headers: request.headers,
+      remoteAddr: ip === null ? null : { hostname: ip.address, port: ip.port },
+      allHeaders: () => new Headers(request.headers),
+      request: () => request,
+    });
+    return whenReady(prepared, (p) => {
+      return p.accept ? open(request, server, p.info, p.arg, p.headers) : p.response;
+    });
   }
 
   const websocket: BunWebSocketHandler = {

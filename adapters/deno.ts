@@ -21,12 +21,12 @@
 import {
   type AdapterOptions,
   checkHandler,
-  connectionInfo,
   Engine,
   extraResponseHeaders,
   isWebSocketUpgrade,
-  keptHeaders,
   type OptionsArgs,
+  type PreparedUpgrade,
+  prepareUpgrade,
   Registry,
   rejectionResponse,
   reportRefusal,
@@ -35,11 +35,11 @@ import {
   type ResolvedEngineOptions,
   type ShutdownOptions,
   type Transport,
-  vetUpgrade,
-  withUpgradeHook,
+  type UpgradeRequest,
+  whenReady,
 } from "../engine/mod.ts";
 import { announceConnection, checkCallback, NOT_AN_UPGRADE } from "../engine/_kit.ts";
-import type { ConnectionInfo, RemoteAddr, WebSock } from "../websock.ts";
+import type { ConnectionInfo, WebSock } from "../websock.ts";
 
 export type {
   BinaryMessage,
@@ -182,21 +182,19 @@ function resolve(options: DenoOptions<unknown, unknown>, own: readonly string[])
   return resolved;
 }
 
-// Validate the request; the connection info when it may be upgraded, a 4xx when not.
-function vet(
-  request: Request,
-  resolved: Resolved,
-  serveInfo: Deno.ServeHandlerInfo | undefined,
-): ConnectionInfo | Response {
-  const protocol = vetUpgrade(request.method, request.headers, resolved.adapter);
-  if (typeof protocol !== "string") return rejectionResponse(protocol);
+// The request as prepareUpgrade() reads it.
+function upgradeRequest(request: Request, serveInfo?: Deno.ServeHandlerInfo): UpgradeRequest {
   const addr = serveInfo?.remoteAddr as Partial<Deno.NetAddr> | undefined;
-  const remoteAddr: RemoteAddr | null = addr?.hostname === undefined
-    ? null
-    : { hostname: addr.hostname, port: addr.port ?? 0 };
-  const all = () => new Headers(request.headers);
-  const headers = keptHeaders(resolved.adapter, request.headers, all);
-  return connectionInfo(request.url, headers, remoteAddr, protocol);
+  return {
+    method: request.method,
+    url: request.url,
+    headers: request.headers,
+    remoteAddr: addr?.hostname === undefined
+      ? null
+      : { hostname: addr.hostname, port: addr.port ?? 0 },
+    allHeaders: () => new Headers(request.headers),
+    request: () => request,
+  };
 }
 
 const ONCE = { once: true };
@@ -396,13 +394,17 @@ export function upgrade<S, M, A>(
     );
   }
   const resolved = resolve(options as DenoOptions<unknown, unknown>, UPGRADE_OPTIONS);
-  const info = vet(request, resolved, options.info);
-  if (info instanceof Response) return info;
+  // Without a hook (upgrade() takes init's argument itself), preparing is synchronous.
+  const prepared = prepareUpgrade(
+    resolved.adapter,
+    upgradeRequest(request, options.info),
+  ) as PreparedUpgrade<unknown>;
+  if (!prepared.accept) return prepared.response;
   const generic = handler as WebSock<unknown, unknown, unknown>;
   const headers = options.headers === undefined
     ? []
     : extraResponseHeaders(new Headers(options.headers));
-  return accept(request, generic, arg, info, resolved, options.registry, headers);
+  return accept(request, generic, arg, prepared.info, resolved, options.registry, headers);
 }
 
 /**
@@ -447,7 +449,6 @@ export function websockHandler<S, M, A>(
   const fallback = checkCallback("fallback", options.fallback);
   const registry = new Registry();
   const generic = handler as WebSock<unknown, unknown, unknown>;
-  const refuse = (response: Response) => response;
 
   function serve(
     request: Request,
@@ -456,14 +457,12 @@ export function websockHandler<S, M, A>(
     if (!isWebSocketUpgrade(request.headers)) {
       return fallback ? fallback(request, serveInfo!) : rejectionResponse(NOT_AN_UPGRADE);
     }
-    const info = vet(request, resolved, serveInfo);
-    if (info instanceof Response) return info;
-    return withUpgradeHook(
-      resolved.adapter,
-      request,
-      info,
-      (arg, headers) => accept(request, generic, arg, info, resolved, registry, headers),
-      refuse,
+    return whenReady(
+      prepareUpgrade(resolved.adapter, upgradeRequest(request, serveInfo)),
+      (p) =>
+        p.accept
+          ? accept(request, generic, p.arg, p.info, resolved, registry, p.headers)
+          : p.response,
     );
   }
 

@@ -32,19 +32,17 @@ import {
   type AdapterOptions,
   checkHandler,
   checkUpgrade,
-  connectionInfo,
   Engine,
   type EngineInit,
   type HeaderReader,
-  keptHeaders,
   type OptionsArgs,
+  prepareUpgrade,
   Registry,
-  type Rejection,
   resolveAdapterOptions,
   type ShutdownOptions,
   type Transport,
-  vetUpgrade,
-  withUpgradeHook,
+  type UpgradeRequest,
+  whenReady,
 } from "../engine/mod.ts";
 import { announceConnection, NOT_AN_UPGRADE, showValue } from "../engine/_kit.ts";
 import type { ConnectionInfo, WebSock } from "../websock.ts";
@@ -163,6 +161,24 @@ function toHeaders(request: IncomingMessage): Headers {
   return headers;
 }
 
+// The request as prepareUpgrade() reads it.
+function upgradeRequest(request: IncomingMessage): UpgradeRequest {
+  const headers = headerReader(request);
+  const url = `http://${headers.get("host")}${request.url ?? "/"}`;
+  const { remoteAddress, remotePort } = request.socket;
+  return {
+    method: request.method ?? "",
+    url,
+    headers,
+    httpVersion: request.httpVersion,
+    remoteAddr: remoteAddress === undefined
+      ? null
+      : { hostname: remoteAddress, port: remotePort ?? 0 },
+    allHeaders: () => toHeaders(request),
+    request: () => new Request(url, { headers: toHeaders(request) }),
+  };
+}
+
 // Write a whole HTTP/1.1 response on the raw socket and close it.
 function writeResponse(
   socket: Duplex,
@@ -188,13 +204,6 @@ function bytes(data: Buffer): Uint8Array {
 // request and its head buffer, alive as long as the connection (about 1.5 KiB each).
 function destroyOnError(this: Duplex): void {
   this.destroy();
-}
-
-function refuse(socket: Duplex, rejection: Rejection): void {
-  writeResponse(socket, rejection.status, {
-    "content-type": "text/plain; charset=utf-8",
-    ...rejection.headers,
-  }, rejection.reason + "\n");
 }
 
 async function writeRefusal(socket: Duplex, response: Response): Promise<void> {
@@ -321,7 +330,7 @@ function upgradeListener(
   const registry = new Registry();
   const chosen = new WeakMap<IncomingMessage, string>();
   // Headers the upgrade hook added for the 101, written by ws's "headers" event.
-  const added = new WeakMap<IncomingMessage, [string, string][]>();
+  const added = new WeakMap<IncomingMessage, readonly [string, string][]>();
   const server = new WebSocketServer({
     noServer: true,
     clientTracking: false,
@@ -348,7 +357,7 @@ function upgradeListener(
     head: Buffer,
     info: ConnectionInfo,
     arg: unknown,
-    extraHeaders: [string, string][] = [],
+    extraHeaders: readonly [string, string][],
   ): void {
     chosen.set(request, info.protocol);
     if (extraHeaders.length > 0) added.set(request, extraHeaders);
@@ -362,26 +371,11 @@ function upgradeListener(
 
   function listener(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on("error", destroyOnError);
-    const headers = headerReader(request);
-    const protocol = vetUpgrade(request.method ?? "", headers, adapter, request.httpVersion);
-    if (typeof protocol !== "string") return refuse(socket, protocol);
-    const all = () => toHeaders(request);
-    const info = connectionInfo(
-      `http://${headers.get("host")}${request.url ?? "/"}`,
-      keptHeaders(adapter, headers, all),
-      request.socket.remoteAddress === undefined
-        ? null
-        : { hostname: request.socket.remoteAddress, port: request.socket.remotePort ?? 0 },
-      protocol,
-    );
-    if (adapter.upgrade === undefined) return open(request, socket, head, info, undefined);
-    const outcome = withUpgradeHook(
-      adapter,
-      new Request(info.url, { headers: all() }),
-      info,
-      (arg, extraHeaders) => open(request, socket, head, info, arg, extraHeaders),
-      (response) => void writeRefusal(socket, response),
-    );
+    const prepared = prepareUpgrade(adapter, upgradeRequest(request));
+    const outcome = whenReady(prepared, (p) => {
+      if (p.accept) return open(request, socket, head, p.info, p.arg, p.headers);
+      writeRefusal(socket, p.response).catch(() => socket.destroy());
+    });
     if (outcome instanceof Promise) outcome.catch(() => socket.destroy());
   }
 

@@ -45,6 +45,12 @@
 export { Engine } from "./engine.ts";
 export { type EngineError, type EngineErrorCode, engineErrorCode, withCode } from "./errors.ts";
 export { checkHandler } from "./check_handler.ts";
+export {
+  type PreparedUpgrade,
+  prepareUpgrade,
+  type UpgradeRequest,
+  whenReady,
+} from "./prepare_upgrade.ts";
 export { checkOptionNames } from "./check_options.ts";
 export type { EngineInit, Transport } from "./transport.ts";
 export {
