@@ -201,22 +201,25 @@ const ONCE = { once: true };
 // Deno's error events for a connection that went away without a close frame.
 const LOST = /^Unexpected EOF|Connection reset|Broken pipe/i;
 
-// Close one macrotask later, never from inside Deno's read loop. Deno writes the close frame
-// in a lazy op, polled at the next event-loop turn; while input is buffered, its read loop
-// runs in microtasks, and a data frame it reads after `close()` makes it drop the socket at
-// once: the close frame never goes out and the unread input resets TCP (a flooding peer saw
-// no 1011/1013). A timer runs only once that loop waits for input, so the op is polled
-// before the next frame can be read. The timer is cleared if the socket closes first (the
-// peer's close, or `server.shutdown()`), so that nothing is left pending.
+// Close from an immediate (setImmediate), never from inside Deno's read loop. Deno 2.9 writes
+// the close frame in a lazy op (first polled when the event loop next yields), and its read
+// loop drops the socket as soon as it reads a data frame after `close()`: under a flood the
+// next frame is already there, so the close frame never went out and the unread input reset
+// TCP (the peer saw no 1011/1013). Immediates run in the event loop's check phase, after the
+// completed reads were delivered and while the socket's next read is still pending, so the
+// close op is polled before any later frame can reach the read loop. (A 0 ms timer is not
+// enough: timers run before the completed reads of the same turn are delivered; measured 93 %
+// against 100 % of 120 flooded closes.) Cleared if the socket closes first (the peer's close,
+// `server.shutdown()`), so that nothing is left pending.
 function closeSocket(socket: WebSocket, code: number, reason: string): void {
   socket.close(code, reason);
 }
 
-// The turns after a drain in which the deferred closes run and their close frames are
-// written: `server.shutdown()` right after would otherwise send its own 1001 to every socket
-// whose frame is not out yet (a restart's 1012 was lost).
+// After a drain: the check phase in which the deferred closes run, then the next one, by
+// which their close ops were polled. `server.shutdown()` right after would otherwise send its
+// own 1001 to every socket whose close op had not started (a restart's 1012 was lost).
 async function closeFramesOut(): Promise<void> {
-  for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setTimeout(resolve, 0));
+  for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve));
 }
 
 // One WebSocket: the engine's transport, and the listener of the socket's events.
@@ -228,8 +231,8 @@ class DenoSocket implements Transport, EventListenerObject {
   readonly engine: Engine<unknown, unknown, unknown>;
   // A close asked for before the socket opened (Deno ignores close() while CONNECTING).
   #closeOnOpen: { code: number; reason: string } | undefined;
-  // The timer of a close waiting for its turn (see closeSocket).
-  #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  // The immediate of a close waiting for its turn (see closeSocket).
+  #closeTimer: ReturnType<typeof setImmediate> | undefined;
 
   constructor(
     socket: WebSocket,
@@ -272,7 +275,7 @@ class DenoSocket implements Transport, EventListenerObject {
         break;
       }
       case "close": {
-        clearTimeout(this.#closeTimer);
+        clearImmediate(this.#closeTimer);
         const { code, reason } = event as CloseEvent;
         this.engine.closed(code === 0 ? 1006 : code, reason); // Deno says 0 for a lost connection
         break;
@@ -294,7 +297,7 @@ class DenoSocket implements Transport, EventListenerObject {
   }
 
   #closeLater(code: number, reason: string): void {
-    this.#closeTimer ??= setTimeout(closeSocket, 0, this.#socket, code, reason);
+    this.#closeTimer ??= setImmediate(closeSocket, this.#socket, code, reason);
   }
 
   bufferedAmount(): number {
