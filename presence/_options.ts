@@ -1,0 +1,120 @@
+// The options of a Tracker, checked, with their defaults.
+
+import type { Clock } from "../engine/options.ts";
+import type { PresenceDiff, PresencePubSub, TrackerOptions } from "./types.ts";
+
+/** Every option of a tracker, resolved. */
+export interface Resolved {
+  readonly pubsub: PresencePubSub | undefined;
+  readonly name: string;
+  readonly topic: string;
+  readonly heartbeatInterval: number;
+  readonly downAfter: number;
+  readonly batchDelay: number;
+  readonly maxEntries: number;
+  readonly maxMetaBytes: number;
+  readonly maxNodes: number;
+  readonly onDiff: (topic: string, diff: PresenceDiff) => void;
+  readonly onError: (error: unknown) => void;
+  readonly clock: Clock;
+  readonly epoch: number;
+}
+
+const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (handle) => clearTimeout(handle as number),
+};
+
+/** A random URL-safe id of `bytes` random bytes. */
+export function randomId(bytes: number): string {
+  const random = crypto.getRandomValues(new Uint8Array(bytes));
+  return btoa(String.fromCharCode(...random)).replaceAll("+", "-").replaceAll("/", "_")
+    .replaceAll("=", "");
+}
+
+function atLeast(name: string, value: unknown, min: number): number {
+  if (typeof value !== "number" || !Number.isFinite(value) || value < min) {
+    throw new RangeError(`Invalid option ${name}: ${String(value)} is not a number >= ${min}`);
+  }
+  return value;
+}
+
+function checkFunction(name: string, value: unknown): void {
+  if (typeof value !== "function") {
+    throw new TypeError(`Invalid option ${name}: ${String(value)} is not a function`);
+  }
+}
+
+function checkName(name: string, value: unknown): asserts value is string {
+  if (typeof value !== "string" || value === "") {
+    throw new TypeError(`Invalid option ${name}: ${JSON.stringify(value)} is not a ${name}`);
+  }
+}
+
+/** The options checked, with their defaults; a wrong one throws. */
+export function resolveOptions(options: TrackerOptions): Resolved {
+  if (options === null || typeof options !== "object") {
+    throw new TypeError(`Invalid Tracker options: ${String(options)} is not an object`);
+  }
+  const {
+    pubsub,
+    name = randomId(9),
+    topic = "websock.presence",
+    heartbeatInterval = 1000,
+    downAfter = 5000,
+    batchDelay = 20,
+    maxEntries = 100_000,
+    maxMetaBytes = 4096,
+    maxNodes = 1000,
+    onDiff = () => {},
+    onError = console.error,
+    clock = systemClock,
+    epoch = Date.now() * 1000 + Math.floor(Math.random() * 1000),
+  } = options;
+  if (pubsub !== undefined) {
+    for (const method of ["subscribe", "unsubscribe", "publish"]) {
+      if (typeof (pubsub as unknown as Record<string, unknown> | null)?.[method] !== "function") {
+        throw new TypeError(`Invalid option pubsub: ${String(pubsub)} has no ${method}()`);
+      }
+    }
+  }
+  checkName("name", name);
+  checkName("topic", topic);
+  atLeast("heartbeatInterval", heartbeatInterval, 1);
+  atLeast("downAfter", downAfter, 2 * heartbeatInterval);
+  atLeast("batchDelay", batchDelay, 0);
+  atLeast("maxEntries", maxEntries, 1);
+  atLeast("maxMetaBytes", maxMetaBytes, 2);
+  atLeast("maxNodes", maxNodes, 1);
+  if (typeof epoch !== "number" || !Number.isFinite(epoch)) {
+    throw new RangeError(`Invalid option epoch: ${String(epoch)} is not a finite number`);
+  }
+  checkFunction("onDiff", onDiff);
+  checkFunction("onError", onError);
+  if (typeof (clock as Partial<Clock> | null)?.setTimeout !== "function") {
+    throw new TypeError(`Invalid option clock: ${String(clock)} has no setTimeout()`);
+  }
+  const guarded = (error: unknown) => {
+    try {
+      onError(error);
+    } catch {
+      // The error hook must not break the tracker.
+    }
+  };
+  return {
+    pubsub,
+    name,
+    topic,
+    heartbeatInterval,
+    downAfter,
+    batchDelay,
+    maxEntries,
+    maxMetaBytes,
+    maxNodes,
+    onDiff,
+    onError: guarded,
+    clock,
+    epoch,
+  };
+}

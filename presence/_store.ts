@@ -1,0 +1,106 @@
+// The presence index every node keeps: topic → key → metas, and the diffs its changes make.
+
+import type { PresenceDiff, PresenceMeta, PresenceState } from "./types.ts";
+
+/** One tracked presence, as every node stores it (its ref is `meta.phx_ref`). */
+export interface Entry {
+  readonly topic: string;
+  readonly key: string;
+  readonly meta: PresenceMeta;
+}
+
+type Metas = { metas: PresenceMeta[] };
+
+/** The joins and leaves one change makes, per topic, in the phoenix client's shape. */
+export class Diffs {
+  readonly #topics = new Map<
+    string,
+    { joins: Record<string, Metas>; leaves: Record<string, Metas> }
+  >();
+
+  #of(topic: string) {
+    let diff = this.#topics.get(topic);
+    if (diff === undefined) this.#topics.set(topic, diff = { joins: {}, leaves: {} });
+    return diff;
+  }
+
+  join(entry: Entry): void {
+    const joins = this.#of(entry.topic).joins;
+    (Object.hasOwn(joins, entry.key) ? joins[entry.key] : joins[entry.key] = { metas: [] })
+      .metas.push(entry.meta);
+  }
+
+  leave(entry: Entry): void {
+    const leaves = this.#of(entry.topic).leaves;
+    (Object.hasOwn(leaves, entry.key) ? leaves[entry.key] : leaves[entry.key] = { metas: [] })
+      .metas.push(entry.meta);
+  }
+
+  get size(): number {
+    return this.#topics.size;
+  }
+
+  /** Hand each topic's diff to `emit`; a throw is reported and the others still go. */
+  emit(
+    emit: (topic: string, diff: PresenceDiff) => void,
+    onError: (error: unknown) => void,
+  ): void {
+    for (const [topic, diff] of this.#topics) {
+      try {
+        emit(topic, diff);
+      } catch (error) {
+        onError(error);
+      }
+    }
+    this.#topics.clear();
+  }
+}
+
+/** Every node's entries (this node's and the replicas'), by topic and key. */
+export class Store {
+  readonly #topics = new Map<string, Map<string, Set<PresenceMeta>>>();
+  #size = 0;
+
+  /** How many entries, all nodes together. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** How many topics have at least one entry. */
+  get topics(): number {
+    return this.#topics.size;
+  }
+
+  add(entry: Entry, diffs: Diffs): void {
+    let keys = this.#topics.get(entry.topic);
+    if (keys === undefined) this.#topics.set(entry.topic, keys = new Map());
+    let metas = keys.get(entry.key);
+    if (metas === undefined) keys.set(entry.key, metas = new Set());
+    metas.add(entry.meta);
+    this.#size++;
+    diffs.join(entry);
+  }
+
+  remove(entry: Entry, diffs: Diffs): void {
+    const keys = this.#topics.get(entry.topic);
+    const metas = keys?.get(entry.key);
+    if (metas === undefined || !metas.delete(entry.meta)) return;
+    this.#size--;
+    if (metas.size === 0) {
+      keys!.delete(entry.key);
+      if (keys!.size === 0) this.#topics.delete(entry.topic);
+    }
+    diffs.leave(entry);
+  }
+
+  list(topic: string): PresenceState {
+    const state: Record<string, Metas> = {};
+    const keys = this.#topics.get(topic);
+    if (keys) { for (const [key, metas] of keys) state[key] = { metas: [...metas] }; }
+    return state;
+  }
+
+  get(topic: string, key: string): PresenceMeta[] {
+    return [...this.#topics.get(topic)?.get(key) ?? []];
+  }
+}
