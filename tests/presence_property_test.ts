@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { Presence } from "npm:phoenix@^1.8.1";
 import { type PresenceDiff, type PresenceState, Tracker } from "../presence/mod.ts";
 import { FakeClock } from "../testing/fake_clock.ts";
+import { prng } from "./_helpers.ts";
 import { Net } from "./_presence_net.ts";
 
 const STRESS = Deno.env.get("STRESS") === "1";
@@ -18,18 +19,6 @@ const NAMES = ["a", "b", "c"];
 const TOPICS = ["t1", "t2"];
 const KEYS = ["k1", "k2", "k3"];
 const OWNERS = 4;
-
-// mulberry32: a small seeded generator of numbers in [0, 1).
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6D2B79F5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Canon = Record<string, string[]>;
 
