@@ -116,6 +116,16 @@ export interface SubscribeOptions<M> {
   encode?: (message: M) => string | Uint8Array;
 }
 
+/** Options of {@linkcode PubSub.publish}. */
+export interface PublishOptions {
+  /**
+   * Deliver to this node's subscribers only, not through the backend: for what every node
+   * computes for itself (presence diffs, each node's from its own replica).
+   * @default {false}
+   */
+  local?: boolean;
+}
+
 /** What {@linkcode PubSub.publish} tells about the subscribers on this node. */
 export interface PublishResult {
   /** How many took the message: in their mailbox, or as a frame sent or queued. */
@@ -469,6 +479,7 @@ export class PubSub<M = unknown> {
    *
    * @param topic The topic.
    * @param message The message; with a backend it must survive the backend's encoding.
+   * @param options `local`: this node's subscribers only, not through the backend.
    * @returns How many subscribers on this node took it, and how many did not (closed, queue
    *   full, peer not reading, a failing `send` or `encode`).
    *
@@ -478,13 +489,14 @@ export class PubSub<M = unknown> {
    *
    * const pubsub = new PubSub<{ price: number }>();
    * pubsub.publish("ticker", { price: 42 }); // { delivered: 0, dropped: 0 }: nobody listens
+   * pubsub.publish("ticker", { price: 43 }, { local: true }); // this node's subscribers only
    * ```
    */
-  publish(topic: string, message: M): PublishResult {
+  publish(topic: string, message: M, options?: PublishOptions): PublishResult {
     checkTopic(topic, "publish");
     if (this.#closed) throw new TypeError(`Cannot publish to ${topic}: the PubSub is closed`);
     const delivered = this.#deliver(topic, message);
-    if (this.#backend) {
+    if (this.#backend && options?.local !== true) {
       const backend = this.#backend;
       // Not behind #started: publish calls reach the backend in the order they were made.
       this.#call(() => backend.publish(topic, message));
