@@ -1,4 +1,4 @@
-// The options of a Tracker, checked, with their defaults.
+// The options of a Tracker, checked, with their defaults; the checks of its arguments.
 
 import type { Clock } from "../engine/options.ts";
 import type { PresenceDiff, PresencePubSub, TrackerOptions } from "./types.ts";
@@ -49,6 +49,23 @@ function checkFunction(name: string, value: unknown): void {
 function checkName(name: string, value: unknown): asserts value is string {
   if (typeof value !== "string" || value === "") {
     throw new TypeError(`Invalid option ${name}: ${JSON.stringify(value)} is not a ${name}`);
+  }
+}
+
+/** Throw unless the topic and key are strings (a topic not empty). */
+export function checkWhere(what: string, topic: unknown, key: unknown): void {
+  if (typeof topic !== "string" || topic === "") {
+    throw new TypeError(`Cannot ${what}: topic ${JSON.stringify(topic)} is not a topic`);
+  }
+  if (typeof key !== "string") {
+    throw new TypeError(`Cannot ${what} in ${topic}: key ${String(key)} is not a string`);
+  }
+}
+
+/** Throw unless the owner is an object. */
+export function checkOwner(what: string, owner: unknown): void {
+  if (owner === null || (typeof owner !== "object" && typeof owner !== "function")) {
+    throw new TypeError(`Cannot ${what}: owner ${String(owner)} is not an object`);
   }
 }
 

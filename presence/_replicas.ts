@@ -40,6 +40,8 @@ export class Replicas {
   readonly #replicas = new Map<string, Replica>();
   // Nodes gone (down or said bye), so that their late messages are told from a return.
   readonly #graves = new Map<string, { epoch: number; at: number; bye: boolean }>();
+  /** How many nodes were declared down for their silence. */
+  downs = 0;
 
   constructor(store: Store, hooks: ReplicaHooks) {
     this.#store = store;
@@ -95,6 +97,10 @@ export class Replicas {
         this.#graves.delete(name);
       }
     }
+  }
+
+  get size(): number {
+    return this.#replicas.size;
   }
 
   nodes(): NodeInfo[] {
@@ -160,6 +166,7 @@ export class Replicas {
   }
 
   #down(name: string, replica: Replica, bye: boolean, diffs: Diffs): void {
+    if (!bye) this.downs++;
     for (const entry of replica.entries.values()) this.#store.remove(entry, diffs);
     this.#replicas.delete(name);
     this.#graves.set(name, { epoch: replica.epoch, at: this.#hooks.now(), bye });

@@ -13,6 +13,9 @@ type Metas = { metas: PresenceMeta[] };
 
 /** The joins and leaves one change makes, per topic, in the phoenix client's shape. */
 export class Diffs {
+  /** How many metas joined and left, all topics together. */
+  joins = 0;
+  leaves = 0;
   readonly #topics = new Map<
     string,
     { joins: Record<string, Metas>; leaves: Record<string, Metas> }
@@ -25,12 +28,14 @@ export class Diffs {
   }
 
   join(entry: Entry): void {
+    this.joins++;
     const joins = this.#of(entry.topic).joins;
     (Object.hasOwn(joins, entry.key) ? joins[entry.key] : joins[entry.key] = { metas: [] })
       .metas.push(entry.meta);
   }
 
   leave(entry: Entry): void {
+    this.leaves++;
     const leaves = this.#of(entry.topic).leaves;
     (Object.hasOwn(leaves, entry.key) ? leaves[entry.key] : leaves[entry.key] = { metas: [] })
       .metas.push(entry.meta);

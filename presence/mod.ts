@@ -28,5 +28,6 @@
  */
 
 export * from "./tracker.ts";
+export * from "./presence.ts";
 export * from "./types.ts";
 export type { Clock } from "../engine/options.ts";

@@ -2,11 +2,17 @@
 // coordinator: every node sends its own entries (deltas, heartbeats, its state on request)
 // and keeps a replica of every other node's.
 
-import { randomId, type Resolved, resolveOptions } from "./_options.ts";
+import { checkOwner, checkWhere, randomId, type Resolved, resolveOptions } from "./_options.ts";
 import { Replicas } from "./_replicas.ts";
 import { Diffs, type Entry, Store } from "./_store.ts";
 import { joinsOf, parseWire, type Wire } from "./_wire.ts";
-import type { NodeInfo, PresenceMeta, PresenceState, TrackerOptions } from "./types.ts";
+import type {
+  NodeInfo,
+  PresenceMeta,
+  PresenceState,
+  TrackerOptions,
+  TrackerStats,
+} from "./types.ts";
 
 interface Local extends Entry {
   readonly owner: object;
@@ -14,21 +20,6 @@ interface Local extends Entry {
 
 // The most joins plus leaves in one delta message; more go in several.
 const MAX_BATCH = 5000;
-
-function checkWhere(what: string, topic: unknown, key: unknown): void {
-  if (typeof topic !== "string" || topic === "") {
-    throw new TypeError(`Cannot ${what}: topic ${JSON.stringify(topic)} is not a topic`);
-  }
-  if (typeof key !== "string") {
-    throw new TypeError(`Cannot ${what} in ${topic}: key ${String(key)} is not a string`);
-  }
-}
-
-function checkOwner(what: string, owner: unknown): void {
-  if (owner === null || (typeof owner !== "object" && typeof owner !== "function")) {
-    throw new TypeError(`Cannot ${what}: owner ${String(owner)} is not an object`);
-  }
-}
 
 /**
  * Presence: who is in which topic, on every node. `track` a key (a user id) with a meta for
@@ -90,6 +81,10 @@ export class Tracker {
   #stateAt = -Infinity;
   #tickAt: number;
   #sent = false;
+  #messages = 0;
+  #diffs = 0;
+  #joined = 0;
+  #left = 0;
   #closed = false;
   #namesakes = 0;
 
@@ -342,7 +337,11 @@ export class Tracker {
   }
 
   #emit(diffs: Diffs): void {
-    if (diffs.size > 0) diffs.emit(this.#o.onDiff, this.#o.onError);
+    if (diffs.size === 0) return;
+    this.#diffs += diffs.size;
+    this.#joined += diffs.joins;
+    this.#left += diffs.leaves;
+    diffs.emit(this.#o.onDiff, this.#o.onError);
   }
 
   // --- reading ---------------------------------------------------------------------------
@@ -416,10 +415,38 @@ export class Tracker {
     ];
   }
 
+  /**
+   * What this tracker counted: entries and nodes now, diffs, joins, leaves, nodes down and
+   * messages sent so far (what `Metrics.watchPresence` reports).
+   *
+   * @example Entries and diffs
+   * ```ts
+   * import { Tracker } from "@websock/websock/presence";
+   *
+   * const tracker = new Tracker();
+   * tracker.track({}, "room:lobby", "alice");
+   * tracker.stats.entries; // 1
+   * tracker.stats.diffs; // 1
+   * ```
+   */
+  get stats(): TrackerStats {
+    return {
+      entries: this.#store.size,
+      localEntries: this.#local.size,
+      nodes: 1 + this.#replicas.size,
+      diffs: this.#diffs,
+      joins: this.#joined,
+      leaves: this.#left,
+      nodesDown: this.#replicas.downs,
+      messagesSent: this.#messages,
+    };
+  }
+
   // --- sending ---------------------------------------------------------------------------
 
   #send(message: Wire): void {
     this.#sent = true;
+    this.#messages++;
     try {
       const result = this.#o.pubsub!.publish(this.#o.topic, message);
       if (result instanceof Promise) result.catch(this.#o.onError);

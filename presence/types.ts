@@ -42,8 +42,11 @@ export interface PresencePubSub {
   subscribe(topic: string, subscriber: { send(message: unknown): boolean }): unknown;
   /** Unsubscribe from a topic. */
   unsubscribe(topic: string, subscriber: { send(message: unknown): boolean }): unknown;
-  /** Publish to a topic (this node's subscribers and the other nodes'). */
-  publish(topic: string, message: unknown): unknown;
+  /**
+   * Publish to a topic: this node's subscribers and the other nodes' (with `local`, this
+   * node's only).
+   */
+  publish(topic: string, message: unknown, options?: { local?: boolean }): unknown;
 }
 
 /** What a {@linkcode Tracker} knows of a node, from {@linkcode Tracker.nodes}. */
@@ -130,4 +133,24 @@ export interface TrackerOptions {
    * @default {Date.now() * 1000 plus a random 0-999}
    */
   epoch?: number;
+}
+
+/** What a {@linkcode Tracker} counted, from {@linkcode Tracker.stats}. */
+export interface TrackerStats {
+  /** Presences known now, every node's. */
+  readonly entries: number;
+  /** Presences this node tracks now. */
+  readonly localEntries: number;
+  /** Nodes known now, this one included. */
+  readonly nodes: number;
+  /** Diffs emitted (one per topic per change). */
+  readonly diffs: number;
+  /** Metas that joined, in those diffs. */
+  readonly joins: number;
+  /** Metas that left, in those diffs. */
+  readonly leaves: number;
+  /** Nodes declared down because they went silent (not those that said bye). */
+  readonly nodesDown: number;
+  /** Messages this node sent to the other nodes (deltas, heartbeats, states, asks). */
+  readonly messagesSent: number;
 }

@@ -4,9 +4,11 @@
 // client's Presence.
 
 import assert from "node:assert/strict";
-import { Presence } from "npm:phoenix@^1.8.1";
-import { PubSub } from "../pubsub/mod.ts";
+import { Presence as ClientPresence } from "npm:phoenix@^1.8.1";
+import { BroadcastChannelBackend, PubSub } from "../pubsub/mod.ts";
 import {
+  Presence,
+  type PresenceBroadcast,
   type PresenceDiff,
   type PresenceMeta,
   type PresenceState,
@@ -14,7 +16,10 @@ import {
   type TrackerOptions,
 } from "../presence/mod.ts";
 import { FakeClock } from "../testing/fake_clock.ts";
+import { Metrics } from "../telemetry/mod.ts";
+import { parsePrometheus, valueOf } from "./_prometheus_format.ts";
 import { Net } from "./_presence_net.ts";
+import { until } from "./_helpers.ts";
 
 // What a client sees: the diffs applied by the phoenix client's own merge.
 class View {
@@ -22,7 +27,7 @@ class View {
   diffs: PresenceDiff[] = [];
   apply = (_topic: string, diff: PresenceDiff) => {
     this.diffs.push(structuredClone(diff));
-    this.state = Presence.syncDiff(this.state, structuredClone(diff));
+    this.state = ClientPresence.syncDiff(this.state, structuredClone(diff));
   };
 }
 
@@ -348,4 +353,72 @@ Deno.test("Tracker: trackers sharing one PubSub are nodes of one cluster", async
   await a.close();
   await b.close();
   await pubsub.close();
+});
+
+Deno.test("Metrics.watchPresence counts entries, nodes, diffs and nodes down, in the snapshot and the Prometheus text", async () => {
+  const { net, nodes, run, close } = cluster(["a", "b"]);
+  const metrics = new Metrics();
+  const b = nodes.get("b")!;
+  const unwatch = metrics.watchPresence(b);
+  b.track({}, "room", "bob");
+  nodes.get("a")!.track({}, "room", "alice");
+  nodes.get("a")!.track({}, "lobby", "alice");
+  run(150);
+  assert.deepEqual(metrics.snapshot().presence, {
+    entries: 3,
+    localEntries: 1,
+    nodes: 2,
+    diffs: 3, // bob's own, then a's delta: one per topic
+    joins: 3,
+    leaves: 0,
+    nodesDown: 0,
+  });
+  net.cut.add("a");
+  run(700);
+  const families = parsePrometheus(metrics.prometheus());
+  assert.equal(valueOf(families, "websock_presence_entries", { scope: "all" }), 1);
+  assert.equal(valueOf(families, "websock_presence_entries", { scope: "local" }), 1);
+  assert.equal(valueOf(families, "websock_presence_nodes"), 1);
+  assert.equal(valueOf(families, "websock_presence_diffs_total"), 5);
+  assert.equal(valueOf(families, "websock_presence_leaves_total"), 2);
+  assert.equal(valueOf(families, "websock_presence_nodes_down_total"), 1);
+  unwatch();
+  assert.equal(metrics.snapshot().presence, undefined);
+  assert.doesNotMatch(metrics.prometheus(), /presence/);
+  await close();
+});
+
+Deno.test("Presence: each node's channels get each diff once, as a local presence_diff broadcast; a closed owner untracks", async () => {
+  const name = `presence-test-${crypto.randomUUID()}`;
+  const node = (id: string) => {
+    const pubsub = new PubSub<PresenceBroadcast>({
+      backend: new BroadcastChannelBackend({ name }),
+    });
+    const presence = new Presence({ pubsub }, { name: id, heartbeatInterval: 50, downAfter: 200 });
+    const got: PresenceBroadcast[] = [];
+    pubsub.subscribe("room:1", { send: (b: PresenceBroadcast) => got.push(b) > 0 });
+    return { pubsub, presence, got };
+  };
+  const one = node("one"), two = node("two");
+  // An owner with onClose, as a ChannelSocket has.
+  const listeners: (() => void)[] = [];
+  const socket = { onClose: (listener: () => void) => (listeners.push(listener), () => {}) };
+  const ref = one.presence.track(socket, "room:1", "alice", { device: "phone" });
+  const join = { alice: { metas: [{ device: "phone", phx_ref: ref }] } };
+  assert.deepEqual(one.got, [
+    { topic: "room:1", event: "presence_diff", payload: { joins: join, leaves: {} } },
+  ]);
+  await until(() => two.got.length === 1, "node two's diff");
+  assert.deepEqual(two.got[0].payload, { joins: join, leaves: {} });
+  assert.deepEqual(two.presence.list("room:1"), join);
+  for (const listener of listeners) listener(); // the channel ends
+  assert.deepEqual(one.presence.list("room:1"), {});
+  await until(() => two.got.length === 2, "node two's leave");
+  assert.deepEqual(two.got[1].payload, { joins: {}, leaves: join });
+  assert.equal(one.got.length, 2, "no diff crossed from the other node");
+  assert.equal(two.got.length, 2);
+  for (const { presence, pubsub } of [one, two]) {
+    await presence.close();
+    await pubsub.close();
+  }
 });
