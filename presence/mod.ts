@@ -31,3 +31,4 @@ export * from "./tracker.ts";
 export * from "./presence.ts";
 export * from "./types.ts";
 export type { Clock } from "../engine/options.ts";
+export type { PresenceCounts } from "../telemetry/presence_counts.ts";

@@ -2,6 +2,7 @@
 // `Presence` consumes them; the options of a tracker.
 
 import type { Clock } from "../engine/options.ts";
+import type { PresenceCounts } from "../telemetry/presence_counts.ts";
 
 /**
  * One presence of a key (one tab, one device): the meta given to `track`, plus its
@@ -135,22 +136,11 @@ export interface TrackerOptions {
   epoch?: number;
 }
 
-/** What a {@linkcode Tracker} counted, from {@linkcode Tracker.stats}. */
-export interface TrackerStats {
-  /** Presences known now, every node's. */
-  readonly entries: number;
-  /** Presences this node tracks now. */
-  readonly localEntries: number;
-  /** Nodes known now, this one included. */
-  readonly nodes: number;
-  /** Diffs emitted (one per topic per change). */
-  readonly diffs: number;
-  /** Metas that joined, in those diffs. */
-  readonly joins: number;
-  /** Metas that left, in those diffs. */
-  readonly leaves: number;
-  /** Nodes declared down because they went silent (not those that said bye). */
-  readonly nodesDown: number;
+/**
+ * What a {@linkcode Tracker} counted, from {@linkcode Tracker.stats}: what `Metrics` reports
+ * (`watchPresence`), and the messages this node sent to the other nodes.
+ */
+export interface TrackerStats extends PresenceCounts {
   /** Messages this node sent to the other nodes (deltas, heartbeats, states, asks). */
   readonly messagesSent: number;
 }

@@ -16,14 +16,10 @@ import type {
 } from "../engine/telemetry.ts";
 import type { TerminateReason } from "../websock.ts";
 import { type Buckets, Exposition, type Sample } from "./_prometheus.ts";
-import {
-  type PresenceCounts,
-  presenceFamilies,
-  type PresenceSource,
-  sumPresence,
-} from "./_presence.ts";
+import { presenceFamilies, sumPresence } from "./_presence.ts";
+import type { PresenceCounts, PresenceSource } from "./presence_counts.ts";
 
-export type { PresenceCounts, PresenceSource } from "./_presence.ts";
+export type { PresenceCounts, PresenceSource } from "./presence_counts.ts";
 
 /** The content type of {@linkcode Metrics.prometheus}'s text (exposition format 0.0.4). */
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
