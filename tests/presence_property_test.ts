@@ -6,7 +6,7 @@
 // ref. Seeded and bounded: SEEDS runs of STEPS steps (more with STRESS=1).
 
 import assert from "node:assert/strict";
-import { Presence } from "npm:phoenix@^1.8.1";
+import { Presence } from "npm:phoenix@1.8.16";
 import { type PresenceDiff, type PresenceState, Tracker } from "../presence/mod.ts";
 import { FakeClock } from "../testing/fake_clock.ts";
 import { prng } from "./_helpers.ts";

@@ -4,7 +4,7 @@
 // client's Presence.
 
 import assert from "node:assert/strict";
-import { Presence as ClientPresence } from "npm:phoenix@^1.8.1";
+import { Presence as ClientPresence } from "npm:phoenix@1.8.16";
 import { BroadcastChannelBackend, PubSub } from "../pubsub/mod.ts";
 import {
   Presence,

@@ -1,0 +1,554 @@
+// channels(): the Phoenix channel protocol as a WebSock handler. One socket multiplexes
+// joined channels; each channel is an actor of its own (_process.ts).
+
+import {
+  type Connection,
+  type ConnectionInfo,
+  ok,
+  push,
+  type Result,
+  stop,
+  type TerminateReason,
+  type WebSock,
+} from "../websock.ts";
+import type { Clock } from "../engine/options.ts";
+import type { UpgradeResponse } from "../engine/adapter_options.ts";
+import { type PublishResult, PubSub } from "../pubsub/pubsub.ts";
+import type { Channel } from "./channel.ts";
+import { decodeMessage, encodeReply, type Message } from "./serializer.ts";
+import { type Broadcast, Hub } from "./_hub.ts";
+import { type ChannelErrorSource, ChannelProcess, type Host } from "./_process.ts";
+import { Routes } from "./_routes.ts";
+import { Heartbeats } from "./_heartbeat.ts";
+import { byteLength, isThenable } from "./_util.ts";
+
+export type { Broadcast } from "./_hub.ts";
+export type { ChannelErrorSource } from "./_process.ts";
+
+/** What the `connect` hook is told besides the params. */
+export interface ConnectContext {
+  /**
+   * The client's auth token (`new Socket(url, { authToken })`, sent in
+   * `Sec-WebSocket-Protocol` as `base64url.bearer.phx.<token>`), decoded; `null` without one.
+   */
+  readonly token: string | null;
+  /** The upgrade request. */
+  readonly request: Request;
+  /** The connection's info, when the adapter gave it. */
+  readonly info: ConnectionInfo | undefined;
+  /** Headers to add to the 101 response (a cookie), when the adapter gave them. */
+  readonly response: UpgradeResponse | undefined;
+}
+
+/** Where the error hook was called from, and for which topic. */
+export interface ChannelErrorContext {
+  /** The callback that failed. */
+  readonly source: ChannelErrorSource;
+  /** The channel's topic. */
+  readonly topic: string;
+  /** The socket's connection. */
+  readonly connection: ConnectionInfo;
+}
+
+/** Options of {@linkcode channels}. */
+export interface ChannelsOptions<A> {
+  /**
+   * Accept or refuse a socket, before the upgrade: return its assigns (any value but a
+   * `Response`), or a `Response` (a 4xx) to refuse. May be async; a throw is a 500. Runs in
+   * the adapter's `upgrade` hook: pass the app's {@linkcode Channels.adapterOptions}.
+   * @default {None: every socket is accepted, assigns are undefined}
+   */
+  connect?: (
+    params: Readonly<Record<string, string>>,
+    context: ConnectContext,
+  ) => A | Response | Promise<A | Response>;
+  /**
+   * Where broadcasts go: a {@linkcode PubSub} of {@linkcode Broadcast}s, with any backend
+   * (in-process, BroadcastChannel, Redis).
+   * @default {A new in-process PubSub}
+   */
+  pubsub?: PubSub<Broadcast>;
+  /**
+   * Close a socket (1001 "Heartbeat timeout") that sent no heartbeat for this many
+   * milliseconds (the `phoenix` client sends one every 30 s). `0` turns it off.
+   * @default {60000}
+   */
+  heartbeatTimeout?: number;
+  /**
+   * How many channels one socket may have joined (those still ending included); one more
+   * join gets the error reply `{ reason: "too many channels" }`.
+   * @default {100}
+   */
+  maxChannels?: number;
+  /**
+   * How many events may wait across a socket's channels (behind their async callbacks);
+   * one more closes the socket with 1013.
+   * @default {1024}
+   */
+  maxQueuedEvents?: number;
+  /**
+   * Told of every callback that throws or returns something invalid (the channel ends with
+   * `phx_error`; nothing reaches the client) and every failed `terminate`.
+   * @default {Logs with console.error}
+   */
+  onError?: (error: unknown, context: ChannelErrorContext) => void;
+  /**
+   * Time and timers, for the heartbeat timeout.
+   * @default {The global Date.now, setTimeout and clearTimeout}
+   */
+  clock?: Clock;
+}
+
+/** What the app's upgrade hook gives `init`: the socket's params, vsn and assigns. */
+export interface ConnectArg<A> {
+  /** The query string's parameters, `vsn` excluded. */
+  readonly params: Readonly<Record<string, string>>;
+  /** The serializer version the client asked for (`"2.0.0"`). */
+  readonly vsn: string;
+  /** What the `connect` hook returned. */
+  readonly assigns: A;
+}
+
+/** A socket's state, as the handler's callbacks pass it. */
+export interface SocketState<A = unknown> {
+  /** What the `connect` hook returned. */
+  readonly assigns: A;
+  /** The socket's connect params. */
+  readonly params: Readonly<Record<string, string>>;
+  /** The topics joined now. */
+  topics(): string[];
+}
+
+/** A message of a socket's mailbox: mail for one of its channels, or a heartbeat check. */
+export interface SocketMail {
+  /** The channel the message is for (or the heartbeat check). */
+  readonly target: unknown;
+  /** The message. */
+  readonly message: unknown;
+  /** Whether it is an intercepted broadcast (for `handleOut`). */
+  readonly out: boolean;
+}
+
+/** The upgrade hook of an app: the socket's {@linkcode ConnectArg}, or a refusal. */
+export type ConnectHook<A> = (
+  request: Request,
+  info?: ConnectionInfo,
+  response?: UpgradeResponse,
+) => ConnectArg<A> | Response | Promise<ConnectArg<A> | Response>;
+
+/**
+ * A channels app: a WebSock handler (serve it with any adapter, under `upgrade()`, or in
+ * `TestConnection`), its upgrade hook, and its broadcasts.
+ *
+ * @typeParam A The socket assigns the `connect` hook returns.
+ */
+export interface Channels<A = undefined>
+  extends WebSock<SocketState<A>, SocketMail, ConnectArg<A> | undefined> {
+  /**
+   * The adapter options the app needs: its `upgrade` hook (the `connect` hook, the params,
+   * the token) and the `phoenix` subprotocol. Spread them into the adapter's options.
+   */
+  readonly adapterOptions: {
+    readonly upgrade: ConnectHook<A>;
+    readonly protocols: readonly string[];
+  };
+  /**
+   * The upgrade hook alone: parse the params and the token, run `connect`. For your own
+   * routing: `const arg = await app.upgrade(request)`, then `upgrade(request, app, arg)`.
+   */
+  readonly upgrade: ConnectHook<A>;
+  /** The pub/sub the broadcasts go through. */
+  readonly pubsub: PubSub<Broadcast>;
+  /**
+   * Broadcast an event to every channel joined to a topic, on every node of the pub/sub.
+   * The frame is encoded once for all subscribers of this node.
+   *
+   * @param topic The topic.
+   * @param event The event name.
+   * @param payload A JSON value (a `Uint8Array` only in-process).
+   * @returns How many subscribers on this node took it.
+   */
+  broadcast(topic: string, event: string, payload: unknown): PublishResult;
+}
+
+/**
+ * A channel definition of any state and mail, as routes hold them.
+ *
+ * @typeParam A The socket's assigns.
+ */
+// deno-lint-ignore no-explicit-any
+export type AnyChannel<A> = Channel<any, any, A>;
+
+const VERSIONS = new Set(["2.0.0"]);
+const TOKEN_PREFIX = "base64url.bearer.phx.";
+const TOPIC_LIMIT = 255;
+const HEARTBEAT: unique symbol = Symbol("heartbeat");
+const genuine = new WeakSet<object>();
+
+function count(name: string, value: number | undefined, fallback: number, min: number): number {
+  const n = value ?? fallback;
+  if (typeof n !== "number" || !Number.isInteger(n)) {
+    throw new TypeError(`Invalid option ${name}: ${String(n)} is not an integer`);
+  }
+  if (n < min) throw new RangeError(`Invalid option ${name}: ${n} is less than ${min}`);
+  return n;
+}
+
+function paramsOf(url: string): Record<string, string> {
+  const params: Record<string, string> = {};
+  const search = url.indexOf("?");
+  if (search === -1) return params;
+  for (const [key, value] of new URLSearchParams(url.slice(search + 1))) {
+    if (key !== "vsn") params[key] = value;
+  }
+  return params;
+}
+
+function vsnOf(url: string): string {
+  const search = url.indexOf("?");
+  return (search === -1 ? null : new URLSearchParams(url.slice(search + 1)).get("vsn")) ?? "2.0.0";
+}
+
+/** The token the `phoenix` client puts in `Sec-WebSocket-Protocol`, decoded. */
+function tokenOf(header: string | null): string | null {
+  if (header === null) return null;
+  for (const part of header.split(",")) {
+    const protocol = part.trim();
+    if (!protocol.startsWith(TOKEN_PREFIX)) continue;
+    const encoded = protocol.slice(TOKEN_PREFIX.length).replace(/-/g, "+").replace(/_/g, "/");
+    try {
+      return atob(encoded + "=".repeat((4 - encoded.length % 4) % 4));
+    } catch {
+      return null;
+    }
+  }
+  return null;
+}
+
+function offersPhoenix(header: string | null): boolean {
+  return header !== null && header.split(",").some((p) => p.trim() === "phoenix");
+}
+
+interface App {
+  readonly routes: Routes;
+  readonly hub: Hub;
+  readonly heartbeats: Heartbeats;
+  readonly maxChannels: number;
+  readonly maxQueuedEvents: number;
+  readonly onError: (error: unknown, context: ChannelErrorContext) => void;
+}
+
+const UNMATCHED = { reason: "unmatched topic" };
+
+// One socket: its channels by topic, the frames of the running callback, its limits.
+class Sock implements SocketState<unknown>, Host {
+  readonly app: App;
+  readonly connection: Connection<SocketMail>;
+  readonly assigns: unknown;
+  readonly params: Readonly<Record<string, string>>;
+  readonly channels = new Map<string, ChannelProcess>();
+  #ending: Set<ChannelProcess> | undefined = undefined;
+  #collecting = false;
+  #out: (string | Uint8Array)[] | undefined = undefined;
+  #queued = 0;
+  overflow = false;
+  lastHeartbeat: number;
+
+  constructor(app: App, connection: Connection<SocketMail>, arg: ConnectArg<unknown>) {
+    this.app = app;
+    this.connection = connection;
+    this.assigns = arg.assigns;
+    this.params = arg.params;
+    this.lastHeartbeat = app.heartbeats.now;
+  }
+
+  get hub(): Hub {
+    return this.app.hub;
+  }
+
+  topics(): string[] {
+    return [...this.channels.keys()];
+  }
+
+  // Run `body` collecting the frames it emits; the frames, to push in one result.
+  collect(body: () => void): (string | Uint8Array)[] | undefined {
+    this.#collecting = true;
+    try {
+      body();
+    } finally {
+      this.#collecting = false;
+    }
+    const out = this.#out;
+    this.#out = undefined;
+    return out;
+  }
+
+  emit(frame: string | Uint8Array): boolean {
+    if (this.#collecting) {
+      (this.#out ??= []).push(frame);
+      return true;
+    }
+    return this.connection.sendFrame(frame);
+  }
+
+  mail(target: ChannelProcess, message: unknown, out: boolean): boolean {
+    return this.connection.send({ target, message, out });
+  }
+
+  expire(): void {
+    this.connection.send({ target: HEARTBEAT, message: undefined, out: false });
+  }
+
+  hold(): boolean {
+    if (this.#queued >= this.app.maxQueuedEvents) {
+      this.overflow = true;
+      return false;
+    }
+    this.#queued++;
+    return true;
+  }
+
+  release(n: number): void {
+    this.#queued -= n;
+  }
+
+  forget(process: ChannelProcess): void {
+    if (this.channels.get(process.topic) === process) this.channels.delete(process.topic);
+    (this.#ending ??= new Set()).add(process);
+  }
+
+  gone(process: ChannelProcess): void {
+    this.#ending?.delete(process);
+  }
+
+  get size(): number {
+    return this.channels.size + (this.#ending?.size ?? 0);
+  }
+
+  report(error: unknown, source: ChannelErrorSource, topic: string): void {
+    try {
+      this.app.onError(error, { source, topic, connection: this.connection });
+    } catch {
+      // An error hook that throws must not take the socket down.
+    }
+  }
+
+  dispatch(m: Message): void {
+    const { topic, event, ref } = m;
+    if (topic === "phoenix" && event === "heartbeat") {
+      this.lastHeartbeat = this.app.heartbeats.now;
+      this.emit(encodeReply(null, ref, "phoenix", "ok", {}));
+      return;
+    }
+    const channel = this.channels.get(topic);
+    switch (event) {
+      case "phx_join":
+        return this.#join(m, channel);
+      case "phx_leave":
+        if (channel === undefined) this.emit(encodeReply(m.joinRef, ref, topic, "ok", {}));
+        else channel.leave(ref);
+        return;
+      case "phx_reply":
+      case "phx_error":
+      case "phx_close":
+        this.emit(encodeReply(m.joinRef, ref, topic, "error", { reason: "reserved event" }));
+        return;
+    }
+    if (channel === undefined) this.emit(encodeReply(null, ref, topic, "error", UNMATCHED));
+    else channel.in(event, m.payload, ref);
+  }
+
+  #join(m: Message, existing: ChannelProcess | undefined): void {
+    const { topic, ref } = m;
+    const joinRef = m.joinRef ?? ref;
+    existing?.replace();
+    const definition = this.app.routes.match(topic);
+    let refusal: string | undefined;
+    if (definition === undefined) refusal = "unmatched topic";
+    else if (byteLength(topic, TOPIC_LIMIT) > TOPIC_LIMIT) refusal = "topic too long";
+    else if (this.size >= this.app.maxChannels) refusal = "too many channels";
+    if (refusal !== undefined) {
+      this.emit(encodeReply(joinRef, ref, topic, "error", { reason: refusal }));
+      return;
+    }
+    const process = new ChannelProcess(this, definition!, topic, joinRef);
+    this.channels.set(topic, process);
+    process.join(m.payload, ref);
+  }
+
+  // The socket ended: every channel ends; wait for the terminates still running.
+  close(reason: TerminateReason): Promise<void> | undefined {
+    let waits: Promise<void>[] | undefined;
+    const end = { type: "closed", reason } as const;
+    for (const process of [...this.channels.values(), ...(this.#ending ?? [])]) {
+      const finished = process.close(end);
+      if (finished !== undefined) (waits ??= []).push(finished);
+    }
+    return waits && Promise.all(waits).then(() => {});
+  }
+}
+
+// The result of a socket callback: the frames its channels emitted, or the overflow's close.
+function frames<S>(state: S, out: (string | Uint8Array)[] | undefined): Result<S> {
+  if ((state as unknown as Sock).overflow) {
+    return stop(
+      "too many queued events",
+      state,
+      { code: 1013, reason: "Too many queued events" },
+      out,
+    );
+  }
+  return out === undefined ? ok(state) : push(out, state);
+}
+
+/**
+ * Serve the Phoenix channel protocol (`vsn=2.0.0`, the one the `phoenix` npm client speaks)
+ * as a WebSock handler: routes map topic patterns to {@linkcode Channel} definitions.
+ *
+ * @param routes Topic patterns (`"room:*"` for a prefix, `"user:42"` for one topic) and the
+ *   channel that serves them; the first pattern that matches wins.
+ * @param options The `connect` hook, the pub/sub, the heartbeat timeout, the limits.
+ * @returns The app: a WebSock handler with its adapter options and `broadcast`.
+ * @throws {TypeError} When a route or an option is invalid.
+ * @throws {RangeError} When a limit is out of range.
+ *
+ * @example A room, served on Deno
+ * ```ts
+ * import { channels, joined, reply } from "@websock/websock/channels";
+ * import { websockHandler } from "@websock/websock/deno";
+ *
+ * const app = channels({
+ *   "room:*": {
+ *     join: (topic) => joined({ topic }),
+ *     handleIn: (event, payload, state) => reply("ok", { event, payload }, state),
+ *   },
+ * });
+ * const handler = websockHandler(app, app.adapterOptions); // the upgrade hook, "phoenix"
+ * // Deno.serve({ port: 4000 }, handler);
+ * // Client: new Socket("ws://localhost:4000/socket").connect()
+ * ```
+ */
+export function channels<A = undefined>(
+  routes: Readonly<Record<string, AnyChannel<A>>>,
+  options: ChannelsOptions<A> = {},
+): Channels<A> {
+  if (options === null || typeof options !== "object") {
+    throw new TypeError(`Invalid channels options: ${String(options)} is not an object`);
+  }
+  const { connect, onError } = options;
+  if (connect !== undefined && typeof connect !== "function") {
+    throw new TypeError(`Invalid option connect: ${String(connect)} is not a function`);
+  }
+  if (onError !== undefined && typeof onError !== "function") {
+    throw new TypeError(`Invalid option onError: ${String(onError)} is not a function`);
+  }
+  const pubsub = options.pubsub ?? new PubSub<Broadcast>();
+  if (!(pubsub instanceof PubSub)) {
+    throw new TypeError(`Invalid option pubsub: ${String(pubsub)} is not a PubSub`);
+  }
+  const clock = options.clock ?? {
+    now: () => Date.now(),
+    setTimeout: (callback: () => void, ms: number) => setTimeout(callback, ms),
+    clearTimeout: (handle: unknown) => clearTimeout(handle as number),
+  };
+  const app: App = {
+    routes: new Routes(routes as Readonly<Record<string, unknown>>),
+    hub: new Hub(pubsub),
+    heartbeats: new Heartbeats(
+      clock,
+      count("heartbeatTimeout", options.heartbeatTimeout, 60_000, 0),
+    ),
+    maxChannels: count("maxChannels", options.maxChannels, 100, 1),
+    maxQueuedEvents: count("maxQueuedEvents", options.maxQueuedEvents, 1024, 1),
+    onError: onError ??
+      ((error, context) =>
+        console.error(`channels: ${context.source} of ${context.topic} failed:`, error)),
+  };
+
+  const hook: ConnectHook<A> = (request, info, response) => {
+    const vsn = vsnOf(request.url);
+    if (!VERSIONS.has(vsn)) {
+      return new Response(`Unsupported vsn ${vsn}; this server speaks 2.0.0\n`, { status: 400 });
+    }
+    const header = request.headers.get("sec-websocket-protocol");
+    if (info !== undefined && info.protocol !== "phoenix" && offersPhoenix(header)) {
+      throw new TypeError(
+        'Cannot accept a phoenix client: the adapter did not negotiate the "phoenix" subprotocol (pass app.adapterOptions)',
+      );
+    }
+    const params = paramsOf(request.url);
+    const accept = (assigns: A | Response): ConnectArg<A> | Response => {
+      if (assigns instanceof Response) return assigns;
+      const arg = { params, vsn, assigns };
+      genuine.add(arg);
+      return arg;
+    };
+    if (connect === undefined) return accept(undefined as A);
+    const result = connect(params, { token: tokenOf(header), request, info, response });
+    return isThenable(result)
+      ? Promise.resolve(result).then(accept)
+      : accept(result as A | Response);
+  };
+
+  const handler: Channels<A> = {
+    init(arg, connection) {
+      let connectArg: ConnectArg<unknown>;
+      if (arg !== undefined && genuine.has(arg)) connectArg = arg;
+      else {
+        connectArg = {
+          params: paramsOf(connection.url),
+          vsn: vsnOf(connection.url),
+          assigns: undefined,
+        };
+      }
+      const sock = new Sock(app, connection, connectArg);
+      if (connect !== undefined && connectArg !== arg) {
+        const error = new TypeError(
+          "Cannot open a socket: the connect hook did not run (pass app.adapterOptions)",
+        );
+        sock.report(error, "connect", "phoenix");
+        return stop(error, sock as SocketState<A>, {
+          code: 1011,
+          reason: "Connect hook did not run",
+        });
+      }
+      if (!VERSIONS.has(connectArg.vsn)) {
+        return stop("unsupported vsn", sock as SocketState<A>, {
+          code: 1008,
+          reason: "Unsupported vsn",
+        });
+      }
+      app.heartbeats.add(sock);
+      return ok(sock as SocketState<A>);
+    },
+    handleIn(data, state) {
+      const sock = state as unknown as Sock;
+      let message: Message;
+      try {
+        message = decodeMessage(data);
+      } catch (error) {
+        return stop((error as Error).message, state, { code: 1007, reason: "Malformed message" });
+      }
+      return frames(state, sock.collect(() => sock.dispatch(message)));
+    },
+    handleInfo(mail, state) {
+      const sock = state as unknown as Sock;
+      if (mail.target === HEARTBEAT) {
+        if (!app.heartbeats.expired(sock)) return ok(state);
+        return stop("heartbeat timeout", state, { code: 1001, reason: "Heartbeat timeout" });
+      }
+      const target = mail.target as ChannelProcess;
+      return frames(state, sock.collect(() => target.info(mail.message, mail.out)));
+    },
+    terminate(reason, state) {
+      const sock = state as unknown as Sock;
+      app.heartbeats.delete(sock);
+      return sock.close(reason);
+    },
+    adapterOptions: { upgrade: hook, protocols: ["phoenix"] },
+    upgrade: hook,
+    pubsub,
+    broadcast: (topic, event, payload) => app.hub.broadcast(topic, event, payload, undefined),
+  };
+  return handler;
+}
