@@ -69,7 +69,7 @@ export interface PresenceOptions extends Omit<TrackerOptions, "pubsub" | "onDiff
  * own channels). A channel that ends (leave, close, crash) untracks at once.
  *
  * @example A room with an online list
- * ```ts ignore
+ * ```ts
  * import { type Broadcast, type ChannelSocket, channels, joined } from "@websock/websock/channels";
  * import { PubSub } from "@websock/websock/pubsub";
  * import { Presence } from "@websock/websock/presence";
@@ -87,6 +87,7 @@ export interface PresenceOptions extends Omit<TrackerOptions, "pubsub" | "onDiff
  *   },
  * }, { pubsub, connect: (params) => ({ name: params.name ?? "anon" }) });
  * // In the browser: new Presence(channel).onSync(() => render(presence.list()))
+ * await presence.close(); // when the server stops
  * ```
  */
 export class Presence {
