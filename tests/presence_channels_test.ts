@@ -4,13 +4,13 @@
 // once; two nodes over a BroadcastChannel backend.
 
 import assert from "node:assert/strict";
-import { Presence as ClientPresence } from "npm:phoenix@1.8.16";
 import { websockHandler } from "../adapters/deno.ts";
 import type { Broadcast } from "../channels/mod.ts";
 import { BroadcastChannelBackend, PubSub } from "../pubsub/mod.ts";
 import type { PresenceOptions } from "../presence/mod.ts";
 import { presenceApp } from "./fixtures/presence_app.ts";
-import { disconnect, outcome, phoenixSocket, type Socket } from "./_phoenix.ts";
+import { disconnect, outcome } from "./_phoenix.ts";
+import { client, tabs } from "./_presence_client.ts";
 import { until } from "./_helpers.ts";
 
 function serve(pubsub: PubSub<Broadcast>, node: string, options: PresenceOptions = {}) {
@@ -28,37 +28,6 @@ function serve(pubsub: PubSub<Broadcast>, node: string, options: PresenceOptions
     },
   };
 }
-
-type Listed = Record<string, { metas: Record<string, unknown>[] }>;
-
-/** A client in a room: its socket, channel and phoenix Presence, and what onSync listed. */
-async function client(url: string, user: string, tab: string, topic = "room:lobby") {
-  const socket: Socket = phoenixSocket(url, { params: { user } });
-  socket.connect();
-  const channel = socket.channel(topic, { tab });
-  const presence = new ClientPresence(channel);
-  const seen = { list: {} as Listed, joins: [] as string[], leaves: [] as string[], syncs: 0 };
-  presence.onSync(() => {
-    seen.syncs++;
-    seen.list = Object.fromEntries(
-      presence.list((key: string, p: { metas: Record<string, unknown>[] }) => [key, p]),
-    );
-  });
-  presence.onJoin((key: string, current: unknown) => {
-    if (!current) seen.joins.push(key);
-  });
-  presence.onLeave((key: string, current: { metas: unknown[] }) => {
-    if (current.metas.length === 0) seen.leaves.push(key);
-  });
-  assert.equal((await outcome(channel.join())).status, "ok");
-  return { socket, channel, seen };
-}
-
-const tabs = (list: Listed) =>
-  Object.fromEntries(
-    Object.entries(list).sort(([a], [b]) => a < b ? -1 : 1)
-      .map(([key, p]) => [key, p.metas.map((m) => m.tab).sort()]),
-  );
 
 Deno.test("Presence over channels: the phoenix client's Presence sees joins, tabs once, updates, leaves and closed sockets", async () => {
   await using server = serve(new PubSub<Broadcast>(), "one");
