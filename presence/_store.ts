@@ -11,7 +11,15 @@ export interface Entry {
 
 type Metas = { metas: PresenceMeta[] };
 
-/** The joins and leaves one change makes, per topic, in the phoenix client's shape. */
+const isEmpty = (record: Record<string, unknown>) => {
+  for (const _ in record) return false;
+  return true;
+};
+
+/**
+ * The joins and leaves of one change (or of the changes of one batch), per topic, in the
+ * phoenix client's shape. A meta that joins and leaves within it is in neither.
+ */
 export class Diffs {
   /** How many metas joined and left, all topics together. */
   joins = 0;
@@ -35,22 +43,36 @@ export class Diffs {
   }
 
   leave(entry: Entry): void {
+    const diff = this.#of(entry.topic);
+    const joined = Object.hasOwn(diff.joins, entry.key) ? diff.joins[entry.key].metas : undefined;
+    const at = joined?.indexOf(entry.meta) ?? -1;
+    if (at >= 0) {
+      // It joined within this diff: it was never told, so it is not told to leave.
+      this.joins--;
+      joined!.splice(at, 1);
+      if (joined!.length === 0) delete diff.joins[entry.key];
+      return;
+    }
     this.leaves++;
-    const leaves = this.#of(entry.topic).leaves;
+    const leaves = diff.leaves;
     (Object.hasOwn(leaves, entry.key) ? leaves[entry.key] : leaves[entry.key] = { metas: [] })
       .metas.push(entry.meta);
   }
 
-  get size(): number {
-    return this.#topics.size;
-  }
-
-  /** Hand each topic's diff to `emit`; a throw is reported and the others still go. */
+  /**
+   * Hand each topic's diff (those not empty) to `emit`; a throw is reported and the others
+   * still go.
+   *
+   * @returns How many diffs were emitted.
+   */
   emit(
     emit: (topic: string, diff: PresenceDiff) => void,
     onError: (error: unknown) => void,
-  ): void {
+  ): number {
+    let emitted = 0;
     for (const [topic, diff] of this.#topics) {
+      if (isEmpty(diff.joins) && isEmpty(diff.leaves)) continue;
+      emitted++;
       try {
         emit(topic, diff);
       } catch (error) {
@@ -58,6 +80,7 @@ export class Diffs {
       }
     }
     this.#topics.clear();
+    return emitted;
   }
 }
 

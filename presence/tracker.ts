@@ -81,6 +81,7 @@ export class Tracker {
   #stateAt = -Infinity;
   #tickAt: number;
   #sent = false;
+  #ownDiffs: Diffs | undefined;
   #messages = 0;
   #diffs = 0;
   #joined = 0;
@@ -200,9 +201,9 @@ export class Tracker {
     let slots = this.#owners.get(owner);
     if (slots === undefined) this.#owners.set(owner, slots = new Map());
     slots.set(slot, ref);
-    const diffs = new Diffs();
+    const diffs = this.#own();
     this.#add(entry, diffs);
-    this.#emit(diffs);
+    this.#emitOwn(diffs);
     return ref;
   }
 
@@ -251,10 +252,10 @@ export class Tracker {
       owner,
     };
     slots!.set(slot, ref);
-    const diffs = new Diffs();
+    const diffs = this.#own();
     this.#remove(old, diffs);
     this.#add(entry, diffs);
-    this.#emit(diffs);
+    this.#emitOwn(diffs);
     return ref;
   }
 
@@ -285,9 +286,9 @@ export class Tracker {
     if (entry === undefined || this.#closed) return false;
     slots!.delete(slot);
     if (slots!.size === 0) this.#owners.delete(owner);
-    const diffs = new Diffs();
+    const diffs = this.#own();
     this.#remove(entry, diffs);
-    this.#emit(diffs);
+    this.#emitOwn(diffs);
     return true;
   }
 
@@ -312,9 +313,9 @@ export class Tracker {
     const slots = this.#owners.get(owner);
     if (slots === undefined || this.#closed) return 0;
     this.#owners.delete(owner);
-    const diffs = new Diffs();
+    const diffs = this.#own();
     for (const ref of slots.values()) this.#remove(this.#local.get(ref)!, diffs);
-    this.#emit(diffs);
+    this.#emitOwn(diffs);
     return slots.size;
   }
 
@@ -337,11 +338,20 @@ export class Tracker {
   }
 
   #emit(diffs: Diffs): void {
-    if (diffs.size === 0) return;
-    this.#diffs += diffs.size;
     this.#joined += diffs.joins;
     this.#left += diffs.leaves;
-    diffs.emit(this.#o.onDiff, this.#o.onError);
+    this.#diffs += diffs.emit(this.#o.onDiff, this.#o.onError);
+  }
+
+  // The diffs of this node's own changes: with other nodes, gathered and emitted with the
+  // delta that sends them (one diff per topic per batch, not one per change: a reconnect
+  // storm of N users is not N diffs to N channels); alone, at once.
+  #own(): Diffs {
+    return this.#o.pubsub === undefined ? new Diffs() : (this.#ownDiffs ??= new Diffs());
+  }
+
+  #emitOwn(diffs: Diffs): void {
+    if (this.#o.pubsub === undefined) this.#emit(diffs);
   }
 
   // --- reading ---------------------------------------------------------------------------
@@ -469,7 +479,13 @@ export class Tracker {
       this.#o.clock.clearTimeout(this.#flushTimer);
       this.#flushTimer = undefined;
     }
-    if (this.#joins.size === 0 && this.#leaves.length === 0) return;
+    const own = this.#ownDiffs;
+    this.#ownDiffs = undefined;
+    if (this.#joins.size > 0 || this.#leaves.length > 0) this.#sendDeltas();
+    if (own !== undefined) this.#emit(own);
+  }
+
+  #sendDeltas(): void {
     const joins = [...this.#joins.values()];
     const leaves = this.#leaves;
     this.#joins = new Map();
@@ -573,6 +589,7 @@ export class Tracker {
     if (this.#o.pubsub !== undefined) {
       this.#joins.clear();
       this.#leaves = [];
+      this.#ownDiffs = undefined;
       this.#send({ t: "b", n: this.name, e: this.epoch });
     }
     this.#closed = true;

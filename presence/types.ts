@@ -115,9 +115,11 @@ export interface TrackerOptions {
   /** The most other nodes this node keeps a replica of. @default {1000} */
   maxNodes?: number;
   /**
-   * Called with the joins and leaves of every change, per topic, on this node: its own
-   * tracks and the other nodes' changes as they arrive (a node that went down: its leaves).
-   * The diff has the shape of the phoenix client's `presence_diff`.
+   * Called with the joins and leaves of every change, per topic, on this node: the other
+   * nodes' changes as they arrive (one diff per topic per delta; a node that went down: its
+   * leaves), and this node's own, gathered for `batchDelay` and emitted with the delta that
+   * sends them (so that N joins at once are one diff, not N; at once without `pubsub`). The
+   * diff has the shape of the phoenix client's `presence_diff`.
    * @default {None}
    */
   onDiff?: (topic: string, diff: PresenceDiff) => void;

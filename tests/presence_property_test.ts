@@ -2,8 +2,8 @@
 // with partitions, nodes killed and restarted among tracks, updates and untracks — once the
 // network is reliable again every live node lists exactly the live nodes' entries, and the
 // diffs each node emitted, merged by the phoenix client's own Presence.syncDiff, give the
-// same state at every step, with no ref joining twice while present and no leave of an absent
-// ref. Seeded and bounded: SEEDS runs of STEPS steps (more with STRESS=1).
+// same state whenever its own diffs are out (past batchDelay), with no ref joining twice while
+// present and no leave of an absent ref. Seeded and bounded: SEEDS runs of STEPS steps (more with STRESS=1).
 
 import assert from "node:assert/strict";
 import { Presence } from "npm:phoenix@1.8.16";
@@ -148,7 +148,11 @@ function runSeed(seed: number): { entries: number; restarts: number } {
     } else if (roll < 0.67) {
       net.shuffle(random, { loss: 0.15, dup: 0.15 });
     } else if (roll < 0.87) {
-      clock.advance(1 + Math.floor(random() * 250));
+      const ms = 1 + Math.floor(random() * 250);
+      clock.advance(ms);
+      // A node's own diffs go out with its delta, after batchDelay (30 ms at most here):
+      // past it, each client's view is its node's list.
+      if (ms > 30) check(`step ${step}`);
     } else if (!chaos && roll < 0.96) {
       clock.advance(1 + Math.floor(random() * 100));
     } else if (roll < 0.93) {
@@ -164,7 +168,6 @@ function runSeed(seed: number): { entries: number; restarts: number } {
     } else {
       net.deliver();
     }
-    check(`step ${step}`);
   }
 
   // Half the chaos runs end with a node killed whose bye is lost: only silence tells.

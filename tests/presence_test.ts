@@ -405,6 +405,7 @@ Deno.test("Presence: each node's channels get each diff once, as a local presenc
   const socket = { onClose: (listener: () => void) => (listeners.push(listener), () => {}) };
   const ref = one.presence.track(socket, "room:1", "alice", { device: "phone" });
   const join = { alice: { metas: [{ device: "phone", phx_ref: ref }] } };
+  await until(() => one.got.length === 1, "node one's diff (sent with its delta)");
   assert.deepEqual(one.got, [
     { topic: "room:1", event: "presence_diff", payload: { joins: join, leaves: {} } },
   ]);
@@ -413,6 +414,7 @@ Deno.test("Presence: each node's channels get each diff once, as a local presenc
   assert.deepEqual(two.presence.list("room:1"), join);
   for (const listener of listeners) listener(); // the channel ends
   assert.deepEqual(one.presence.list("room:1"), {});
+  await until(() => one.got.length === 2, "node one's leave");
   await until(() => two.got.length === 2, "node two's leave");
   assert.deepEqual(two.got[1].payload, { joins: {}, leaves: join });
   assert.equal(one.got.length, 2, "no diff crossed from the other node");
@@ -421,4 +423,29 @@ Deno.test("Presence: each node's channels get each diff once, as a local presenc
     await presence.close();
     await pubsub.close();
   }
+});
+
+Deno.test("Tracker: a burst of changes on one node is one diff per topic, on that node and on the others", async () => {
+  const { clock, views, nodes, run, close } = cluster(["a", "b"]);
+  run(150);
+  const a = nodes.get("a")!;
+  const before = { a: views.get("a")!.diffs.length, b: views.get("b")!.diffs.length };
+  const sockets = Array.from({ length: 100 }, () => ({}));
+  for (const [i, socket] of sockets.entries()) a.track(socket, "room", `user${i}`);
+  a.track(sockets[0], "other", "user0");
+  const brief = {};
+  a.track(brief, "room", "gone"); // joins and leaves within the batch: told to nobody
+  a.untrack(brief, "room", "gone");
+  assert.equal(views.get("a")!.diffs.length, before.a, "nothing before batchDelay");
+  clock.advance(10);
+  run(20);
+  const own = views.get("a")!.diffs.slice(before.a);
+  const remote = views.get("b")!.diffs.slice(before.b);
+  for (const diffs of [own, remote]) {
+    assert.equal(diffs.length, 2, "one diff for room, one for other");
+    assert.equal(Object.keys(diffs[0].joins).length + Object.keys(diffs[1].joins).length, 101);
+    assert.ok(diffs.every((d) => !("gone" in d.joins) && Object.keys(d.leaves).length === 0));
+  }
+  assert.equal(a.stats.diffs, 2);
+  await close();
 });
