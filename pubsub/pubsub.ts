@@ -116,16 +116,6 @@ export interface SubscribeOptions<M> {
   encode?: (message: M) => string | Uint8Array;
 }
 
-/** Options of {@linkcode PubSub.publish}. */
-export interface PublishOptions {
-  /**
-   * Deliver to this node's subscribers only, not through the backend: for what every node
-   * computes for itself (presence diffs, each node's from its own replica).
-   * @default {false}
-   */
-  local?: boolean;
-}
-
 /** What {@linkcode PubSub.publish} tells about the subscribers on this node. */
 export interface PublishResult {
   /** How many took the message: in their mailbox, or as a frame sent or queued. */
@@ -479,7 +469,8 @@ export class PubSub<M = unknown> {
    *
    * @param topic The topic.
    * @param message The message; with a backend it must survive the backend's encoding.
-   * @param options `local`: this node's subscribers only, not through the backend.
+   * @param options `local: true`: this node's subscribers only, not through the backend (for
+   *   what every node computes for itself, such as presence diffs). Default: every node.
    * @returns How many subscribers on this node took it, and how many did not (closed, queue
    *   full, peer not reading, a failing `send` or `encode`).
    *
@@ -492,7 +483,7 @@ export class PubSub<M = unknown> {
    * pubsub.publish("ticker", { price: 43 }, { local: true }); // this node's subscribers only
    * ```
    */
-  publish(topic: string, message: M, options?: PublishOptions): PublishResult {
+  publish(topic: string, message: M, options?: { readonly local?: boolean }): PublishResult {
     checkTopic(topic, "publish");
     if (this.#closed) throw new TypeError(`Cannot publish to ${topic}: the PubSub is closed`);
     const delivered = this.#deliver(topic, message);
