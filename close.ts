@@ -3,10 +3,20 @@
 /**
  * The close codes WebSock sends, by name (RFC 6455 §7.4 and the IANA registry).
  *
- * @example
+ * @example Close with a named code
  * ```ts
- * import { CloseCode, stop } from "@websock/websock";
- * const result = stop("normal", {}, CloseCode.Normal);
+ * import assert from "node:assert/strict";
+ * import { CloseCode, ok, stop, type WebSock } from "@websock/websock";
+ * import { TestConnection } from "@websock/websock/testing";
+ *
+ * const Busy = {
+ *   init: () => ok(null),
+ *   handleIn: (_data, state) => stop("normal", state, CloseCode.TryAgainLater),
+ * } satisfies WebSock<null>;
+ *
+ * const conn = await TestConnection.start(Busy);
+ * await conn.receive("hello");
+ * assert.deepEqual(conn.closeFrame, { code: 1013, reason: "" });
  * ```
  */
 export const CloseCode = {

@@ -13,6 +13,7 @@
  *
  * @example A counter
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ok, push, stop, type WebSock } from "@websock/websock";
  *
  * export const Counter = {
@@ -25,8 +26,12 @@
  * } satisfies WebSock<{ count: number }>;
  *
  * // A handler is plain data: test it without a socket.
- * const result = Counter.handleIn("hello", { count: 0 });
- * // result: { kind: "push", messages: "message 1", state: { count: 1 } }
+ * assert.deepEqual(Counter.handleIn("hello", { count: 0 }), {
+ *   kind: "push",
+ *   messages: "message 1",
+ *   state: { count: 1 },
+ * });
+ * assert.equal(Counter.handleIn("bye", { count: 1 }).kind, "stop");
  * ```
  *
  * @module

@@ -214,16 +214,21 @@ export interface Connection<M> extends ConnectionInfo {
  *
  * @example Echo
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ok, push, type WebSock } from "@websock/websock";
  *
  * export const Echo = {
  *   init: () => ok(null),
  *   handleIn: (data, state) => push(data, state),
  * } satisfies WebSock<null>;
+ *
+ * // A handler is plain data: call its callbacks directly.
+ * assert.deepEqual(Echo.handleIn("hi", null), { kind: "push", messages: "hi", state: null });
  * ```
  *
  * @example An argument and mail
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ok, push, type WebSock } from "@websock/websock";
  *
  * export const Greeter = {
@@ -231,6 +236,8 @@ export interface Connection<M> extends ConnectionInfo {
  *   handleIn: (_data, state) => ok(state),
  *   handleInfo: (news: string, state) => push(news, state),
  * } satisfies WebSock<{ user: string }, string>;
+ *
+ * assert.deepEqual(Greeter.handleInfo("lunch at noon", { user: "ann" }).messages, "lunch at noon");
  * ```
  */
 export interface WebSock<S, M = never, A = unknown> {
@@ -273,8 +280,10 @@ export interface WebSock<S, M = never, A = unknown> {
  *
  * @example Count messages
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ok } from "@websock/websock";
- * const result = ok({ count: 1 });
+ *
+ * assert.deepEqual(ok({ count: 1 }), { kind: "ok", state: { count: 1 } });
  * ```
  */
 export function ok<S>(state: S): OkResult<S> {
@@ -290,8 +299,15 @@ export function ok<S>(state: S): OkResult<S> {
  *
  * @example Reply twice
  * ```ts
+ * import assert from "node:assert/strict";
  * import { binary, push } from "@websock/websock";
+ *
  * const result = push(["hello", binary(new Uint8Array([1, 2]))], { seen: 1 });
+ * assert.deepEqual(result, {
+ *   kind: "push",
+ *   messages: ["hello", { type: "binary", data: new Uint8Array([1, 2]) }],
+ *   state: { seen: 1 },
+ * });
  * ```
  */
 export function push<S>(messages: Outbound | readonly Outbound[], state: S): PushResult<S> {
@@ -310,8 +326,18 @@ export function push<S>(messages: Outbound | readonly Outbound[], state: S): Pus
  *
  * @example Say goodbye
  * ```ts
+ * import assert from "node:assert/strict";
  * import { stop } from "@websock/websock";
+ *
+ * // "see you" goes out first, then the close frame 4000 "bye"; terminate sees "normal".
  * const result = stop("normal", {}, { code: 4000, reason: "bye" }, "see you");
+ * assert.deepEqual(result, {
+ *   kind: "stop",
+ *   reason: "normal",
+ *   state: {},
+ *   close: { code: 4000, reason: "bye" },
+ *   messages: "see you",
+ * });
  * ```
  */
 export function stop<S>(
@@ -329,10 +355,12 @@ export function stop<S>(
  * @param data The text.
  * @returns The frame.
  *
- * @example
+ * @example A text frame (the same as pushing the string)
  * ```ts
+ * import assert from "node:assert/strict";
  * import { text } from "@websock/websock";
- * const frame = text("hi");
+ *
+ * assert.deepEqual(text("hi"), { type: "text", data: "hi" });
  * ```
  */
 export function text(data: string): TextMessage {
@@ -345,10 +373,15 @@ export function text(data: string): TextMessage {
  * @param data The bytes.
  * @returns The frame.
  *
- * @example
+ * @example A binary frame (the same as pushing the bytes)
  * ```ts
+ * import assert from "node:assert/strict";
  * import { binary } from "@websock/websock";
- * const frame = binary(new Uint8Array([1, 2, 3]));
+ *
+ * assert.deepEqual(binary(new Uint8Array([1, 2, 3])), {
+ *   type: "binary",
+ *   data: new Uint8Array([1, 2, 3]),
+ * });
  * ```
  */
 export function binary(data: Uint8Array): BinaryMessage {
@@ -361,10 +394,12 @@ export function binary(data: Uint8Array): BinaryMessage {
  * @param data The payload, at most 125 bytes.
  * @returns The frame.
  *
- * @example
+ * @example An empty ping
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ping } from "@websock/websock";
- * const frame = ping();
+ *
+ * assert.deepEqual(ping(), { type: "ping", data: new Uint8Array() });
  * ```
  */
 export function ping(data: Uint8Array = new Uint8Array()): ControlMessage {
@@ -377,10 +412,12 @@ export function ping(data: Uint8Array = new Uint8Array()): ControlMessage {
  * @param data The payload, at most 125 bytes.
  * @returns The frame.
  *
- * @example
+ * @example A pong with a payload
  * ```ts
+ * import assert from "node:assert/strict";
  * import { pong } from "@websock/websock";
- * const frame = pong(new Uint8Array([42]));
+ *
+ * assert.deepEqual(pong(new Uint8Array([42])), { type: "pong", data: new Uint8Array([42]) });
  * ```
  */
 export function pong(data: Uint8Array = new Uint8Array()): ControlMessage {

@@ -24,6 +24,8 @@ export interface WsServerOptions {
   noServer: true;
   clientTracking: boolean;
   maxPayload: number;
+  /** ws's own limit on the frames of one message (0: none). */
+  maxFragments: number;
   perMessageDeflate: boolean | Record<string, unknown>;
   handleProtocols(offered: Set<string>, request: IncomingMessage): string | false;
 }

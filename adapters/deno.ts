@@ -194,6 +194,24 @@ function vet(
 
 const ONCE = { once: true };
 
+// Close one macrotask later, never from inside Deno's read loop. Deno writes the close frame
+// in a lazy op, polled at the next event-loop turn; while input is buffered, its read loop
+// runs in microtasks, and a data frame it reads after `close()` makes it drop the socket at
+// once: the close frame never goes out and the unread input resets TCP (a flooding peer saw
+// no 1011/1013). A timer runs only once that loop waits for input, so the op is polled
+// before the next frame can be read. The timer is cleared if the socket closes first (the
+// peer's close, or `server.shutdown()`), so that nothing is left pending.
+function closeSocket(socket: WebSocket, code: number, reason: string): void {
+  socket.close(code, reason);
+}
+
+// The turns after a drain in which the deferred closes run and their close frames are
+// written: `server.shutdown()` right after would otherwise send its own 1001 to every socket
+// whose frame is not out yet (a restart's 1012 was lost).
+async function closeFramesOut(): Promise<void> {
+  for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setTimeout(resolve, 0));
+}
+
 // One WebSocket: the engine's transport, and the listener of the socket's events.
 class DenoSocket implements Transport, EventListenerObject {
   // Deno pings and closes dead peers itself (idleTimeout = timeout); JavaScript never sees
@@ -203,6 +221,8 @@ class DenoSocket implements Transport, EventListenerObject {
   readonly engine: Engine<unknown, unknown, unknown>;
   // A close asked for before the socket opened (Deno ignores close() while CONNECTING).
   #closeOnOpen: { code: number; reason: string } | undefined;
+  // The timer of a close waiting for its turn (see closeSocket).
+  #closeTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     socket: WebSocket,
@@ -233,8 +253,9 @@ class DenoSocket implements Transport, EventListenerObject {
         break;
       }
       case "open":
-        if (this.#closeOnOpen) this.#socket.close(this.#closeOnOpen.code, this.#closeOnOpen.reason);
-        else this.engine.open();
+        if (this.#closeOnOpen) {
+          this.#closeLater(this.#closeOnOpen.code, this.#closeOnOpen.reason);
+        } else this.engine.open();
         break;
       case "error": {
         const message = (event as ErrorEvent).message ?? "WebSocket error";
@@ -242,6 +263,7 @@ class DenoSocket implements Transport, EventListenerObject {
         break;
       }
       case "close": {
+        clearTimeout(this.#closeTimer);
         const { code, reason } = event as CloseEvent;
         this.engine.closed(code, reason);
         break;
@@ -259,7 +281,11 @@ class DenoSocket implements Transport, EventListenerObject {
 
   close(code: number, reason: string): void {
     if (this.#socket.readyState === WebSocket.CONNECTING) this.#closeOnOpen = { code, reason };
-    else this.#socket.close(code, reason);
+    else this.#closeLater(code, reason);
+  }
+
+  #closeLater(code: number, reason: string): void {
+    this.#closeTimer ??= setTimeout(closeSocket, 0, this.#socket, code, reason);
   }
 
   bufferedAmount(): number {
@@ -419,7 +445,10 @@ export function websockHandler<S, M, A>(
   }
 
   return Object.assign(serve, {
-    shutdown: (shutdownOptions?: ShutdownOptions) => registry.shutdown(shutdownOptions),
+    async shutdown(shutdownOptions?: ShutdownOptions) {
+      await registry.shutdown(shutdownOptions);
+      await closeFramesOut();
+    },
     registry,
   });
 }

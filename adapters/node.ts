@@ -176,6 +176,18 @@ function writeResponse(
   socket.end(lines.join("\r\n") + new TextDecoder().decode(bytes));
 }
 
+// A Buffer as a plain Uint8Array over the same bytes (module level: not a closure per socket).
+function bytes(data: Buffer): Uint8Array {
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+// The raw socket's error listener until ws takes over (it stays for the connection's life).
+// Not a closure: one made in the upgrade listener would keep that call's context, and so the
+// request and its head buffer, alive as long as the connection (about 1.5 KiB each).
+function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
+
 function refuse(socket: Duplex, rejection: Rejection): void {
   writeResponse(socket, rejection.status, {
     "content-type": "text/plain; charset=utf-8",
@@ -202,7 +214,6 @@ class NodeSocket implements Transport {
   ) {
     this.#socket = socket;
     const engine = this.engine = new Engine(handler, this, init);
-    const bytes = (data: Buffer) => new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     socket.on("message", (data: Buffer, isBinary: boolean) => {
       engine.receive(isBinary ? bytes(data) : data.toString());
     });
@@ -283,6 +294,11 @@ export function websockUpgrade<S, M, A>(
     noServer: true,
     clientTracking: false,
     maxPayload: engineOptions.maxMessageBytes,
+    // A message is judged by its size alone (maxMessageBytes, 1009), as on Deno and Bun: ws's
+    // default of 16,384 fragments closed a message of small frames with 1008. Empty fragments
+    // are not stored, so a message still holds at most maxMessageBytes fragments (ws keeps
+    // each as a view of about 110 bytes until the message completes).
+    maxFragments: 0,
     perMessageDeflate: options.perMessageDeflate ?? false,
     handleProtocols: (_offered, request) => chosen.get(request) || false,
   });
@@ -310,9 +326,9 @@ export function websockUpgrade<S, M, A>(
   }
 
   function listener(request: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on("error", () => socket.destroy());
+    socket.on("error", destroyOnError);
     const headers = headerReader(request);
-    const protocol = vetUpgrade(request.method ?? "", headers, adapter);
+    const protocol = vetUpgrade(request.method ?? "", headers, adapter, request.httpVersion);
     if (typeof protocol !== "string") return refuse(socket, protocol);
     const all = () => toHeaders(request);
     const info = connectionInfo(

@@ -18,7 +18,7 @@
 // the loop or publish returned; settled: until every handleInfo pushed and a timer turn passed)
 // and the client-observed delivery (until the last client had it), with ratios to raw. Every process has a time limit; servers bind 127.0.0.1 only.
 
-import { TextLineStream } from "./_lines.ts";
+import { cpuMs, lines, median, openClients, roundReports, sh, stop, within } from "./_procs.ts";
 
 const arg = (name: string, fallback: string): string =>
   Deno.args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
@@ -32,11 +32,6 @@ const output = arg("out", "");
 const here = new URL(".", import.meta.url).pathname;
 const deps = Deno.env.get("WS_DEPS") ?? "/tmp/wsb-deps";
 const bun = `${deps}/node_modules/.bin/bun`;
-
-async function sh(command: string): Promise<string> {
-  const out = await new Deno.Command("sh", { args: ["-c", command], stderr: "null" }).output();
-  return new TextDecoder().decode(out.stdout).trim();
-}
 
 // Limits first: file descriptors (one per connection in the server and in the clients),
 // ephemeral ports per source address, memory.
@@ -98,58 +93,12 @@ function spawn(command: string, env: Record<string, string> = {}): Deno.ChildPro
   }).spawn();
 }
 
-// JSON lines of a child, one at a time.
-function lines(child: Deno.ChildProcess): () => Promise<Record<string, number | string>> {
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).pipeThrough(
-    new TextLineStream(),
-  ).getReader();
-  return async () => {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error("child ended");
-      if (value.startsWith("{")) return JSON.parse(value);
-    }
-  };
-}
-
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => timer = setTimeout(() => reject(new Error(what)), ms)),
-  ]).finally(() => clearTimeout(timer));
-}
-
-async function stop(child: Deno.ChildProcess): Promise<void> {
-  try {
-    await child.stdin.close();
-  } catch { /* gone */ }
-  const timer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* gone */ }
-  }, 10_000);
-  await child.status;
-  clearTimeout(timer);
-}
-
 type Sample = Record<string, number>;
 const samples = new Map<string, Sample[]>(); // "runtime|contestant|metric" -> samples
 const record = (key: string, sample: Sample) => {
   if (!samples.has(key)) samples.set(key, []);
   samples.get(key)!.push(sample);
 };
-
-// CPU time of every thread of a process, in ms (ns resolution, unlike /proc/PID/stat).
-function cpuMs(pid: number): number {
-  let ns = 0;
-  for (const task of Deno.readDirSync(`/proc/${pid}/task`)) {
-    try {
-      ns += Number(Deno.readTextFileSync(`/proc/${pid}/task/${task.name}/schedstat`).split(" ")[0]);
-    } catch { /* the thread ended */ }
-  }
-  return ns / 1e6;
-}
 
 async function get(port: number, path: string): Promise<Record<string, number>> {
   const response = await fetch(`http://127.0.0.1:${port}${path}`);
@@ -167,20 +116,16 @@ async function round(
   try {
     const { port } = await within(serverLine(), 30_000, "server start") as { port: number };
     const before = await get(port, "/stats");
-    const t0 = performance.now();
-    const readers = [];
-    for (let i = 0; i < sources; i++) {
-      const n = Math.min(perClient, conns - i * perClient);
-      if (n <= 0) break;
-      const config = { port, src: `127.0.0.${2 + i}`, conns: n, concurrency: 64 };
-      const client = spawn(`${pin(1)}node ${here}fanout_client.mjs '${JSON.stringify(config)}'`);
-      clients.push(client);
-      readers.push(lines(client));
-    }
-    const setups = await within(Promise.all(readers.map((read) => read())), 600_000, "setup");
-    const setupMs = performance.now() - t0;
-    const ready = setups.reduce((sum, s) => sum + Number(s.ready), 0);
-    const failed = setups.reduce((sum, s) => sum + Number(s.failed), 0);
+    const opened = await openClients(spawn, {
+      port,
+      conns,
+      sources,
+      concurrency: 64,
+      prefix: pin(1),
+      limitMs: 600_000,
+    });
+    clients.push(...opened.clients);
+    const { readers, ready, failed, ms: setupMs } = opened;
     for (let i = 0; i < 200 && (await get(port, "/count")).count < ready; i++) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
@@ -203,18 +148,7 @@ async function round(
         const cpu0 = cpuMs(server.pid);
         const fan = await get(port, `/fanout?mode=${mode}&round=${id}`);
         let last = 0, count = 0;
-        const reports = await within(
-          Promise.all(readers.map((read) => read())),
-          60_000,
-          `round ${id}`,
-        ).catch(async () => {
-          for (const client of clients) {
-            const writer = client.stdin.getWriter();
-            await writer.write(new TextEncoder().encode(`report ${id}\n`));
-            writer.releaseLock();
-          }
-          return [];
-        });
+        const reports = await roundReports({ clients, readers }, id);
         const cpu = cpuMs(server.pid) - cpu0;
         for (const report of reports) {
           last = Math.max(last, Number(report.last));
@@ -251,12 +185,6 @@ for (const runtime of runtimes) {
   }
 }
 
-const median = (values: number[]): number => {
-  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
-  if (sorted.length === 0) return NaN;
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 const fmt = (v: number, digits = 2) =>
   !Number.isFinite(v)
     ? "–"

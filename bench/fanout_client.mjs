@@ -3,24 +3,38 @@
 // hundred bytes per connection, so that one process holds tens of thousands), answers pings,
 // and reports each fan-out round once all of its connections have the round's message:
 //   node bench/fanout_client.mjs '{"port":P,"src":"127.0.0.2","conns":N,"concurrency":128}'
+// With "topics":T (bench/scale.ts, examples/scale), connection k asks for `/?topic=t<j>`, j =
+// (offset + k) mod T, and each round publishes one message to every topic.
 // Lines out (JSON): {"ready","failed","ms"} once connected; {"round","count","first","last"}
-// per round (wall-clock ms: performance.timeOrigin + now). Lines in: "report ROUND" prints a
-// round's count so far. Exits when stdin closes or after `limitMs` (default 20 minutes).
+// per round (wall-clock ms: performance.timeOrigin + now) once every connection still open has
+// it (a connection the server closed no longer counts: "closed" says how many). Lines in:
+// "report ROUND" prints a round's count so far. Exits when stdin closes or after `limitMs`
+// (default 20 minutes).
 import net from "node:net";
 import process from "node:process";
 import { randomBytes } from "node:crypto";
 
-const { port, src = "127.0.0.1", conns, concurrency = 128, limitMs = 1_200_000 } = JSON.parse(
-  process.argv[2],
-);
+const {
+  port,
+  src = "127.0.0.1",
+  conns,
+  concurrency = 128,
+  limitMs = 1_200_000,
+  topics = 0,
+  offset = 0,
+} = JSON.parse(process.argv[2]);
 setTimeout(() => process.exit(3), limitMs).unref();
 const wall = () => performance.timeOrigin + performance.now();
 const out = (object) => process.stdout.write(JSON.stringify(object) + "\n");
 
-const request = Buffer.from(
-  `GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-    `Sec-WebSocket-Key: ${randomBytes(16).toString("base64")}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-);
+const key = randomBytes(16).toString("base64");
+const requestFor = (path) =>
+  Buffer.from(
+    `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\n` +
+      `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  );
+const request = requestFor("/");
+const requests = Array.from({ length: topics }, (_, j) => requestFor(`/?topic=t${j}`));
 const sockets = [];
 const rounds = new Map(); // round -> { count, first, last }
 let ready = 0, failed = 0, started = 0, closed = 0;
@@ -43,17 +57,38 @@ function received(payload) {
   if (r === undefined) rounds.set(round, r = { count: 0, first: now, last: now });
   r.count++;
   r.last = now;
-  if (r.count === ready) out({ round, count: r.count, first: r.first, last: r.last });
+  complete(round, r);
 }
 
-function open() {
-  started++;
-  const socket = net.connect({ host: "127.0.0.1", port, localAddress: src });
+// A round is complete once every connection still open has it.
+function complete(round, r) {
+  if (r.reported || r.count < ready - closed) return;
+  r.reported = true;
+  out({ round, count: r.count, first: r.first, last: r.last, closed });
+}
+
+// Source ports are picked here, in turn over 1024-65535, not by the kernel: bind() to port 0
+// searches the ephemeral range for a port no socket of any address holds, which costs more the
+// more are taken (with 8 addresses × 12,500 it was most of the setup time, in the kernel).
+// A port in use (EADDRINUSE) is skipped: the next one is tried, at most 100 times.
+let nextPort = 1024 + Math.floor(Math.random() * 64_000);
+const localPort = () => (nextPort = nextPort >= 65535 ? 1024 : nextPort + 1);
+
+function open(k = started++, attempt = 0) {
+  const socket = net.connect({
+    host: "127.0.0.1",
+    port,
+    localAddress: src,
+    localPort: localPort(),
+  });
+  let retry = false;
   let upgraded = false;
   let counted = false;
   let buffer = Buffer.alloc(0);
   socket.setNoDelay(true);
-  socket.on("connect", () => socket.write(request));
+  socket.on("connect", () => {
+    socket.write(topics > 0 ? requests[(offset + k) % topics] : request);
+  });
   socket.on("data", (chunk) => {
     buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk]);
     if (!upgraded) {
@@ -87,13 +122,19 @@ function open() {
       else if (opcode === 8) socket.end();
     }
   });
-  socket.on("error", () => {});
+  socket.on("error", (error) => {
+    if (!upgraded && error.code === "EADDRINUSE" && attempt < 100) retry = true;
+  });
   socket.on("close", () => {
+    if (retry) return open(k, attempt + 1);
     if (!counted) {
       counted = true;
       failed++;
       next();
-    } else closed++;
+    } else {
+      closed++;
+      for (const [round, r] of rounds) complete(round, r);
+    }
   });
 }
 

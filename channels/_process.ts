@@ -5,7 +5,7 @@
 import type { ConnectionInfo } from "../websock.ts";
 import type { PublishResult } from "../pubsub/pubsub.ts";
 import type { Channel, ChannelEnd, ChannelSocket, JoinResult } from "./channel.ts";
-import { encodeBroadcast, encodePush, encodeReply } from "./serializer.ts";
+import { encodePush, encodeReply } from "./serializer.ts";
 import { describe, isThenable } from "./_util.ts";
 import { type Broadcast, excluded, type Hub } from "./_hub.ts";
 
@@ -112,6 +112,7 @@ export class ChannelProcess {
   #head = 0;
   #held: (string | Uint8Array)[] | undefined = undefined; // pushes made inside join
   #end: ChannelEnd | undefined = undefined;
+  #joinPayload: unknown = undefined;
   #listeners: Set<() => void> | undefined = undefined;
   #done: (() => void) | undefined = undefined;
   /** Resolves once terminate has run (set only while it is pending). */
@@ -131,12 +132,24 @@ export class ChannelProcess {
     return this.#phase >= ENDING;
   }
 
-  get intercepts(): boolean {
-    return (this.definition.intercept?.length ?? 0) > 0;
+  /** Its id in `Broadcast.from` (see _hub.ts). */
+  uid: string | undefined = undefined;
+
+  intercepts(event: string): boolean {
+    return this.definition.intercept?.includes(event) ?? false;
+  }
+
+  out(message: Broadcast): boolean {
+    return this.host.mail(this, message, true);
+  }
+
+  emit(frame: string | Uint8Array): boolean {
+    return this.host.emit(frame);
   }
 
   /** The client joins: run `join`. */
   join(payload: unknown, ref: string | null): void {
+    this.#joinPayload = payload;
     this.#deliver(JOIN, payload, ref);
   }
 
@@ -230,12 +243,7 @@ export class ChannelProcess {
       }
       const queue = this.#queue;
       if (queue === undefined || this.#head >= queue.length) break;
-      kind = queue[this.#head] as Kind;
-      a = queue[this.#head + 1];
-      b = queue[this.#head + 2];
-      queue[this.#head] = queue[this.#head + 1] = queue[this.#head + 2] = undefined;
-      this.#head += 3;
-      this.host.release(1);
+      [kind, a, b] = this.#take(queue);
     }
     this.#queue = undefined;
     this.#head = 0;
@@ -264,10 +272,7 @@ export class ChannelProcess {
     }
     const queue = this.#queue;
     if (queue !== undefined && this.#head < queue.length) {
-      const kind = queue[this.#head] as Kind, a = queue[this.#head + 1], b = queue[this.#head + 2];
-      queue[this.#head] = queue[this.#head + 1] = queue[this.#head + 2] = undefined;
-      this.#head += 3;
-      this.host.release(1);
+      const [kind, a, b] = this.#take(queue);
       this.#run(kind, a, b);
       return;
     }
@@ -275,6 +280,20 @@ export class ChannelProcess {
     this.#head = 0;
     this.#busy = false;
     if (this.#phase === ENDING) this.#terminate();
+  }
+
+  // The next queued event; the consumed front is dropped once it is half the array, so a
+  // channel that stays busy does not grow its queue past the socket's maxQueuedEvents.
+  #take(queue: unknown[]): [Kind, unknown, unknown] {
+    const h = this.#head;
+    const event: [Kind, unknown, unknown] = [queue[h] as Kind, queue[h + 1], queue[h + 2]];
+    this.#head = h + 3;
+    if (this.#head >= 96 && this.#head * 2 >= queue.length) {
+      queue.splice(0, this.#head);
+      this.#head = 0;
+    } else queue[h] = queue[h + 1] = queue[h + 2] = undefined;
+    this.host.release(1);
+    return event;
   }
 
   #call(kind: Kind, a: unknown): unknown {
@@ -366,7 +385,9 @@ export class ChannelProcess {
       const held = this.#held;
       this.#held = undefined;
       if (held !== undefined) { for (const f of held) host.emit(f); }
-      host.hub.subscribe(this);
+      const payload = this.#joinPayload;
+      this.#joinPayload = undefined;
+      host.hub.subscribe(this, payload, (this.definition.intercept?.length ?? 0) > 0);
       return;
     }
     if (result?.kind === "refused") {
@@ -400,6 +421,7 @@ export class ChannelProcess {
   #finish(end: ChannelEnd | undefined, frame: string | undefined): void {
     const joined = this.#phase === JOINED;
     this.#phase = ENDING;
+    this.#joinPayload = undefined;
     this.#end = joined ? end : undefined;
     if (frame !== undefined) {
       // phx_close and phx_error carry the join ref as their ref too, as Phoenix sends them.
@@ -473,12 +495,8 @@ export class ChannelProcess {
     return this.host.emit(data);
   }
 
-  /** A broadcast for a channel that intercepts: listed events go through handleOut. */
-  send(message: Broadcast): boolean {
-    if (excluded() === this) return true;
-    if (this.definition.intercept!.includes(message.event)) {
-      return this.host.mail(this, message, true);
-    }
-    return this.host.emit(encodeBroadcast(message.topic, message.event, message.payload));
+  /** A broadcast (on the mailbox lane) or a history delivery: the hub makes it a frame. */
+  send(message: unknown): boolean {
+    return this.host.hub.receive(this, message);
   }
 }

@@ -128,7 +128,8 @@ export interface ChannelSocket<M = never, A = unknown> {
    *
    * @param event The event name.
    * @param payload A JSON value (or a `Uint8Array`, in-process only).
-   * @returns How many subscribers on this node took it.
+   * @returns How many subscribers on this node took it (on a HistoryPubSub, 0 and 0: it
+   *   delivers once the message has its position).
    */
   broadcast(event: string, payload: unknown): PublishResult;
   /**
@@ -136,7 +137,8 @@ export interface ChannelSocket<M = never, A = unknown> {
    *
    * @param event The event name.
    * @param payload A JSON value (or a `Uint8Array`, in-process only).
-   * @returns How many subscribers on this node took it (this channel is not counted).
+   * @returns How many subscribers on this node took it, this channel not counted (on a
+   *   HistoryPubSub, 0 and 0).
    */
   broadcastFrom(event: string, payload: unknown): PublishResult;
   /**

@@ -14,6 +14,7 @@ import {
 import type { Clock } from "../engine/options.ts";
 import type { UpgradeResponse } from "../engine/adapter_options.ts";
 import { type PublishResult, PubSub } from "../pubsub/pubsub.ts";
+import { HistoryPubSub } from "../pubsub/history.ts";
 import type { Channel } from "./channel.ts";
 import { decodeMessage, encodeReply, type Message } from "./serializer.ts";
 import { type Broadcast, Hub } from "./_hub.ts";
@@ -64,10 +65,16 @@ export interface ChannelsOptions<A> {
   ) => A | Response | Promise<A | Response>;
   /**
    * Where broadcasts go: a {@linkcode PubSub} of {@linkcode Broadcast}s, with any backend
-   * (in-process, BroadcastChannel, Redis).
+   * (in-process, BroadcastChannel, Redis), through its fastlane; or a
+   * {@linkcode HistoryPubSub}, for resumable channels: each broadcast's frame then carries
+   * its position as its ref (`"<epoch>:<offset>"`, the second argument of the client's
+   * `channel.on` callback), and a join whose payload has `since` (that ref, or a
+   * `{ epoch, offset }` position) first gets what it missed, in order, then the new
+   * broadcasts; when the history no longer reaches back that far, it first gets one
+   * `history_gap` event `{ after, position, missed }` (reload the state).
    * @default {A new in-process PubSub}
    */
-  pubsub?: PubSub<Broadcast>;
+  pubsub?: PubSub<Broadcast> | HistoryPubSub<Broadcast>;
   /**
    * Close a socket (1001 "Heartbeat timeout") that sent no heartbeat for this many
    * milliseconds (the `phoenix` client sends one every 30 s). `0` turns it off.
@@ -158,7 +165,7 @@ export interface Channels<A = undefined>
    */
   readonly upgrade: ConnectHook<A>;
   /** The pub/sub the broadcasts go through. */
-  readonly pubsub: PubSub<Broadcast>;
+  readonly pubsub: PubSub<Broadcast> | HistoryPubSub<Broadcast>;
   /**
    * Broadcast an event to every channel joined to a topic, on every node of the pub/sub.
    * The frame is encoded once for all subscribers of this node.
@@ -166,7 +173,8 @@ export interface Channels<A = undefined>
    * @param topic The topic.
    * @param event The event name.
    * @param payload A JSON value (a `Uint8Array` only in-process).
-   * @returns How many subscribers on this node took it.
+   * @returns How many subscribers on this node took it (on a HistoryPubSub, 0 and 0: it
+   *   delivers once the message has its position).
    */
   broadcast(topic: string, event: string, payload: unknown): PublishResult;
 }
@@ -443,8 +451,10 @@ export function channels<A = undefined>(
     throw new TypeError(`Invalid option onError: ${String(onError)} is not a function`);
   }
   const pubsub = options.pubsub ?? new PubSub<Broadcast>();
-  if (!(pubsub instanceof PubSub)) {
-    throw new TypeError(`Invalid option pubsub: ${String(pubsub)} is not a PubSub`);
+  if (!(pubsub instanceof PubSub) && !(pubsub instanceof HistoryPubSub)) {
+    throw new TypeError(
+      `Invalid option pubsub: ${String(pubsub)} is not a PubSub or a HistoryPubSub`,
+    );
   }
   const clock = options.clock ?? {
     now: () => Date.now(),

@@ -67,6 +67,17 @@ export type {
   SubscribeOptions,
   Subscriber,
 } from "../pubsub/pubsub.ts";
+export type {
+  Delivery,
+  HistoryBackend,
+  HistoryGap,
+  HistoryMessage,
+  HistoryPage,
+  HistoryPubSub,
+  HistoryPubSubOptions,
+  HistorySubscribeOptions,
+  Position,
+} from "../pubsub/mod.ts";
 export type { Clock } from "../engine/options.ts";
 export type { UpgradeResponse } from "../engine/adapter_options.ts";
 export type {

@@ -269,6 +269,7 @@ export function announceConnection<M>(
  * @param method The request method.
  * @param headers The request headers.
  * @param options The resolved adapter options.
+ * @param httpVersion The request's HTTP version (`"1.1"`), where the server shows it.
  * @returns The negotiated subprotocol (`""` for none), or why the upgrade is refused.
  *
  * @example
@@ -282,8 +283,9 @@ export function vetUpgrade(
   method: string,
   headers: HeaderReader,
   options: ResolvedAdapterOptions<unknown, unknown>,
+  httpVersion?: string,
 ): string | Rejection {
-  const verdict = checkUpgrade(method, headers) ?? safeCheckOrigin(options, headers) ??
+  const verdict = checkUpgrade(method, headers, httpVersion) ?? safeCheckOrigin(options, headers) ??
     negotiateProtocol(headers, options.protocols);
   if (typeof verdict !== "string") reportRefusal(options, verdict.status, verdict.reason);
   return verdict;

@@ -40,6 +40,15 @@ export const NOT_AN_UPGRADE: Rejection = {
 };
 
 const KEY = /^[A-Za-z0-9+/]{22}==$/;
+const VERSION = /^(\d+)\.(\d+)$/;
+
+// RFC 6455 §4.2.1: "An HTTP/1.1 or higher GET request" (versions are "major.minor").
+function atLeastHttp11(version: string): boolean {
+  const match = VERSION.exec(version);
+  if (match === null) return false;
+  const major = Number(match[1]);
+  return major > 1 || (major === 1 && Number(match[2]) >= 1);
+}
 
 function hasToken(value: string | null, token: string): boolean {
   if (value === null) return false;
@@ -70,6 +79,8 @@ export function isWebSocketUpgrade(headers: HeaderReader): boolean {
  *
  * @param method The request method.
  * @param headers The request headers.
+ * @param httpVersion The request's HTTP version (`"1.1"`), where the server shows it (Node
+ *   does; Deno's and Bun's `Request` do not, so they cannot refuse HTTP/1.0).
  * @returns `null` when the request is a valid upgrade, otherwise why not.
  *
  * @example
@@ -79,7 +90,11 @@ export function isWebSocketUpgrade(headers: HeaderReader): boolean {
  * // rejection?.status === 405
  * ```
  */
-export function checkUpgrade(method: string, headers: HeaderReader): Rejection | null {
+export function checkUpgrade(
+  method: string,
+  headers: HeaderReader,
+  httpVersion?: string,
+): Rejection | null {
   if (method !== "GET") {
     return {
       status: 405,
@@ -88,6 +103,12 @@ export function checkUpgrade(method: string, headers: HeaderReader): Rejection |
     };
   }
   if (!isWebSocketUpgrade(headers)) return NOT_AN_UPGRADE;
+  if (httpVersion !== undefined && !atLeastHttp11(httpVersion)) {
+    return {
+      status: 400,
+      reason: `WebSocket upgrade requires HTTP/1.1 or later, not HTTP/${httpVersion}`,
+    };
+  }
   if (!hasToken(headers.get("connection"), "upgrade")) {
     return { status: 400, reason: "Connection header must include the upgrade token" };
   }

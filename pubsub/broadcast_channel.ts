@@ -18,10 +18,15 @@ export interface BroadcastChannelBackendOptions {
  *
  * @example Share topics between the workers of `deno serve --parallel`
  * ```ts
+ * import assert from "node:assert/strict";
  * import { BroadcastChannelBackend, PubSub } from "@websock/websock/pubsub";
  *
  * const pubsub = new PubSub<string>({ backend: new BroadcastChannelBackend({ name: "chat" }) });
- * pubsub.publish("lobby", "hello"); // reaches the "lobby" subscribers of every worker
+ * const here: string[] = [];
+ * await pubsub.subscribe("lobby", { send: (m) => here.push(m) > 0 });
+ * // This worker's subscribers now, every other worker's through the channel.
+ * assert.deepEqual(pubsub.publish("lobby", "hello"), { delivered: 1, dropped: 0 });
+ * assert.deepEqual(here, ["hello"]);
  * await pubsub.close();
  * ```
  */

@@ -106,6 +106,7 @@ function tick(): Promise<void> {
  *
  * @example Resume from the last position
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type Delivery, HistoryPubSub } from "@websock/websock/pubsub";
  *
  * const pubsub = new HistoryPubSub<string>();
@@ -120,7 +121,8 @@ function tick(): Promise<void> {
  * const again: Delivery<string>[] = [];
  * const last = first.at(-1)!.position; // what the client kept
  * await pubsub.subscribe("news", { send: (d) => again.push(d) > 0 }, { since: last });
- * // again: the messages "two" then "three", with their positions
+ * assert.deepEqual(again.map((d) => d.type === "message" && d.message), ["two", "three"]);
+ * assert.deepEqual(again.map((d) => d.position.offset), [2, 3]);
  * await pubsub.close();
  * ```
  */
@@ -367,14 +369,27 @@ export class HistoryPubSub<M = unknown> {
    *
    * @example Resume in init, from a position the client sent
    * ```ts
-   * import { ok, type Connection } from "@websock/websock";
+   * import assert from "node:assert/strict";
+   * import { ok, push, type WebSock } from "@websock/websock";
    * import { type Delivery, HistoryPubSub, isPosition } from "@websock/websock/pubsub";
+   * import { TestConnection } from "@websock/websock/testing";
    *
    * const pubsub = new HistoryPubSub<string>();
-   * function init(since: unknown, connection: Connection<Delivery<string>>) {
-   *   pubsub.subscribe("news", connection, isPosition(since) ? { since } : {});
-   *   return ok(null);
-   * }
+   * const Reader = {
+   *   init(since: unknown, connection) {
+   *     pubsub.subscribe("news", connection, isPosition(since) ? { since } : {});
+   *     return ok(null);
+   *   },
+   *   handleIn: (_data, state) => ok(state),
+   *   handleInfo: (d, state) => push(d.type === "message" ? d.message : "gap", state),
+   * } satisfies WebSock<null, Delivery<string>>;
+   *
+   * const first = await pubsub.publish("news", "one");
+   * await pubsub.publish("news", "two");
+   * const conn = await TestConnection.start(Reader, { arg: first }); // the client had "one"
+   * await conn.settle();
+   * assert.deepEqual(conn.texts(), ["two"]);
+   * await pubsub.close();
    * ```
    */
   subscribe(
@@ -426,12 +441,14 @@ export class HistoryPubSub<M = unknown> {
    *
    * @example Leave a topic
    * ```ts
+   * import assert from "node:assert/strict";
    * import { type Delivery, HistoryPubSub } from "@websock/websock/pubsub";
    *
    * const pubsub = new HistoryPubSub<string>();
    * const inbox = { send: (_d: Delivery<string>) => true };
    * pubsub.subscribe("news", inbox);
-   * pubsub.unsubscribe("news", inbox); // true
+   * assert.equal(pubsub.unsubscribe("news", inbox), true);
+   * assert.equal(pubsub.unsubscribe("news", inbox), false);
    * ```
    */
   unsubscribe(topic: string, subscriber: Subscriber<Delivery<M>>): boolean {
@@ -447,12 +464,13 @@ export class HistoryPubSub<M = unknown> {
    *
    * @example In terminate
    * ```ts
+   * import assert from "node:assert/strict";
    * import { type Delivery, HistoryPubSub } from "@websock/websock/pubsub";
    *
    * const pubsub = new HistoryPubSub<string>();
    * const inbox = { send: (_d: Delivery<string>) => true };
    * pubsub.subscribe("a", inbox);
-   * pubsub.unsubscribeAll(inbox); // 1
+   * assert.equal(pubsub.unsubscribeAll(inbox), 1);
    * ```
    */
   unsubscribeAll(subscriber: Subscriber<Delivery<M>>): number {
@@ -472,10 +490,13 @@ export class HistoryPubSub<M = unknown> {
    *
    * @example Publish and learn the position
    * ```ts
+   * import assert from "node:assert/strict";
    * import { HistoryPubSub } from "@websock/websock/pubsub";
    *
    * const pubsub = new HistoryPubSub<{ price: number }>();
-   * const position = await pubsub.publish("ticker", { price: 42 }); // offset 1
+   * const position = await pubsub.publish("ticker", { price: 42 });
+   * assert.equal(position.offset, 1); // the first of its topic, in this epoch
+   * assert.equal((await pubsub.publish("ticker", { price: 43 })).offset, 2);
    * await pubsub.close();
    * ```
    */
@@ -507,9 +528,14 @@ export class HistoryPubSub<M = unknown> {
    *
    * @example Count
    * ```ts
+   * import assert from "node:assert/strict";
    * import { HistoryPubSub } from "@websock/websock/pubsub";
    *
-   * new HistoryPubSub().subscribers("news"); // 0
+   * const pubsub = new HistoryPubSub<string>();
+   * assert.equal(pubsub.subscribers("news"), 0);
+   * pubsub.subscribe("news", { send: () => true });
+   * assert.equal(pubsub.subscribers("news"), 1);
+   * await pubsub.close();
    * ```
    */
   subscribers(topic: string): number {
@@ -523,9 +549,14 @@ export class HistoryPubSub<M = unknown> {
    *
    * @example List topics
    * ```ts
+   * import assert from "node:assert/strict";
    * import { HistoryPubSub } from "@websock/websock/pubsub";
    *
-   * new HistoryPubSub().topics(); // []
+   * const pubsub = new HistoryPubSub<string>();
+   * assert.deepEqual(pubsub.topics(), []);
+   * pubsub.subscribe("news", { send: () => true });
+   * assert.deepEqual(pubsub.topics(), ["news"]);
+   * await pubsub.close();
    * ```
    */
   topics(): string[] {
@@ -540,9 +571,12 @@ export class HistoryPubSub<M = unknown> {
    *
    * @example Close
    * ```ts
+   * import assert from "node:assert/strict";
    * import { HistoryPubSub } from "@websock/websock/pubsub";
    *
-   * await new HistoryPubSub().close();
+   * const pubsub = new HistoryPubSub();
+   * await pubsub.close();
+   * assert.throws(() => pubsub.publish("news", "late"), TypeError);
    * ```
    */
   async close(): Promise<void> {

@@ -81,12 +81,15 @@ export interface HistoryPage {
  *
  * @example An in-process history, driven by hand
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemoryHistory } from "@websock/websock/pubsub";
  *
  * const history = new MemoryHistory({ maxLength: 100 });
  * history.start(() => {});
- * const first = history.publish("news", "hello"); // { epoch: "…", offset: 1 }
- * history.read("news", { epoch: first.epoch, offset: 0 }, 10).entries.length; // 1
+ * const first = history.publish("news", "hello");
+ * assert.equal(first.offset, 1); // and a random epoch
+ * const page = history.read("news", { epoch: first.epoch, offset: 0 }, 10);
+ * assert.deepEqual(page.entries.map((entry) => entry.message), ["hello"]);
  * ```
  */
 export interface HistoryBackend {
@@ -137,10 +140,12 @@ export interface HistoryBackend {
  *
  * @example Check a client's position
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isPosition } from "@websock/websock/pubsub";
  *
- * isPosition({ epoch: "k3x9", offset: 12 }); // true
- * isPosition({ epoch: "k3x9", offset: -1 }); // false
+ * assert.equal(isPosition({ epoch: "k3x9", offset: 12 }), true);
+ * assert.equal(isPosition({ epoch: "k3x9", offset: -1 }), false);
+ * assert.equal(isPosition(JSON.parse('{"epoch":"k3x9","offset":"12"}')), false); // a string
  * ```
  */
 export function isPosition(value: unknown): value is Position {

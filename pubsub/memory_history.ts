@@ -110,11 +110,20 @@ function checkLimit(name: string, value: unknown, min: number): number {
  *
  * @example Keep 100 messages per topic for a minute
  * ```ts
+ * import assert from "node:assert/strict";
  * import { HistoryPubSub, MemoryHistory } from "@websock/websock/pubsub";
  *
- * const pubsub = new HistoryPubSub({
+ * const pubsub = new HistoryPubSub<number>({
  *   backend: new MemoryHistory({ maxLength: 100, maxAge: 60_000 }),
  * });
+ * for (let i = 1; i <= 150; i++) await pubsub.publish("counts", i);
+ *
+ * // A subscriber from the start of the epoch: a gap notice (50 trimmed), then the last 100.
+ * const seen: unknown[] = [];
+ * const start = { epoch: (await pubsub.publish("counts", 151)).epoch, offset: 0 };
+ * await pubsub.subscribe("counts", { send: (d) => seen.push(d) > 0 }, { since: start });
+ * assert.equal(seen.length, 1 + 100);
+ * assert.equal((seen[0] as { type: string }).type, "gap");
  * await pubsub.close();
  * ```
  */

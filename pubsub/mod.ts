@@ -23,8 +23,10 @@
  *
  * @example A chat room
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ok, push, type Connection, type WebSock } from "@websock/websock";
  * import { PubSub } from "@websock/websock/pubsub";
+ * import { TestConnection } from "@websock/websock/testing";
  *
  * type Said = { from: string; text: string };
  * const room = new PubSub<Said>();
@@ -43,6 +45,13 @@
  *     room.unsubscribe("lobby", state.connection); // optional: frees the slot at once
  *   },
  * } satisfies WebSock<{ name: string; connection: Connection<Said> }, Said, string>;
+ *
+ * const ann = await TestConnection.start(Chat, { arg: "ann" });
+ * const bob = await TestConnection.start(Chat, { arg: "bob" });
+ * await ann.receive("hi");
+ * await bob.receive("hello");
+ * assert.deepEqual(bob.texts(), ["ann: hi", "bob: hello"]);
+ * assert.deepEqual(ann.texts(), bob.texts());
  * ```
  *
  * @module

@@ -50,6 +50,7 @@ export interface Subscriber<M> {
  *
  * @example A backend that only logs
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type Backend, PubSub } from "@websock/websock/pubsub";
  *
  * const log: string[] = [];
@@ -61,7 +62,12 @@ export interface Subscriber<M> {
  *   close() {},
  * };
  * const pubsub = new PubSub({ backend: logging });
+ * const inbox = { send: () => true };
+ * await pubsub.subscribe("news", inbox); // the first subscriber of "news" on this node
+ * pubsub.publish("news", "hello");
+ * pubsub.unsubscribe("news", inbox); // the last one
  * await pubsub.close();
+ * assert.deepEqual(log, ["+news", ">news", "-news"]);
  * ```
  */
 export interface Backend {
@@ -150,6 +156,7 @@ const SWEEP_MIN = 64;
  *
  * @example Two subscribers, one publish
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PubSub } from "@websock/websock/pubsub";
  *
  * const pubsub = new PubSub<string>();
@@ -158,8 +165,8 @@ const SWEEP_MIN = 64;
  * const b = { send: (m: string) => seen.push(`b:${m}`) > 0 };
  * pubsub.subscribe("news", a);
  * pubsub.subscribe("news", b);
- * pubsub.publish("news", "hello"); // { delivered: 2, dropped: 0 }
- * // seen: ["a:hello", "b:hello"]
+ * assert.deepEqual(pubsub.publish("news", "hello"), { delivered: 2, dropped: 0 });
+ * assert.deepEqual(seen, ["a:hello", "b:hello"]);
  * await pubsub.close();
  * ```
  */
@@ -361,27 +368,48 @@ export class PubSub<M = unknown> {
    *
    * @example Subscribe in init
    * ```ts
-   * import { ok, type Connection } from "@websock/websock";
+   * import assert from "node:assert/strict";
+   * import { ok, push, type WebSock } from "@websock/websock";
    * import { PubSub } from "@websock/websock/pubsub";
+   * import { TestConnection } from "@websock/websock/testing";
    *
    * const pubsub = new PubSub<string>();
-   * async function init(_arg: undefined, connection: Connection<string>) {
-   *   await pubsub.subscribe("news", connection); // remote publishes reach it from here on
-   *   return ok(null);
-   * }
+   * const Reader = {
+   *   async init(_arg: undefined, connection) {
+   *     await pubsub.subscribe("news", connection); // remote publishes reach it from here on
+   *     return ok(null);
+   *   },
+   *   handleIn: (_data, state) => ok(state),
+   *   handleInfo: (news, state) => push(`news: ${news}`, state),
+   * } satisfies WebSock<null, string>;
+   *
+   * const conn = await TestConnection.start(Reader, { arg: undefined });
+   * pubsub.publish("news", "hello");
+   * await conn.settle(); // the handler is idle again
+   * assert.deepEqual(conn.texts(), ["news: hello"]);
    * ```
    *
    * @example The fastlane: frames encoded once per publish, no handleInfo
    * ```ts
-   * import { ok, type Connection } from "@websock/websock";
+   * import assert from "node:assert/strict";
+   * import { ok, type WebSock } from "@websock/websock";
    * import { PubSub } from "@websock/websock/pubsub";
+   * import { TestConnection } from "@websock/websock/testing";
    *
    * const prices = new PubSub<{ symbol: string; price: number }>();
-   * function init(_arg: undefined, connection: Connection<never>) {
-   *   prices.subscribe("ticker", connection, { encode: JSON.stringify });
-   *   return ok(null);
-   * }
-   * prices.publish("ticker", { symbol: "ACME", price: 42 }); // one JSON.stringify for all
+   * const Ticker = {
+   *   init(_arg: undefined, connection) {
+   *     prices.subscribe("ticker", connection, { encode: JSON.stringify });
+   *     return ok(null);
+   *   },
+   *   handleIn: (_data, state) => ok(state),
+   * } satisfies WebSock<null>;
+   *
+   * const a = await TestConnection.start(Ticker, { arg: undefined });
+   * const b = await TestConnection.start(Ticker, { arg: undefined });
+   * prices.publish("ticker", { symbol: "ACME", price: 42 }); // one JSON.stringify for both
+   * assert.deepEqual(a.texts(), ['{"symbol":"ACME","price":42}']);
+   * assert.deepEqual(b.texts(), a.texts());
    * ```
    */
   subscribe(
@@ -425,12 +453,13 @@ export class PubSub<M = unknown> {
    *
    * @example Leave a topic
    * ```ts
+   * import assert from "node:assert/strict";
    * import { PubSub } from "@websock/websock/pubsub";
    *
    * const pubsub = new PubSub<string>();
    * const inbox = { send: (_m: string) => true };
    * pubsub.subscribe("news", inbox);
-   * pubsub.unsubscribe("news", inbox); // true
+   * assert.equal(pubsub.unsubscribe("news", inbox), true);
    * ```
    */
   unsubscribe(topic: string, subscriber: Subscriber<M>): boolean {
@@ -446,13 +475,15 @@ export class PubSub<M = unknown> {
    *
    * @example In terminate
    * ```ts
+   * import assert from "node:assert/strict";
    * import { PubSub } from "@websock/websock/pubsub";
    *
    * const pubsub = new PubSub<string>();
    * const inbox = { send: (_m: string) => true };
    * pubsub.subscribe("a", inbox);
    * pubsub.subscribe("b", inbox);
-   * pubsub.unsubscribeAll(inbox); // 2
+   * assert.equal(pubsub.unsubscribeAll(inbox), 2);
+   * assert.deepEqual(pubsub.topics(), []);
    * ```
    */
   unsubscribeAll(subscriber: Subscriber<M>): number {
@@ -476,10 +507,12 @@ export class PubSub<M = unknown> {
    *
    * @example Publish
    * ```ts
+   * import assert from "node:assert/strict";
    * import { PubSub } from "@websock/websock/pubsub";
    *
    * const pubsub = new PubSub<{ price: number }>();
-   * pubsub.publish("ticker", { price: 42 }); // { delivered: 0, dropped: 0 }: nobody listens
+   * // Nobody listens: nothing delivered, nothing dropped.
+   * assert.deepEqual(pubsub.publish("ticker", { price: 42 }), { delivered: 0, dropped: 0 });
    * pubsub.publish("ticker", { price: 43 }, { local: true }); // this node's subscribers only
    * ```
    */
@@ -503,9 +536,12 @@ export class PubSub<M = unknown> {
    *
    * @example Count
    * ```ts
+   * import assert from "node:assert/strict";
    * import { PubSub } from "@websock/websock/pubsub";
    *
-   * new PubSub().subscribers("news"); // 0
+   * const pubsub = new PubSub<string>();
+   * pubsub.subscribe("news", { send: () => true });
+   * assert.equal(pubsub.subscribers("news"), 1);
    * ```
    */
   subscribers(topic: string): number {
@@ -519,9 +555,12 @@ export class PubSub<M = unknown> {
    *
    * @example List topics
    * ```ts
+   * import assert from "node:assert/strict";
    * import { PubSub } from "@websock/websock/pubsub";
    *
-   * new PubSub().topics(); // []
+   * const pubsub = new PubSub<string>();
+   * pubsub.subscribe("news", { send: () => true });
+   * assert.deepEqual(pubsub.topics(), ["news"]);
    * ```
    */
   topics(): string[] {
@@ -538,8 +577,11 @@ export class PubSub<M = unknown> {
    * ```ts
    * import { PubSub } from "@websock/websock/pubsub";
    *
+   * import assert from "node:assert/strict";
+   *
    * const pubsub = new PubSub();
    * await pubsub.close();
+   * assert.throws(() => pubsub.publish("news", "late"), TypeError);
    * ```
    */
   async close(): Promise<void> {

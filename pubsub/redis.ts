@@ -10,6 +10,26 @@
  * starts, once when it ends with the publishes dropped meanwhile, per topic. The clients
  * reconnect with backoff and subscribe again; nothing crashes.
  *
+ * With the `cluster` option it runs on a Redis Cluster (Redis 7): topics go through sharded
+ * pub/sub (`SSUBSCRIBE`/`SPUBLISH`), so a topic's messages stay on the shard that owns its
+ * channel's slot instead of being broadcast over the whole cluster bus; the channel name is
+ * the prefix and the topic, so a `{tag}` in a topic picks its slot as with keys. When a master
+ * fails, its replica takes over: publishes to that shard fail (and are counted as dropped)
+ * until the client has the new slot map, then resume; the subscriptions move to the new
+ * master. The outage is reported as `down` then `up` like a lost single Redis; publishes to
+ * the shards still up go through meanwhile.
+ *
+ * @example On a Redis Cluster
+ * ```ts ignore
+ * import { PubSub } from "@websock/websock/pubsub";
+ * import { RedisBackend } from "@websock/websock/pubsub-redis";
+ *
+ * const backend = new RedisBackend({
+ *   cluster: ["redis://10.0.0.1:7000", "redis://10.0.0.2:7000", "redis://10.0.0.3:7000"],
+ * });
+ * const pubsub = new PubSub({ backend });
+ * ```
+ *
  * @example Share topics between processes
  * ```ts ignore
  * import { PubSub } from "@websock/websock/pubsub";
@@ -21,9 +41,10 @@
  * @module
  */
 
-import { Redis } from "npm:ioredis@^5.4.1";
+import { type Cluster, Redis } from "npm:ioredis@^5.4.1";
 import type { Backend } from "./pubsub.ts";
 import { checkRedisOptions, closeClient, DISCONNECT_TIMEOUT, redact } from "./_redis_client.ts";
+import { checkClusterOption, closeCluster, openCluster, probeCluster } from "./_redis_cluster.ts";
 
 export type { Backend } from "./pubsub.ts";
 
@@ -46,6 +67,14 @@ export interface RedisBackendOptions {
    * @default {2000}
    */
   maxRetryDelay?: number;
+  /**
+   * The startup nodes of a Redis Cluster (`redis://[user:password@]host:port` each; one is
+   * enough, more survive one being down; the user and password of the first are used). With
+   * it, `url` is not used and topics go through sharded pub/sub (`SSUBSCRIBE`/`SPUBLISH`,
+   * Redis 7).
+   * @default {undefined}
+   */
+  cluster?: readonly string[];
 }
 
 /** What happened, in a {@linkcode RedisBackendError}. */
@@ -61,15 +90,25 @@ export type RedisBackendEvent = "down" | "up" | "error";
  *
  * @example Count what an outage cost
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RedisBackendError } from "@websock/websock/pubsub-redis";
  *
  * // The PubSub's onError: new PubSub({ backend: new RedisBackend(...), onError })
+ * const lost: Record<string, number> = {};
  * function onError(error: unknown): void {
  *   if (error instanceof RedisBackendError && error.event === "up") {
- *     console.warn(error.message, error.dropped); // ...; { room: 24 }
+ *     for (const [topic, n] of Object.entries(error.dropped ?? {})) lost[topic] = n;
  *   } else console.error(error);
  * }
- * onError(new RedisBackendError("up", "redis://127.0.0.1:6379", "connection back", {}));
+ * const report = new RedisBackendError(
+ *   "up",
+ *   "redis://127.0.0.1:6379",
+ *   "connection back after 1.2 s; 24 publishes dropped meanwhile (room: 24)",
+ *   { dropped: { room: 24 } },
+ * );
+ * onError(report);
+ * assert.deepEqual(lost, { room: 24 });
+ * assert.match(report.message, /^Redis pub\/sub backend redis:\/\/127\.0\.0\.1:6379: connection back/);
  * ```
  */
 export class RedisBackendError extends Error {
@@ -104,12 +143,19 @@ export class RedisBackendError extends Error {
 
 const messageOf = (error: unknown) => error instanceof Error ? error.message : String(error);
 
+// Redis refused this one command (a reply error that is not about the cluster's state).
+const isCommandError = (error: unknown) =>
+  (error as Error)?.name === "ReplyError" &&
+  !/^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN|LOADING|MASTERDOWN|READONLY)\b/.test(messageOf(error));
+
 /**
  * A {@linkcode Backend} over Redis pub/sub. Uses two connections (Redis wants one of them
- * for subscriptions only), opened when the `PubSub` starts it.
+ * for subscriptions only), opened when the `PubSub` starts it; on a cluster (the `cluster`
+ * option), two per master (one for `SPUBLISH`, one for `SSUBSCRIBE`).
  *
  * @example Two processes, one room
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PubSub } from "@websock/websock/pubsub";
  * import { RedisBackend } from "@websock/websock/pubsub-redis";
  *
@@ -119,7 +165,8 @@ const messageOf = (error: unknown) => error instanceof Error ? error.message : S
  *     backend: new RedisBackend({ url }),
  *     onError: (error) => console.warn("pub/sub:", error),
  *   });
- *   pubsub.publish("lobby", "hello"); // reaches the "lobby" subscribers of every process
+ *   // Local subscribers now (none here), every other process's "lobby" through Redis.
+ *   assert.deepEqual(pubsub.publish("lobby", "hello"), { delivered: 0, dropped: 0 });
  *   await pubsub.close();
  * }
  * ```
@@ -132,6 +179,14 @@ export class RedisBackend implements Backend {
   readonly #where: string;
   #pub: Redis | undefined;
   #sub: Redis | undefined;
+  readonly #seeds: readonly string[] | undefined;
+  #cluster: Cluster | undefined;
+  // Cluster: the channels subscribed (to subscribe again after a failover), the probe's timer.
+  readonly #channels = new Set<string>();
+  #probe: ReturnType<typeof setTimeout> | undefined;
+  // Cluster: the publishes in flight, by sequence number (a Set keeps the oldest first).
+  #sent = 0;
+  readonly #inflight = new Set<number>();
   #onError: (error: unknown) => void = () => {};
   // The outage in progress: since when, and the publishes dropped so far, per topic.
   #outage: { since: number; dropped: Map<string, number> } | undefined;
@@ -140,13 +195,18 @@ export class RedisBackend implements Backend {
   /**
    * Make the backend; it connects when the `PubSub` starts it.
    *
-   * @param options The server URL, the channel prefix and the reconnection backoff.
+   * @param options The server URL (or the cluster's nodes), the channel prefix and the
+   *   reconnection backoff.
    */
   constructor(options: RedisBackendOptions = {}) {
     const { url = "redis://127.0.0.1:6379", prefix = "websock:", maxRetryDelay = 2000 } = options;
     checkRedisOptions(url, prefix, maxRetryDelay);
+    if (options.cluster !== undefined) {
+      checkClusterOption(options.cluster);
+      this.#seeds = [...options.cluster];
+    }
     this.#url = url;
-    this.#where = redact(url);
+    this.#where = this.#seeds ? this.#seeds.map(redact).join(",") : redact(url);
     this.#prefix = prefix;
     this.#maxRetryDelay = maxRetryDelay;
   }
@@ -163,6 +223,7 @@ export class RedisBackend implements Backend {
     onError: (error: unknown) => void,
   ): Promise<void> {
     this.#onError = onError;
+    if (this.#seeds) return this.#startCluster(this.#seeds, deliver);
     const make = (role: "publish" | "subscribe") => {
       const client = new Redis(this.#url, {
         lazyConnect: true,
@@ -183,8 +244,15 @@ export class RedisBackend implements Backend {
     };
     this.#pub = make("publish");
     this.#sub = make("subscribe");
+    this.#sub.on("message", this.#receiver(deliver));
+    const connect = (client: Redis) => client.connect().catch((error) => this.#down(error));
+    await Promise.all([connect(this.#pub), connect(this.#sub)]);
+  }
+
+  // What the subscriber connection(s) do with a message: decode, skip this node's own.
+  #receiver(deliver: (topic: string, message: unknown) => void) {
     const prefix = this.#prefix;
-    this.#sub.on("message", (channel: string, raw: string) => {
+    return (channel: string, raw: string) => {
       if (!channel.startsWith(prefix)) return;
       let node: unknown, message: unknown;
       try {
@@ -194,9 +262,42 @@ export class RedisBackend implements Backend {
         return;
       }
       if (node !== this.#node) deliver(channel.slice(prefix.length), message);
-    });
-    const connect = (client: Redis) => client.connect().catch((error) => this.#down(error));
-    await Promise.all([connect(this.#pub), connect(this.#sub)]);
+    };
+  }
+
+  // Cluster mode: one ioredis Cluster (commands and sharded subscribers). Any node or
+  // subscriber error starts an outage; the probe ends it.
+  async #startCluster(
+    seeds: readonly string[],
+    deliver: (topic: string, message: unknown) => void,
+  ): Promise<void> {
+    const cluster = this.#cluster = openCluster(seeds, this.#maxRetryDelay);
+    cluster.on("error", (error: unknown) => this.#down(error));
+    cluster.on("node error", (error: unknown) => this.#down(error));
+    cluster.on("smessage", this.#receiver(deliver));
+    await cluster.connect().catch((error) => this.#down(error));
+  }
+
+  // Cluster mode, during an outage: check the cluster every so often until it serves again.
+  #scheduleProbe(): void {
+    if (this.#probe !== undefined || this.#closing || this.#cluster === undefined) return;
+    const every = Math.min(Math.max(this.#maxRetryDelay, 100), 1000);
+    this.#probe = setTimeout(async () => {
+      const cluster = this.#cluster;
+      if (cluster === undefined || this.#closing) return;
+      const before = this.#sent;
+      let healthy = await probeCluster(cluster, this.#channels, 2000).then(
+        () => true,
+        () => false,
+      );
+      // Over only once the publishes sent before the probe have succeeded or been counted.
+      const oldest = this.#inflight.values().next().value;
+      if (oldest !== undefined && oldest <= before) healthy = false;
+      this.#probe = undefined;
+      if (this.#closing) return;
+      if (healthy) this.#up();
+      else this.#scheduleProbe();
+    }, every);
   }
 
   #report(event: RedisBackendEvent, what: string, cause?: unknown): void {
@@ -207,6 +308,7 @@ export class RedisBackend implements Backend {
   #down(cause: unknown): void {
     if (this.#outage !== undefined || this.#closing) return;
     this.#outage = { since: Date.now(), dropped: new Map() };
+    this.#scheduleProbe();
     this.#report(
       "down",
       `connection lost (${messageOf(cause)}); publishes are dropped until it is back`,
@@ -217,7 +319,9 @@ export class RedisBackend implements Backend {
   // A client is ready: once both are, the outage is over; say what it cost.
   #up(): void {
     const outage = this.#outage;
-    if (outage === undefined || this.#pub?.status !== "ready" || this.#sub?.status !== "ready") {
+    if (outage === undefined) return;
+    // Cluster mode: only the probe calls this, once the cluster serves again.
+    if (!this.#cluster && (this.#pub?.status !== "ready" || this.#sub?.status !== "ready")) {
       return;
     }
     this.#outage = undefined;
@@ -248,11 +352,24 @@ export class RedisBackend implements Backend {
    */
   async subscribe(topic: string): Promise<void> {
     try {
+      if (this.#cluster) return await this.#subscribeSharded(this.#cluster, topic);
       await this.#sub?.subscribe(this.#prefix + topic);
     } catch (error) {
       if (!this.#closing) {
         this.#report("error", `subscribe to ${topic} failed: ${messageOf(error)}`, error);
       }
+    }
+  }
+
+  async #subscribeSharded(cluster: Cluster, topic: string): Promise<void> {
+    const channel = this.#prefix + topic;
+    this.#channels.add(channel);
+    try {
+      await cluster.ssubscribe(channel);
+    } catch (error) {
+      // A lost shard: the probe subscribes again once the cluster serves.
+      if (!isCommandError(error)) return this.#down(error);
+      throw error;
     }
   }
 
@@ -264,6 +381,11 @@ export class RedisBackend implements Backend {
   async unsubscribe(topic: string): Promise<void> {
     if (this.#closing) return;
     try {
+      if (this.#cluster) {
+        this.#channels.delete(this.#prefix + topic);
+        await this.#cluster.sunsubscribe(this.#prefix + topic);
+        return;
+      }
       await this.#sub?.unsubscribe(this.#prefix + topic);
     } catch (error) {
       this.#report("error", `unsubscribe from ${topic} failed: ${messageOf(error)}`, error);
@@ -277,6 +399,7 @@ export class RedisBackend implements Backend {
    * @param message The message (JSON-serializable).
    */
   async publish(topic: string, message: unknown): Promise<void> {
+    if (this.#cluster) return await this.#publishSharded(this.#cluster, topic, message);
     const pub = this.#pub;
     if (!pub) throw new TypeError(`Cannot publish to ${topic}: backend not started`);
     const raw = JSON.stringify([this.#node, message]);
@@ -296,9 +419,36 @@ export class RedisBackend implements Backend {
     }
   }
 
+  // Cluster mode: `SPUBLISH`, tried even during an outage (the other shards may be up); one
+  // that fails for the connection (a lost master, a failover in progress) is counted.
+  async #publishSharded(cluster: Cluster, topic: string, message: unknown): Promise<void> {
+    const raw = JSON.stringify([this.#node, message]);
+    const seq = ++this.#sent;
+    this.#inflight.add(seq);
+    try {
+      await cluster.spublish(this.#prefix + topic, raw);
+    } catch (error) {
+      if (this.#closing) return;
+      if (isCommandError(error)) {
+        this.#report("error", `publish to ${topic} failed: ${messageOf(error)}`, error);
+        return;
+      }
+      this.#down(error);
+      this.#drop(topic);
+    } finally {
+      this.#inflight.delete(seq);
+    }
+  }
+
   /** Close both connections. */
   async close(): Promise<void> {
     this.#closing = true;
+    clearTimeout(this.#probe);
+    if (this.#cluster) {
+      await closeCluster(this.#cluster);
+      this.#cluster = undefined;
+      return;
+    }
     // Not waiting for "end" on a client that is reconnecting: it never comes (Redis down).
     await Promise.all([this.#pub, this.#sub].map((client) => client && closeClient(client)));
     this.#pub = this.#sub = undefined;

@@ -241,6 +241,7 @@ function byKey(map: Map<number, number>): Record<string, number> {
  *
  * @example Serve `/metrics` beside the WebSocket
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ok, push, type WebSock } from "@websock/websock";
  * import { websockHandler } from "@websock/websock/deno";
  * import { Metrics } from "@websock/websock/telemetry";
@@ -259,7 +260,8 @@ function byKey(map: Map<number, number>): Record<string, number> {
  *       : new Response("Not found", { status: 404 }),
  * });
  * // Deno.serve(handler);
- * metrics.snapshot().connections.active; // 0
+ * assert.equal(metrics.snapshot().connections.active, 0);
+ * assert.equal((await handler(new Request("http://localhost/metrics"))).status, 200);
  * ```
  */
 export class Metrics implements Telemetry {

@@ -23,12 +23,13 @@
  *
  * @example Read the counters
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Metrics } from "@websock/websock/telemetry";
  *
  * const metrics = new Metrics();
  * metrics.onUpgradeRefused({ status: 403, reason: "Origin not allowed" });
- * metrics.snapshot().upgradesRefused; // { "403": 1 }
- * metrics.prometheus(); // '# HELP websock_connections_active Open WebSocket connections.\n...'
+ * assert.deepEqual(metrics.snapshot().upgradesRefused, { "403": 1 });
+ * assert.match(metrics.prometheus(), /^websock_upgrades_refused_total\{status="403"\} 1$/m);
  * ```
  *
  * @module

@@ -182,19 +182,24 @@ const NO_ERROR = Symbol("none");
  *
  * @example On the global meter (Deno's under `OTEL_DENO=true`), with a span per connection
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ok, push, type WebSock } from "@websock/websock";
- * import { websockHandler } from "@websock/websock/deno";
  * import { OtelTelemetry } from "@websock/websock/otel";
+ * import { TestConnection } from "@websock/websock/testing";
  *
  * const Echo = {
  *   init: () => ok(null),
  *   handleIn: (data, state) => push(data, state),
  * } satisfies WebSock<null>;
  *
+ * // As the telemetry option of any adapter: websockHandler(Echo, { telemetry }).
  * const telemetry = new OtelTelemetry({ spans: true });
- * const handler = websockHandler(Echo, { telemetry });
- * // Deno.serve(handler);
- * telemetry.prometheus(); // it is a Metrics too
+ * const conn = await TestConnection.start(Echo, { telemetry });
+ * await conn.receive("hi");
+ * await conn.close(1000, "");
+ * // It is a Metrics too: the same counts, read here.
+ * assert.deepEqual(telemetry.snapshot().connections.closed.remote, 1);
+ * assert.deepEqual(telemetry.snapshot().sent.text, { messages: 1, bytes: 2 });
  * telemetry.close();
  * ```
  */
@@ -391,6 +396,7 @@ function exception(error: unknown): Error | string {
  *
  * @example On the global meter
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ok, push, type WebSock } from "@websock/websock";
  * import { websockHandler } from "@websock/websock/deno";
  * import { otelTelemetry } from "@websock/websock/otel";
@@ -400,8 +406,11 @@ function exception(error: unknown): Error | string {
  *   handleIn: (data, state) => push(data, state),
  * } satisfies WebSock<null>;
  *
- * const handler = websockHandler(Echo, { telemetry: otelTelemetry() });
+ * const telemetry = otelTelemetry();
+ * const handler = websockHandler(Echo, { telemetry });
  * // Deno.serve(handler);
+ * assert.equal(telemetry.snapshot().connections.opened, 0);
+ * telemetry.close();
  * ```
  *
  * @example With an SDK's MeterProvider

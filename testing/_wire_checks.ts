@@ -24,6 +24,7 @@ export interface WireCheck {
   readonly options?: {
     readonly maxBufferedBytes?: number;
     readonly maxMessageBytes?: number;
+    readonly maxQueuedEvents?: number;
     readonly perMessageDeflate?: boolean;
   };
   run(ctx: WireContext): Promise<void>;
@@ -148,6 +149,124 @@ export const SLOW_PEER_CHECKS: WireCheck[] = [
         bytes += frame.payload.byteLength;
       }
       check(bytes < 64 * 1024 * 1024, `${bytes} bytes were sent before the close`);
+    },
+  },
+];
+
+// Write `frame` `count` times in 64 KiB writes, as fast as the server takes them; stops
+// quietly when the server ends the connection (a flooder does not care).
+async function flood(raw: Raw, frame: Uint8Array, count: number): Promise<void> {
+  const perChunk = Math.max(1, Math.floor(65536 / frame.byteLength));
+  const chunk = new Uint8Array(frame.byteLength * perChunk);
+  for (let i = 0; i < perChunk; i++) chunk.set(frame, i * frame.byteLength);
+  try {
+    for (let sent = 0; sent < count; sent += perChunk) {
+      const part = chunk.subarray(0, Math.min(perChunk, count - sent) * frame.byteLength);
+      for (let offset = 0; offset < part.byteLength;) {
+        offset += await raw.conn.write(part.subarray(offset));
+      }
+    }
+  } catch {
+    // reset or closed by the server
+  }
+}
+
+// Flood while the server decides to close; its close frame must still reach the peer (not a
+// reset, an end of the connection or silence).
+async function closeUnderFlood(ctx: WireContext, raw: Raw, frame: Uint8Array): Promise<number> {
+  const writing = flood(raw, frame, FLOOD);
+  try {
+    const code = await closeCode(ctx, raw);
+    check(code !== null, "no close frame: the connection was reset or ended without one");
+    return code;
+  } finally {
+    raw.close();
+    await writing;
+  }
+}
+
+// A flood of 50,000 messages (about 550 KB), as the attack suite sent.
+const FLOOD = 50_000;
+
+// (3) A close decided while the peer floods reaches the peer: the server must not drop TCP
+// with the flood unread before its close frame is out (Deno did: the peer saw a reset).
+export const FLOOD_CLOSE_CHECKS: WireCheck[] = [
+  {
+    name: "flood: a handleIn that throws under a 50,000-message flood still closes with 1011",
+    async run(ctx) {
+      using raw = await Raw.connect(ctx.server.port);
+      await rawOpen(raw);
+      const id = await rawId(ctx, raw);
+      same(await closeUnderFlood(ctx, raw, encodeFrame(1, "throw")), 1011, "close code");
+      const [report] = await ctx.reports(id);
+      same(report.reason.type, "error", "terminate reason");
+    },
+  },
+  {
+    name: "flood: a handleIn that never settles under a 50,000-message flood closes with 1013",
+    options: { maxQueuedEvents: 64 },
+    async run(ctx) {
+      using raw = await Raw.connect(ctx.server.port);
+      await rawOpen(raw);
+      await raw.frame(1, "hang");
+      same(await closeUnderFlood(ctx, raw, encodeFrame(1, "flooding")), 1013, "close code");
+    },
+  },
+];
+
+// One text message as `count` frames of `bytes` each (the first a text frame, then
+// continuations, the last with FIN), masked, in one buffer.
+function fragmented(count: number, bytes: number): Uint8Array {
+  const payload = new Uint8Array(bytes).fill(0x61); // "a"
+  const first = encodeFrame(1, payload, { fin: false });
+  const middle = encodeFrame(0, payload, { fin: false });
+  const out = new Uint8Array(first.byteLength * count);
+  out.set(first);
+  for (let i = 1; i < count - 1; i++) out.set(middle, i * middle.byteLength);
+  out.set(encodeFrame(0, payload), (count - 1) * middle.byteLength);
+  return out;
+}
+
+async function writeAll(raw: Raw, data: Uint8Array): Promise<void> {
+  for (let offset = 0; offset < data.byteLength;) {
+    offset += await raw.conn.write(data.subarray(offset));
+  }
+}
+
+// (4) Fragmentation is not a limit of its own: a message is judged by its size
+// (`maxMessageBytes`, 1009), however many frames it came in (ws's default limit of 16,384
+// fragments closed these with 1008).
+export const FRAGMENT_CHECKS: WireCheck[] = [
+  {
+    name: "fragments: a message of 100,000 frames of 8 B (under maxMessageBytes) is echoed whole",
+    async run(ctx) {
+      using raw = await Raw.connect(ctx.server.port);
+      await rawOpen(raw);
+      const writing = writeAll(raw, fragmented(100_000, 8));
+      const echo = await raw.readFrame(ctx.waitMs);
+      await writing;
+      check(echo !== null && echo.opcode === 1, "a text frame back");
+      same(echo.payload.byteLength, 800_000, "bytes of the echo");
+      check(echo.payload.every((byte) => byte === 0x61), "the echo is the message");
+      await raw.frame(8, closePayload(1000));
+      same(await closeCode(ctx, raw), 1000, "the server's answer to the peer's close");
+    },
+  },
+  {
+    name: "fragments: a message of 100,000 frames of 11 B (over maxMessageBytes) closes with 1009",
+    async run(ctx) {
+      using raw = await Raw.connect(ctx.server.port);
+      await rawOpen(raw);
+      const id = await rawId(ctx, raw);
+      const writing = writeAll(raw, fragmented(100_000, 11)).catch(() => {});
+      try {
+        same(await closeCode(ctx, raw), 1009, "close code");
+      } finally {
+        raw.close();
+        await writing;
+      }
+      const [report] = await ctx.reports(id);
+      same(report.reason.type, "error", "terminate reason");
     },
   },
 ];

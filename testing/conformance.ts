@@ -9,6 +9,16 @@
  * process or another runtime's) that serves `ConformanceHandler` from
  * `@websock/websock/conformance-handler` with the given options on 127.0.0.1, port 0, and
  * calls {@linkcode conformance} with it at the top level of a test file (see its example).
+ * {@linkcode CONFORMANCE_CHECKS} names every check, for a report or for `only`.
+ *
+ * @example What the suite checks
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CONFORMANCE_CHECKS } from "@websock/websock/conformance";
+ *
+ * assert.ok(CONFORMANCE_CHECKS.includes("async callbacks never overlap and messages keep their order"));
+ * assert.ok(CONFORMANCE_CHECKS.some((name) => name.startsWith("maxMessageBytes")));
+ * ```
  *
  * @module
  */
@@ -18,6 +28,8 @@ import { check, Client, fail, same } from "./_client.ts";
 import { KEEPALIVE_CHECKS } from "./_keepalive_checks.ts";
 import {
   COMPRESSION_CHECKS,
+  FLOOD_CLOSE_CHECKS,
+  FRAGMENT_CHECKS,
   NO_COMPRESSION_CHECKS,
   PROTOCOL_ERROR_CHECKS,
   SLOW_PEER_CHECKS,
@@ -323,6 +335,14 @@ const CHECKS: Check[] = [
     },
   })),
   {
+    name: "bad upgrade: an HTTP/1.0 upgrade is refused with 400 (RFC 6455 asks for HTTP/1.1)",
+    async run(ctx) {
+      using raw = await Raw.connect(ctx.server.port);
+      await raw.write(upgradeRequest({}, "GET / HTTP/1.0"));
+      same((await raw.response()).status, 400, "status");
+    },
+  },
+  {
     name: "a fragmented message reaches handleIn whole",
     async run(ctx) {
       using raw = await Raw.connect(ctx.server.port);
@@ -484,6 +504,8 @@ export function conformance(adapter: ConformanceAdapter, options: ConformanceOpt
     ...(adapter.controlFrames ? CONTROL_CHECKS : NO_CONTROL_CHECKS),
     ...PROTOCOL_ERROR_CHECKS,
     ...SLOW_PEER_CHECKS,
+    ...FLOOD_CLOSE_CHECKS,
+    ...FRAGMENT_CHECKS,
     ...(adapter.compression ? COMPRESSION_CHECKS : NO_COMPRESSION_CHECKS),
   ].filter((c) => !options.only || options.only.some((o) => c.name.includes(o)));
   const known = Object.entries(adapter.knownFailures ?? {});
@@ -515,6 +537,8 @@ export const CONFORMANCE_CHECKS: readonly string[] = [
   ...NO_CONTROL_CHECKS,
   ...PROTOCOL_ERROR_CHECKS,
   ...SLOW_PEER_CHECKS,
+  ...FLOOD_CLOSE_CHECKS,
+  ...FRAGMENT_CHECKS,
   ...COMPRESSION_CHECKS,
   ...NO_COMPRESSION_CHECKS,
 ].map((c) => c.name);

@@ -8,8 +8,8 @@
  *
  * Commands (text; any other text is echoed, binary is echoed):
  * `id`, `list`, `stop:<reason>`, `close:<code>:<reason>`, `close-after:<code>`,
- * `throw`, `garbage`, `async:<ms>:<tag>`, `self:<text>`, `to:<id>:<text>`, `ping`, `pong`,
- * `flood:<count>:<bytes>`.
+ * `throw`, `garbage`, `async:<ms>:<tag>`, `hang` (a `handleIn` that never settles),
+ * `self:<text>`, `to:<id>:<text>`, `ping`, `pong`, `flood:<count>:<bytes>`.
  *
  * @example Serve it with the Deno adapter
  * ```ts ignore
@@ -127,6 +127,8 @@ function command(
       return stop("normal", next, Number(args[0]), ["last-1", "last-2"]);
     case "throw":
       throw new Error("conformance-secret-detail");
+    case "hang":
+      return new Promise<never>(() => {});
     case "garbage":
       return 42 as unknown as Result<ConformanceState>;
     case "async":

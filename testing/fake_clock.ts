@@ -6,14 +6,19 @@ import type { Clock } from "../engine/mod.ts";
  * A {@linkcode Clock} for tests: `now()` starts at 0 and timers fire only inside
  * {@linkcode FakeClock.advance}, in due order.
  *
- * @example
+ * @example Timers fire when the test advances the clock
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FakeClock } from "@websock/websock/testing";
+ *
  * const clock = new FakeClock();
  * let fired = false;
  * clock.setTimeout(() => fired = true, 100);
- * clock.advance(99); // fired === false
- * clock.advance(1); // fired === true
+ * clock.advance(99);
+ * assert.equal(fired, false);
+ * clock.advance(1);
+ * assert.equal(fired, true);
+ * assert.equal(clock.now(), 100);
  * ```
  */
 export class FakeClock implements Clock {

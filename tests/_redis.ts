@@ -80,7 +80,8 @@ async function launch(port: number, dir?: string): Promise<Deno.ChildProcess> {
   throw new Error(`redis-server did not start on port ${port}`);
 }
 
-async function run(command: string, ...args: string[]): Promise<string> {
+/** Run a command; its stdout, trimmed (throws when it fails). */
+export async function run(command: string, ...args: string[]): Promise<string> {
   const output = await new Deno.Command(command, { args, stdout: "piped", stderr: "inherit" })
     .output();
   if (!output.success) throw new Error(`${command} ${args.join(" ")} failed`);

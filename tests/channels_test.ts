@@ -460,3 +460,25 @@ Deno.test("channels(): a join that throws gets the join crashed reply, and no te
   await client.conn.close(1000);
   assert.equal(terminated, false);
 });
+
+Deno.test("channels(): a channel kept busy by async callbacks answers hundreds of pushes in order", async () => {
+  const Busy = {
+    join: (topic) => joined({ topic }),
+    async handleIn(event, _payload, state) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      return reply("ok", { event }, state);
+    },
+  } satisfies Channel<{ topic: string }>;
+  const client = await Client.start(channels({ "b": Busy }));
+  const j = await client.join("b");
+  client.take();
+  const refs: string[] = [];
+  for (let i = 0; i < 300; i++) refs.push(await client.push("b", `e${i}`, {}, j));
+  const replies = await client.next(300);
+  assert.deepEqual(replies.map((m) => m.ref), refs);
+  assert.deepEqual(
+    replies.map((m) => (m.payload as { response: { event: string } }).response.event),
+    refs.map((_, i) => `e${i}`),
+  );
+  await client.conn.close(1000);
+});

@@ -58,6 +58,7 @@ if (bun !== undefined) {
       "bun (real Bun)",
       bun,
       () => Promise.resolve(`${root}tests/fixtures/bun_server.ts`),
+      { "HTTP/1.0 upgrade": "Bun.serve's Request does not show the HTTP version" },
     ),
   );
 }

@@ -1,4 +1,4 @@
-// The layering the README's "Layout" describes, checked on the import graph of every entry:
+// The layering docs/development.md's "Layout" describes, checked on the import graph of every entry:
 // no cycle, the core touches no runtime, private files stay in their folder, no module over
 // 600 lines.
 

@@ -427,6 +427,20 @@ Deno.test("handler.shutdown({ restart: true }) closes with 1012", async () => {
   ]);
 });
 
+Deno.test("handler.shutdown({ restart: true }) then server.shutdown() at once: the clients see 1012 (regression)", async () => {
+  const { handler } = recorded(Echo);
+  await using srv = serve(handler);
+  const clients = await Promise.all([1, 2, 3].map(() => connect(srv.url)));
+  // The documented way out: drain, then stop the server, without waiting in between. Deno's
+  // own shutdown sends 1001 to every socket whose close frame is not written yet.
+  await srv.handler.shutdown({ restart: true });
+  await srv.server.shutdown();
+  for (const c of clients) {
+    const { code, reason } = await c.closed;
+    assert.deepEqual({ code, reason }, { code: 1012, reason: "Server restarting" });
+  }
+});
+
 Deno.test("handler.shutdown() waits for an in-flight async callback before terminate", async () => {
   const order: string[] = [];
   await using srv = serve(

@@ -1,5 +1,5 @@
 // The types, checked the way users meet them: `deno check` on what must compile (the handlers
-// and calls of tests/types/compiles.ts and every TypeScript block of the README) and on what
+// and calls of tests/types/compiles.ts and every TypeScript block of the README and docs/) and on what
 // must not (tests/types/must_not_compile.md, each block with the error codes it must raise).
 
 import assert from "node:assert/strict";
@@ -71,11 +71,17 @@ async function expectations(path: string): Promise<Map<number, string[]>> {
   return expected;
 }
 
-Deno.test("WebSock types: handlers and calls as the README writes them compile", async () => {
+Deno.test("WebSock types: handlers and calls as the README and docs/ write them compile", async () => {
+  const docs: string[] = [];
+  for await (const entry of Deno.readDir(new URL("docs/", root))) {
+    if (entry.isFile && entry.name.endsWith(".md")) docs.push(`docs/${entry.name}`);
+  }
+  assert.ok(docs.length >= 8, `only ${docs.length} pages in docs/`);
   const { success, diagnostics } = await check([
     "tests/types/compiles.ts",
     "--doc-only",
     "README.md",
+    ...docs.sort(),
   ]);
   assert.equal(diagnostics.length, 0, describe(diagnostics));
   assert.ok(success);

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { type Connection, ok, push, type WebSock } from "../mod.ts";
 import { Registry, upgrade, websockHandler } from "../adapters/deno.ts";
+import { checkUpgrade } from "../engine/mod.ts";
 import { connect, KEY, Raw, serve, upgradeRequest } from "./_helpers.ts";
 
 const Echo = {
@@ -55,6 +56,26 @@ for (const [name, request, status, body, header] of badUpgrades) {
     if (header) assert.equal(response.headers.get(header[0]), header[1]);
   });
 }
+
+Deno.test("checkUpgrade() refuses HTTP/1.0 and older with 400 where the version is known (RFC 6455 §4.2.1)", () => {
+  const headers = new Headers({
+    host: "127.0.0.1",
+    upgrade: "websocket",
+    connection: "Upgrade",
+    "sec-websocket-key": KEY,
+    "sec-websocket-version": "13",
+  });
+  for (const version of ["1.0", "0.9", "1", ""]) {
+    const rejection = checkUpgrade("GET", headers, version);
+    assert.equal(rejection?.status, 400, `HTTP/${version}`);
+    assert.match(rejection.reason, new RegExp(`HTTP/1.1 or later, not HTTP/${version}`));
+  }
+  for (const version of ["1.1", "2.0", undefined]) {
+    assert.equal(checkUpgrade("GET", headers, version), null, `HTTP/${version}`);
+  }
+  // A request that is not an upgrade is told so first.
+  assert.equal(checkUpgrade("GET", new Headers(), "1.0")?.status, 426);
+});
 
 Deno.test("websockHandler() accepts Connection: keep-alive, Upgrade in any case", async () => {
   await using srv = serve(Echo);
