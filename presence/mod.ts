@@ -12,14 +12,20 @@
  *
  * @example Two nodes of one process, over one PubSub
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PubSub } from "@websock/websock/pubsub";
+ * import { FakeClock } from "@websock/websock/testing";
  * import { Tracker } from "@websock/websock/presence";
  *
- * const pubsub = new PubSub();
- * const a = new Tracker({ pubsub, name: "a" });
- * const b = new Tracker({ pubsub, name: "b", onDiff: (topic, diff) => console.log(topic, diff) });
- * a.track({}, "room:lobby", "alice", { device: "phone" }); // b's onDiff hears the join soon
- * await a.close();
+ * const pubsub = new PubSub(); // one process here; with a backend, several
+ * const clock = new FakeClock();
+ * const a = new Tracker({ pubsub, name: "a", clock });
+ * const b = new Tracker({ pubsub, name: "b", clock });
+ * a.track({}, "room:lobby", "alice", { device: "phone" });
+ * clock.advance(20); // batchDelay: a sends its delta
+ * assert.deepEqual(Object.keys(b.list("room:lobby")), ["alice"]);
+ * await a.close(); // b drops a's presences at once
+ * assert.deepEqual(b.list("room:lobby"), {});
  * await b.close();
  * await pubsub.close();
  * ```

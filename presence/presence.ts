@@ -208,13 +208,14 @@ export class Presence {
    *
    * @example Untrack
    * ```ts
+   * import assert from "node:assert/strict";
    * import { PubSub } from "@websock/websock/pubsub";
    * import { Presence, type PresenceBroadcast } from "@websock/websock/presence";
    *
    * const presence = new Presence({ pubsub: new PubSub<PresenceBroadcast>() });
    * const socket = {};
    * presence.track(socket, "room:lobby", "alice");
-   * presence.untrack(socket, "room:lobby", "alice"); // true
+   * assert.equal(presence.untrack(socket, "room:lobby", "alice"), true);
    * await presence.close();
    * ```
    */
@@ -230,11 +231,12 @@ export class Presence {
    *
    * @example The state to push on join
    * ```ts
+   * import assert from "node:assert/strict";
    * import { PubSub } from "@websock/websock/pubsub";
    * import { Presence, type PresenceBroadcast } from "@websock/websock/presence";
    *
    * const presence = new Presence({ pubsub: new PubSub<PresenceBroadcast>() });
-   * presence.list("room:lobby"); // {}
+   * assert.deepEqual(presence.list("room:lobby"), {});
    * await presence.close();
    * ```
    */
@@ -254,11 +256,12 @@ export class Presence {
    *
    * @example One node
    * ```ts
+   * import assert from "node:assert/strict";
    * import { PubSub } from "@websock/websock/pubsub";
    * import { Presence, type PresenceBroadcast } from "@websock/websock/presence";
    *
    * const presence = new Presence({ pubsub: new PubSub<PresenceBroadcast>() });
-   * presence.nodes().length; // 1
+   * assert.equal(presence.nodes().length, 1); // itself
    * await presence.close();
    * ```
    */

@@ -35,6 +35,7 @@ const MAX_BATCH = 5000;
  *
  * @example One node: track, update, list
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Tracker } from "@websock/websock/presence";
  *
  * const tracker = new Tracker({ onDiff: (topic, diff) => console.log(topic, diff) });
@@ -42,7 +43,7 @@ const MAX_BATCH = 5000;
  * tracker.track(tab1, "room:lobby", "alice", { device: "phone" });
  * tracker.track(tab2, "room:lobby", "alice", { device: "laptop" });
  * tracker.update(tab1, "room:lobby", "alice", { device: "phone", typing: true });
- * tracker.list("room:lobby").alice.metas.length; // 2
+ * assert.equal(tracker.list("room:lobby").alice.metas.length, 2); // one key, two metas
  * tracker.untrackAll(tab1); // when the socket closes
  * await tracker.close();
  * ```
@@ -169,11 +170,13 @@ export class Tracker {
    *
    * @example Track a user in a room
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Tracker } from "@websock/websock/presence";
    *
    * const tracker = new Tracker();
    * const socket = {};
-   * tracker.track(socket, "room:lobby", "alice", { online_at: Date.now() }); // "…" (a ref)
+   * const ref = tracker.track(socket, "room:lobby", "alice", { online_at: Date.now() });
+   * assert.equal(tracker.get("room:lobby", "alice")[0].phx_ref, ref);
    * ```
    */
   track(owner: object, topic: string, key: string, meta: Record<string, unknown> = {}): string {
@@ -269,12 +272,13 @@ export class Tracker {
    *
    * @example Leave a room
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Tracker } from "@websock/websock/presence";
    *
    * const tracker = new Tracker();
    * const socket = {};
    * tracker.track(socket, "room:lobby", "alice");
-   * tracker.untrack(socket, "room:lobby", "alice"); // true
+   * assert.equal(tracker.untrack(socket, "room:lobby", "alice"), true);
    * ```
    */
   untrack(owner: object, topic: string, key: string): boolean {
@@ -300,13 +304,14 @@ export class Tracker {
    *
    * @example When a socket closes
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Tracker } from "@websock/websock/presence";
    *
    * const tracker = new Tracker();
    * const socket = {};
    * tracker.track(socket, "room:a", "alice");
    * tracker.track(socket, "room:b", "alice");
-   * tracker.untrackAll(socket); // 2
+   * assert.equal(tracker.untrackAll(socket), 2);
    * ```
    */
   untrackAll(owner: object): number {
@@ -364,11 +369,12 @@ export class Tracker {
    *
    * @example Who is in the room
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Tracker } from "@websock/websock/presence";
    *
    * const tracker = new Tracker();
    * tracker.track({}, "room:lobby", "alice");
-   * Object.keys(tracker.list("room:lobby")); // ["alice"]
+   * assert.deepEqual(Object.keys(tracker.list("room:lobby")), ["alice"]);
    * ```
    */
   list(topic: string): PresenceState {
@@ -384,11 +390,12 @@ export class Tracker {
    *
    * @example How many tabs alice has open
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Tracker } from "@websock/websock/presence";
    *
    * const tracker = new Tracker();
    * tracker.track({}, "room:lobby", "alice");
-   * tracker.get("room:lobby", "alice").length; // 1
+   * assert.equal(tracker.get("room:lobby", "alice").length, 1);
    * ```
    */
   get(topic: string, key: string): PresenceMeta[] {
@@ -413,9 +420,12 @@ export class Tracker {
    *
    * @example Count the nodes
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Tracker } from "@websock/websock/presence";
    *
-   * new Tracker({ name: "a" }).nodes(); // [{ name: "a", self: true, ... }]
+   * const [self] = new Tracker({ name: "a" }).nodes();
+   * assert.equal(self.name, "a");
+   * assert.equal(self.self, true);
    * ```
    */
   nodes(): NodeInfo[] {
@@ -431,12 +441,13 @@ export class Tracker {
    *
    * @example Entries and diffs
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Tracker } from "@websock/websock/presence";
    *
    * const tracker = new Tracker();
    * tracker.track({}, "room:lobby", "alice");
-   * tracker.stats.entries; // 1
-   * tracker.stats.diffs; // 1
+   * assert.equal(tracker.stats.entries, 1);
+   * assert.equal(tracker.stats.diffs, 1);
    * ```
    */
   get stats(): TrackerStats {

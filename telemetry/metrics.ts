@@ -390,6 +390,7 @@ export class Metrics implements Telemetry {
    *
    * @example Watch a tracker
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Metrics } from "@websock/websock/telemetry";
    * import { Tracker } from "@websock/websock/presence";
    *
@@ -397,7 +398,7 @@ export class Metrics implements Telemetry {
    * const tracker = new Tracker();
    * metrics.watchPresence(tracker);
    * tracker.track({}, "room:lobby", "alice");
-   * metrics.snapshot().presence?.entries; // 1
+   * assert.equal(metrics.snapshot().presence?.entries, 1);
    * ```
    */
   watchPresence(source: PresenceSource): () => void {
