@@ -1,7 +1,7 @@
-// The options of a Tracker, checked, with their defaults; the checks of its arguments.
+// The options of a Tracker, checked, with their defaults; the checks of its arguments and metas.
 
 import type { Clock } from "../engine/options.ts";
-import type { PresenceDiff, PresencePubSub, TrackerOptions } from "./types.ts";
+import type { PresenceDiff, PresenceMeta, PresencePubSub, TrackerOptions } from "./types.ts";
 
 /** Every option of a tracker, resolved. */
 export interface Resolved {
@@ -67,6 +67,35 @@ export function checkOwner(what: string, owner: unknown): void {
   if (owner === null || (typeof owner !== "object" && typeof owner !== "function")) {
     throw new TypeError(`Cannot ${what}: owner ${String(owner)} is not an object`);
   }
+}
+
+/**
+ * A meta as stored: a frozen copy with the tracker's `phx_ref` (and `phx_ref_prev` after an
+ * update), the caller's own dropped; over `maxBytes` of JSON it throws a RangeError.
+ */
+export function frozenMeta(
+  what: string,
+  meta: unknown,
+  ref: string,
+  prev: string | undefined,
+  maxBytes: number,
+): PresenceMeta {
+  if (meta === null || typeof meta !== "object" || Array.isArray(meta)) {
+    throw new TypeError(`Cannot ${what}: meta ${String(meta)} is not an object`);
+  }
+  const { phx_ref: _ref, phx_ref_prev: _prev, ...rest } = meta as Record<string, unknown>;
+  const copy: Record<string, unknown> = prev === undefined
+    ? { ...rest, phx_ref: ref }
+    : { ...rest, phx_ref: ref, phx_ref_prev: prev };
+  if (maxBytes !== Infinity) {
+    const bytes = JSON.stringify(copy).length;
+    if (bytes > maxBytes) {
+      throw new RangeError(
+        `Cannot ${what}: meta of ${bytes} bytes is over maxMetaBytes (${maxBytes})`,
+      );
+    }
+  }
+  return Object.freeze(copy) as PresenceMeta;
 }
 
 /** The options checked, with their defaults; a wrong one throws. */

@@ -84,9 +84,12 @@ export class Diffs {
   }
 }
 
-/** Every node's entries (this node's and the replicas'), by topic and key. */
+/**
+ * Every node's entries (this node's and the replicas'), by topic and key. A key has one meta
+ * (most keys: one user, one tab) or an array of them.
+ */
 export class Store {
-  readonly #topics = new Map<string, Map<string, Set<PresenceMeta>>>();
+  readonly #topics = new Map<string, Map<string, PresenceMeta | PresenceMeta[]>>();
   #size = 0;
 
   /** How many entries, all nodes together. */
@@ -102,9 +105,10 @@ export class Store {
   add(entry: Entry, diffs: Diffs): void {
     let keys = this.#topics.get(entry.topic);
     if (keys === undefined) this.#topics.set(entry.topic, keys = new Map());
-    let metas = keys.get(entry.key);
-    if (metas === undefined) keys.set(entry.key, metas = new Set());
-    metas.add(entry.meta);
+    const metas = keys.get(entry.key);
+    if (metas === undefined) keys.set(entry.key, entry.meta);
+    else if (Array.isArray(metas)) metas.push(entry.meta);
+    else keys.set(entry.key, [metas, entry.meta]);
     this.#size++;
     diffs.join(entry);
   }
@@ -112,23 +116,29 @@ export class Store {
   remove(entry: Entry, diffs: Diffs): void {
     const keys = this.#topics.get(entry.topic);
     const metas = keys?.get(entry.key);
-    if (metas === undefined || !metas.delete(entry.meta)) return;
+    if (metas === entry.meta) keys!.delete(entry.key);
+    else if (Array.isArray(metas) && metas.includes(entry.meta)) {
+      metas.splice(metas.indexOf(entry.meta), 1);
+      if (metas.length === 1) keys!.set(entry.key, metas[0]);
+    } else return;
+    if (keys!.size === 0) this.#topics.delete(entry.topic);
     this.#size--;
-    if (metas.size === 0) {
-      keys!.delete(entry.key);
-      if (keys!.size === 0) this.#topics.delete(entry.topic);
-    }
     diffs.leave(entry);
   }
 
   list(topic: string): PresenceState {
     const state: Record<string, Metas> = {};
     const keys = this.#topics.get(topic);
-    if (keys) { for (const [key, metas] of keys) state[key] = { metas: [...metas] }; }
+    if (keys) {
+      for (const [key, metas] of keys) {
+        state[key] = { metas: Array.isArray(metas) ? [...metas] : [metas] };
+      }
+    }
     return state;
   }
 
   get(topic: string, key: string): PresenceMeta[] {
-    return [...this.#topics.get(topic)?.get(key) ?? []];
+    const metas = this.#topics.get(topic)?.get(key);
+    return metas === undefined ? [] : Array.isArray(metas) ? [...metas] : [metas];
   }
 }

@@ -2,7 +2,15 @@
 // coordinator: every node sends its own entries (deltas, heartbeats, its state on request)
 // and keeps a replica of every other node's.
 
-import { checkOwner, checkWhere, randomId, type Resolved, resolveOptions } from "./_options.ts";
+import {
+  checkOwner,
+  checkWhere,
+  frozenMeta,
+  randomId,
+  type Resolved,
+  resolveOptions,
+} from "./_options.ts";
+import { Owners } from "./_owners.ts";
 import { Replicas } from "./_replicas.ts";
 import { Diffs, type Entry, Store } from "./_store.ts";
 import { joinsOf, parseWire, type Wire } from "./_wire.ts";
@@ -14,9 +22,8 @@ import type {
   TrackerStats,
 } from "./types.ts";
 
-interface Local extends Entry {
-  readonly owner: object;
-}
+// One of this node's own presences (its owner is known from Owners).
+type Local = Entry;
 
 // The most joins plus leaves in one delta message; more go in several.
 const MAX_BATCH = 5000;
@@ -69,10 +76,11 @@ export class Tracker {
   readonly #store = new Store();
   readonly #replicas: Replicas;
   readonly #local = new Map<string, Local>();
-  readonly #owners = new Map<object, Map<string, string>>();
+  readonly #owners = new Owners((ref) => this.#local.get(ref));
   readonly #inbox = { send: (message: unknown) => this.#receive(message) };
   readonly #refPrefix = randomId(6);
   #refs = 0;
+  readonly #metaLimit: number; // maxMetaBytes; Infinity when nothing crosses a backend
   #seq = 0;
   #joins = new Map<string, Local>();
   #leaves: string[] = [];
@@ -100,6 +108,7 @@ export class Tracker {
     const o = this.#o = resolveOptions(options);
     this.name = o.name;
     this.epoch = o.epoch;
+    this.#metaLimit = o.pubsub === undefined ? Infinity : o.maxMetaBytes;
     this.#tickAt = o.clock.now();
     this.#replicas = new Replicas(this.#store, {
       self: o.name,
@@ -127,25 +136,6 @@ export class Tracker {
   }
 
   // --- this node's entries ---------------------------------------------------------------
-
-  #meta(what: string, meta: unknown, ref: string, prev?: string): PresenceMeta {
-    if (meta === null || typeof meta !== "object" || Array.isArray(meta)) {
-      throw new TypeError(`Cannot ${what}: meta ${String(meta)} is not an object`);
-    }
-    const { phx_ref: _ref, phx_ref_prev: _prev, ...rest } = meta as Record<string, unknown>;
-    const copy: Record<string, unknown> = prev === undefined
-      ? { ...rest, phx_ref: ref }
-      : { ...rest, phx_ref: ref, phx_ref_prev: prev };
-    if (this.#o.pubsub !== undefined) {
-      const bytes = JSON.stringify(copy).length;
-      if (bytes > this.#o.maxMetaBytes) {
-        throw new RangeError(
-          `Cannot ${what}: meta of ${bytes} bytes is over maxMetaBytes (${this.#o.maxMetaBytes})`,
-        );
-      }
-    }
-    return Object.freeze(copy) as PresenceMeta;
-  }
 
   #ref(): string {
     return `${this.#refPrefix}${(++this.#refs).toString(36)}`;
@@ -183,8 +173,7 @@ export class Tracker {
     checkOwner("track", owner);
     checkWhere("track", topic, key);
     this.#checkOpen(`track ${key} in ${topic}`);
-    const slot = `${topic}\u0000${key}`;
-    if (this.#owners.get(owner)?.has(slot)) {
+    if (this.#owners.get(owner, topic, key) !== undefined) {
       throw new TypeError(
         `Cannot track ${key} in ${topic}: this owner already tracks it (use update)`,
       );
@@ -198,12 +187,9 @@ export class Tracker {
     const entry: Local = {
       topic,
       key,
-      meta: this.#meta(`track ${key} in ${topic}`, meta, ref),
-      owner,
+      meta: frozenMeta(`track ${key} in ${topic}`, meta, ref, undefined, this.#metaLimit),
     };
-    let slots = this.#owners.get(owner);
-    if (slots === undefined) this.#owners.set(owner, slots = new Map());
-    slots.set(slot, ref);
+    this.#owners.set(owner, topic, key, ref);
     const diffs = this.#own();
     this.#add(entry, diffs);
     this.#emitOwn(diffs);
@@ -240,9 +226,7 @@ export class Tracker {
     checkOwner("update", owner);
     checkWhere("update", topic, key);
     this.#checkOpen(`update ${key} in ${topic}`);
-    const slots = this.#owners.get(owner);
-    const slot = `${topic}\u0000${key}`;
-    const old = this.#local.get(slots?.get(slot) ?? "");
+    const old = this.#local.get(this.#owners.get(owner, topic, key) ?? "");
     if (old === undefined) {
       throw new TypeError(`Cannot update ${key} in ${topic}: this owner does not track it`);
     }
@@ -251,10 +235,9 @@ export class Tracker {
     const entry: Local = {
       topic,
       key,
-      meta: this.#meta(`update ${key} in ${topic}`, next, ref, old.meta.phx_ref),
-      owner,
+      meta: frozenMeta(`update ${key} in ${topic}`, next, ref, old.meta.phx_ref, this.#metaLimit),
     };
-    slots!.set(slot, ref);
+    this.#owners.set(owner, topic, key, ref);
     const diffs = this.#own();
     this.#remove(old, diffs);
     this.#add(entry, diffs);
@@ -284,12 +267,9 @@ export class Tracker {
   untrack(owner: object, topic: string, key: string): boolean {
     checkOwner("untrack", owner);
     checkWhere("untrack", topic, key);
-    const slots = this.#owners.get(owner);
-    const slot = `${topic}\u0000${key}`;
-    const entry = this.#local.get(slots?.get(slot) ?? "");
+    const entry = this.#local.get(this.#owners.get(owner, topic, key) ?? "");
     if (entry === undefined || this.#closed) return false;
-    slots!.delete(slot);
-    if (slots!.size === 0) this.#owners.delete(owner);
+    this.#owners.delete(owner, topic, key);
     const diffs = this.#own();
     this.#remove(entry, diffs);
     this.#emitOwn(diffs);
@@ -315,13 +295,13 @@ export class Tracker {
    * ```
    */
   untrackAll(owner: object): number {
-    const slots = this.#owners.get(owner);
-    if (slots === undefined || this.#closed) return 0;
-    this.#owners.delete(owner);
+    if (this.#closed) return 0;
+    const refs = this.#owners.take(owner);
+    if (refs.length === 0) return 0;
     const diffs = this.#own();
-    for (const ref of slots.values()) this.#remove(this.#local.get(ref)!, diffs);
+    for (const ref of refs) this.#remove(this.#local.get(ref)!, diffs);
     this.#emitOwn(diffs);
-    return slots.size;
+    return refs.length;
   }
 
   #add(entry: Local, diffs: Diffs): void {

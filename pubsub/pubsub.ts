@@ -496,14 +496,12 @@ export class PubSub<M = unknown> {
    * Publish a message to a topic: every subscriber on this node gets it in its mailbox now
    * (in `handleInfo`, after the events it already has queued) or, when it subscribed with
    * `encode`, as a frame (sent now when the connection is idle, else after its queued events),
-   * and the backend carries it to the other nodes. Messages of one publisher keep their order.
+   * and the backend carries it to the other nodes (not with `options.local`: this node only).
+   * Messages of one publisher keep their order.
    *
    * @param topic The topic.
    * @param message The message; with a backend it must survive the backend's encoding.
-   * @param options `local: true`: this node's subscribers only, not through the backend (for
-   *   what every node computes for itself, such as presence diffs). Default: every node.
-   * @returns How many subscribers on this node took it, and how many did not (closed, queue
-   *   full, peer not reading, a failing `send` or `encode`).
+   * @returns How many subscribers on this node took it and how many did not (`PublishResult`).
    *
    * @example Publish
    * ```ts
@@ -513,7 +511,6 @@ export class PubSub<M = unknown> {
    * const pubsub = new PubSub<{ price: number }>();
    * // Nobody listens: nothing delivered, nothing dropped.
    * assert.deepEqual(pubsub.publish("ticker", { price: 42 }), { delivered: 0, dropped: 0 });
-   * pubsub.publish("ticker", { price: 43 }, { local: true }); // this node's subscribers only
    * ```
    */
   publish(topic: string, message: M, options?: { readonly local?: boolean }): PublishResult {
