@@ -497,12 +497,12 @@ export class PubSub<M = unknown> {
    * Publish a message to a topic: every subscriber on this node gets it in its mailbox now
    * (in `handleInfo`, after the events it already has queued) or, when it subscribed with
    * `encode`, as a frame (sent now when the connection is idle, else after its queued events),
-   * and the backend carries it to the other nodes. Messages of one publisher keep their order.
+   * and the backend carries it to the other nodes (not with `options.local`: this node only).
+   * Messages of one publisher keep their order.
    *
    * @param topic The topic.
    * @param message The message; with a backend it must survive the backend's encoding.
-   * @returns How many subscribers on this node took it, and how many did not (closed, queue
-   *   full, peer not reading, a failing `send` or `encode`).
+   * @returns How many subscribers on this node took it and how many did not (`PublishResult`).
    *
    * @example Publish
    * ```ts
@@ -514,11 +514,11 @@ export class PubSub<M = unknown> {
    * assert.deepEqual(pubsub.publish("ticker", { price: 42 }), { delivered: 0, dropped: 0 });
    * ```
    */
-  publish(topic: string, message: M): PublishResult {
+  publish(topic: string, message: M, options?: { readonly local?: boolean }): PublishResult {
     checkTopic(topic, "publish");
     if (this.#closed) throw new TypeError(`Cannot publish to ${topic}: the PubSub is closed`);
     const delivered = this.#deliver(topic, message);
-    if (this.#backend) {
+    if (this.#backend && options?.local !== true) {
       const backend = this.#backend;
       // Not behind #started: publish calls reach the backend in the order they were made.
       this.#call(() => backend.publish(topic, message));

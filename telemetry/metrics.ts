@@ -17,6 +17,10 @@ import type {
 import type { TerminateReason } from "../websock.ts";
 import { type Buckets, Exposition, type Sample } from "./_prometheus.ts";
 import { showValue } from "../engine/show_value.ts";
+import { presenceFamilies, sumPresence } from "./_presence.ts";
+import type { PresenceCounts, PresenceSource } from "./presence_counts.ts";
+
+export type { PresenceCounts, PresenceSource } from "./presence_counts.ts";
 
 /** The content type of {@linkcode Metrics.prometheus}'s text (exposition format 0.0.4). */
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -117,6 +121,8 @@ export interface MetricsSnapshot {
   readonly connectionDuration: HistogramSnapshot;
   /** How long callbacks took, in seconds, by callback (with `callbackDurations` only). */
   readonly callbackDuration?: Readonly<Record<CallbackName, HistogramSnapshot>>;
+  /** Presence, summed over the trackers watched (with `watchPresence` only). */
+  readonly presence?: PresenceCounts;
 }
 
 const KINDS = ["text", "binary", "ping", "pong"] as const;
@@ -278,6 +284,7 @@ export class Metrics implements Telemetry {
   readonly #errors = Object.fromEntries(SOURCES.map((s) => [s, 0])) as Record<ErrorSource, number>;
   readonly #drops = { full: 0, closed: 0, unhandled: 0 };
   #slowPeers = 0;
+  readonly #presence = new Set<PresenceSource>();
   readonly #duration: Histogram;
   readonly #callbacks: Record<CallbackName, Histogram> | undefined;
   /**
@@ -376,6 +383,34 @@ export class Metrics implements Telemetry {
   }
 
   /**
+   * Report a presence tracker's entries, nodes and diffs too (read at each snapshot; several
+   * trackers are summed).
+   *
+   * @param source A `Tracker` (or `Presence`) of `@websock/websock/presence`.
+   * @returns A function that stops watching it.
+   *
+   * @example Watch a tracker
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Metrics } from "@websock/websock/telemetry";
+   * import { Tracker } from "@websock/websock/presence";
+   *
+   * const metrics = new Metrics();
+   * const tracker = new Tracker();
+   * metrics.watchPresence(tracker);
+   * tracker.track({}, "room:lobby", "alice");
+   * assert.equal(metrics.snapshot().presence?.entries, 1);
+   * ```
+   */
+  watchPresence(source: PresenceSource): () => void {
+    if (typeof source?.stats !== "object") {
+      throw new TypeError(`Cannot watch presence: ${String(source)} has no stats`);
+    }
+    this.#presence.add(source);
+    return () => void this.#presence.delete(source);
+  }
+
+  /**
    * Everything counted so far, as plain data (a new object each call).
    *
    * @returns The counters, gauges and histograms.
@@ -388,6 +423,7 @@ export class Metrics implements Telemetry {
       addTraffic(sent, stats.sent);
     }
     const callbacks = this.#callbacks;
+    const presence = sumPresence(this.#presence);
     return {
       connections: { active: this.#live.size, opened: this.#opened, closed: { ...this.#closed } },
       received: totals(received),
@@ -404,6 +440,7 @@ export class Metrics implements Telemetry {
           CALLBACKS.map((name) => [name, callbacks[name].snapshot()]),
         ) as Record<CallbackName, HistogramSnapshot>,
       }),
+      ...(presence && { presence }),
     };
   }
 
@@ -466,6 +503,7 @@ export class Metrics implements Telemetry {
       ],
       ["slow_peers_total", "Peers closed with 1008 for not reading.", [[[], s.slowPeers]]],
     ];
+    if (s.presence !== undefined) presenceFamilies(out, p, s.presence, counters);
     for (const [name, help, samples] of counters) {
       out.family(`${p}_${name}`, "counter", help, samples);
     }

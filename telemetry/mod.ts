@@ -41,6 +41,8 @@ export {
   Metrics,
   type MetricsOptions,
   type MetricsSnapshot,
+  type PresenceCounts,
+  type PresenceSource,
   PROMETHEUS_CONTENT_TYPE,
   type TrafficTotals,
 } from "./metrics.ts";

@@ -6,25 +6,13 @@
 
 import assert from "node:assert/strict";
 import { ok, push, type WebSock } from "../mod.ts";
-import { connect, KEY, Raw, serve } from "./_helpers.ts";
+import { connect, KEY, prng, Raw, serve } from "./_helpers.ts";
 
 const STRESS = Deno.env.get("STRESS") === "1";
 const CASES = STRESS ? 5000 : 300;
 const SEED = Number(Deno.env.get("FUZZ_SEED") ?? 0x5eed);
 const PARALLEL = 8;
 const BOUND_MS = 10_000; // generous: the machine is shared; a hang is what we look for
-
-/** mulberry32: a small seeded PRNG, so that a failing case can be replayed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface FuzzCase {
   readonly id: number;

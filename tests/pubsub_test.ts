@@ -234,3 +234,22 @@ Deno.test("Connection.onClose fires once, at once if already closed, and can be 
   await Promise.resolve();
   assert.deepEqual(calls, ["a", "late"]);
 });
+
+Deno.test("PubSub.publish with local: true reaches this node's subscribers, not the backend", async () => {
+  const published: string[] = [];
+  const backend = {
+    start() {},
+    subscribe() {},
+    unsubscribe() {},
+    publish: (topic: string) => void published.push(topic),
+    close() {},
+  };
+  const pubsub = new PubSub<string>({ backend });
+  const got: string[] = [];
+  await pubsub.subscribe("room", { send: (m: string) => got.push(m) > 0 });
+  assert.deepEqual(pubsub.publish("room", "here", { local: true }), { delivered: 1, dropped: 0 });
+  pubsub.publish("room", "everywhere");
+  assert.deepEqual(got, ["here", "everywhere"]);
+  assert.deepEqual(published, ["room"]);
+  await pubsub.close();
+});

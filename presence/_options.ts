@@ -1,0 +1,166 @@
+// The options of a Tracker, checked, with their defaults; the checks of its arguments and metas.
+
+import type { Clock } from "../engine/options.ts";
+import type { PresenceDiff, PresenceMeta, PresencePubSub, TrackerOptions } from "./types.ts";
+
+/** Every option of a tracker, resolved. */
+export interface Resolved {
+  readonly pubsub: PresencePubSub | undefined;
+  readonly name: string;
+  readonly topic: string;
+  readonly heartbeatInterval: number;
+  readonly downAfter: number;
+  readonly batchDelay: number;
+  readonly maxEntries: number;
+  readonly maxMetaBytes: number;
+  readonly maxNodes: number;
+  readonly onDiff: (topic: string, diff: PresenceDiff) => void;
+  readonly onError: (error: unknown) => void;
+  readonly clock: Clock;
+  readonly epoch: number;
+}
+
+const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (handle) => clearTimeout(handle as number),
+};
+
+/** A random URL-safe id of `bytes` random bytes. */
+export function randomId(bytes: number): string {
+  const random = crypto.getRandomValues(new Uint8Array(bytes));
+  return btoa(String.fromCharCode(...random)).replaceAll("+", "-").replaceAll("/", "_")
+    .replaceAll("=", "");
+}
+
+function atLeast(name: string, value: unknown, min: number): number {
+  if (typeof value !== "number" || !Number.isFinite(value) || value < min) {
+    throw new RangeError(`Invalid option ${name}: ${String(value)} is not a number >= ${min}`);
+  }
+  return value;
+}
+
+function checkFunction(name: string, value: unknown): void {
+  if (typeof value !== "function") {
+    throw new TypeError(`Invalid option ${name}: ${String(value)} is not a function`);
+  }
+}
+
+function checkName(name: string, value: unknown): asserts value is string {
+  if (typeof value !== "string" || value === "") {
+    throw new TypeError(`Invalid option ${name}: ${JSON.stringify(value)} is not a ${name}`);
+  }
+}
+
+/** Throw unless the topic and key are strings (a topic not empty). */
+export function checkWhere(what: string, topic: unknown, key: unknown): void {
+  if (typeof topic !== "string" || topic === "") {
+    throw new TypeError(`Cannot ${what}: topic ${JSON.stringify(topic)} is not a topic`);
+  }
+  if (typeof key !== "string") {
+    throw new TypeError(`Cannot ${what} in ${topic}: key ${String(key)} is not a string`);
+  }
+}
+
+/** Throw unless the owner is an object. */
+export function checkOwner(what: string, owner: unknown): void {
+  if (owner === null || (typeof owner !== "object" && typeof owner !== "function")) {
+    throw new TypeError(`Cannot ${what}: owner ${String(owner)} is not an object`);
+  }
+}
+
+/**
+ * A meta as stored: a frozen copy with the tracker's `phx_ref` (and `phx_ref_prev` after an
+ * update), the caller's own dropped; over `maxBytes` of JSON it throws a RangeError.
+ */
+export function frozenMeta(
+  what: string,
+  meta: unknown,
+  ref: string,
+  prev: string | undefined,
+  maxBytes: number,
+): PresenceMeta {
+  if (meta === null || typeof meta !== "object" || Array.isArray(meta)) {
+    throw new TypeError(`Cannot ${what}: meta ${String(meta)} is not an object`);
+  }
+  const { phx_ref: _ref, phx_ref_prev: _prev, ...rest } = meta as Record<string, unknown>;
+  const copy: Record<string, unknown> = prev === undefined
+    ? { ...rest, phx_ref: ref }
+    : { ...rest, phx_ref: ref, phx_ref_prev: prev };
+  if (maxBytes !== Infinity) {
+    const bytes = JSON.stringify(copy).length;
+    if (bytes > maxBytes) {
+      throw new RangeError(
+        `Cannot ${what}: meta of ${bytes} bytes is over maxMetaBytes (${maxBytes})`,
+      );
+    }
+  }
+  return Object.freeze(copy) as PresenceMeta;
+}
+
+/** The options checked, with their defaults; a wrong one throws. */
+export function resolveOptions(options: TrackerOptions): Resolved {
+  if (options === null || typeof options !== "object") {
+    throw new TypeError(`Invalid Tracker options: ${String(options)} is not an object`);
+  }
+  const {
+    pubsub,
+    name = randomId(9),
+    topic = "websock.presence",
+    heartbeatInterval = 1000,
+    downAfter = 5000,
+    batchDelay = 20,
+    maxEntries = 100_000,
+    maxMetaBytes = 4096,
+    maxNodes = 1000,
+    onDiff = () => {},
+    onError = console.error,
+    clock = systemClock,
+    epoch = Date.now() * 1000 + Math.floor(Math.random() * 1000),
+  } = options;
+  if (pubsub !== undefined) {
+    for (const method of ["subscribe", "unsubscribe", "publish"]) {
+      if (typeof (pubsub as unknown as Record<string, unknown> | null)?.[method] !== "function") {
+        throw new TypeError(`Invalid option pubsub: ${String(pubsub)} has no ${method}()`);
+      }
+    }
+  }
+  checkName("name", name);
+  checkName("topic", topic);
+  atLeast("heartbeatInterval", heartbeatInterval, 1);
+  atLeast("downAfter", downAfter, 2 * heartbeatInterval);
+  atLeast("batchDelay", batchDelay, 0);
+  atLeast("maxEntries", maxEntries, 1);
+  atLeast("maxMetaBytes", maxMetaBytes, 2);
+  atLeast("maxNodes", maxNodes, 1);
+  if (typeof epoch !== "number" || !Number.isFinite(epoch)) {
+    throw new RangeError(`Invalid option epoch: ${String(epoch)} is not a finite number`);
+  }
+  checkFunction("onDiff", onDiff);
+  checkFunction("onError", onError);
+  if (typeof (clock as Partial<Clock> | null)?.setTimeout !== "function") {
+    throw new TypeError(`Invalid option clock: ${String(clock)} has no setTimeout()`);
+  }
+  const guarded = (error: unknown) => {
+    try {
+      onError(error);
+    } catch {
+      // The error hook must not break the tracker.
+    }
+  };
+  return {
+    pubsub,
+    name,
+    topic,
+    heartbeatInterval,
+    downAfter,
+    batchDelay,
+    maxEntries,
+    maxMetaBytes,
+    maxNodes,
+    onDiff,
+    onError: guarded,
+    clock,
+    epoch,
+  };
+}
