@@ -129,7 +129,6 @@ export class NatsLink {
   #loop: Promise<void> = Promise.resolve();
   #waiters = new Set<{ resolve(nc: NatsConnection): void; reject(error: Error): void }>();
   #pause: { timer: ReturnType<typeof setTimeout>; resolve(): void } | undefined;
-  #lostSignal: { promise: Promise<void>; resolve(): void } | undefined;
 
   constructor(
     target: NatsTarget,
@@ -169,24 +168,8 @@ export class NatsLink {
     return new Promise((resolve, reject) => this.#waiters.add({ resolve, reject }));
   }
 
-  /** Resolves when the connection is next lost (or the link closes). */
-  whenLost(): Promise<void> {
-    if (!this.#lostSignal) {
-      let resolve!: () => void;
-      const promise = new Promise<void>((r) => resolve = r);
-      this.#lostSignal = { promise, resolve };
-    }
-    return this.#lostSignal.promise;
-  }
-
-  #signalLost(): void {
-    this.#lostSignal?.resolve();
-    this.#lostSignal = undefined;
-  }
-
   #lost(cause: unknown): void {
     this.#connected = false;
-    this.#signalLost();
     if (this.#down || this.#closing) return;
     this.#down = true;
     this.#hooks.down(cause);
@@ -232,14 +215,14 @@ export class NatsLink {
           noEcho: this.#noEcho,
           reconnect: true,
           maxReconnectAttempts: -1,
-          reconnectTimeWait: this.#maxRetryDelay,
+          reconnectTimeWait: Math.max(10, this.#maxRetryDelay),
           reconnectJitter: Math.round(this.#maxRetryDelay / 10),
           timeout: Math.max(1000, 2 * this.#maxRetryDelay),
         });
       } catch (error) {
         this.#lost(error);
         first();
-        await this.#sleep(Math.min(++attempt * 100, this.#maxRetryDelay));
+        await this.#sleep(Math.max(10, Math.min(++attempt * 100, this.#maxRetryDelay)));
         continue;
       }
       if (this.#closing) {
@@ -289,7 +272,6 @@ export class NatsLink {
   async close(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
-    this.#signalLost();
     for (const waiter of this.#waiters) waiter.reject(new Error("The NATS backend is closed"));
     this.#waiters.clear();
     if (this.#pause) {

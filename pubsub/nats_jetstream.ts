@@ -57,6 +57,7 @@ import {
   type JetStreamClient,
   type JetStreamManager,
   jetstreamManager,
+  type PubAck,
   type StreamInfo,
 } from "npm:@nats-io/jetstream@^3.4.0";
 import type { HistoryBackend, HistoryMessage, HistoryPage, Position } from "./history_backend.ts";
@@ -76,8 +77,10 @@ import {
 export type { HistoryBackend, HistoryMessage, HistoryPage, Position } from "./history_backend.ts";
 export type { JetStreamBackendOptions } from "./_jetstream.ts";
 
-// Quiet topics are checked this often (epoch and head), in case a message went missing.
+// Quiet topics are checked (epoch and head) in case a message went missing: at most CHECKS
+// of them every CHECK ms, those quiet for CHECK ms, in turn.
 const CHECK = 5000;
+const CHECKS = 20;
 // Messages read from a stream per request batch.
 const PAGE = 500;
 // Live messages held per topic while it catches up; past that, it reads them from the stream.
@@ -134,6 +137,8 @@ export class JetStreamBackend implements HistoryBackend {
   /** The epoch this node last saw per topic it published to, and the sequence then. */
   readonly #epochs = new Map<string, { epoch: string; seq: number }>();
   readonly #tasks = new Set<Promise<void>>();
+  /** The publishes waiting for their acknowledgement: rejected when the connection goes. */
+  readonly #inflight = new Set<(error: Error) => void>();
   #link: NatsLink | undefined;
   #jsm: JetStreamManager | undefined;
   #js: JetStreamClient | undefined;
@@ -176,6 +181,8 @@ export class JetStreamBackend implements HistoryBackend {
       maxRetryDelay: this.#maxRetryDelay,
     }, {
       down: (cause) => {
+        for (const reject of this.#inflight) reject(new Error("connection lost", { cause }));
+        this.#inflight.clear();
         if (this.#closing) return;
         onError(
           new Error(
@@ -234,9 +241,17 @@ export class JetStreamBackend implements HistoryBackend {
   #schedule(): void {
     if (this.#closing) return;
     this.#timer = setTimeout(() => {
-      const now = Date.now();
+      // A few quiet topics per turn, round robin (checked ones go to the end of the map).
+      const now = Date.now(), due: Feed[] = [];
       for (const feed of this.#feeds.values()) {
-        if (feed.last !== undefined && now - feed.heard >= CHECK) this.#track(this.#sync(feed));
+        if (due.length === CHECKS) break;
+        if (feed.last !== undefined && now - feed.heard >= CHECK) due.push(feed);
+      }
+      for (const feed of due) {
+        this.#feeds.delete(feed.topic);
+        this.#feeds.set(feed.topic, feed);
+        feed.heard = now;
+        this.#track(this.#sync(feed));
       }
       this.#schedule();
     }, CHECK);
@@ -479,11 +494,17 @@ export class JetStreamBackend implements HistoryBackend {
     const { subject } = streamNames(this.#prefix, topic);
     let known = this.#epochs.get(topic);
     // A request in flight when the connection goes is not answered: fail then, not later.
-    const lost = link.whenLost().then(() => {
-      throw new Error("connection lost");
-    });
-    lost.catch(() => {});
-    const store = () => Promise.race([js.publish(subject, data), lost]);
+    const store = () =>
+      new Promise<PubAck>((resolve, reject) => {
+        this.#inflight.add(reject);
+        js.publish(subject, data).then((ack) => {
+          this.#inflight.delete(reject);
+          resolve(ack);
+        }, (error) => {
+          this.#inflight.delete(reject);
+          reject(error);
+        });
+      });
     try {
       let ack;
       try {
