@@ -158,7 +158,13 @@ export class NatsLink {
 
   /** Start connecting; resolves after the first attempt, made or failed. */
   start(): Promise<void> {
-    return new Promise((first) => this.#loop = this.#run(first));
+    return new Promise((first) => {
+      this.#loop = this.#run(first).catch((error) => {
+        // Not expected (the loop catches what the client throws): say so, never reject.
+        first();
+        if (!this.#closing) this.#hooks.error(error);
+      });
+    });
   }
 
   /** The connected client, now or once connected; rejects once closing. */
@@ -177,7 +183,11 @@ export class NatsLink {
 
   #back(nc: NatsConnection, fresh: boolean): void {
     this.#connected = true;
-    this.#hooks.connected(nc, fresh);
+    try {
+      this.#hooks.connected(nc, fresh);
+    } catch (error) {
+      this.#hooks.error(error);
+    }
     if (this.#down) {
       this.#down = false;
       this.#hooks.up();
@@ -226,7 +236,7 @@ export class NatsLink {
         continue;
       }
       if (this.#closing) {
-        await nc.close();
+        await nc.close().catch(() => {});
         break;
       }
       attempt = 0;

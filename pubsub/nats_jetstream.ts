@@ -86,9 +86,18 @@ const PAGE = 500;
 // Live messages held per topic while it catches up; past that, it reads them from the stream.
 const HOLD = 10_000;
 // Topics whose epoch a publishing node remembers.
-const EPOCHS = 10_000;
+const PUBLISHING = 10_000;
 // How long a JetStream request may take, in ms.
 const TIMEOUT = 5000;
+
+/** What this node knows of a topic it publishes to. */
+interface Published {
+  /** Resolves once the stream is known (made if need be); publishes wait for it. */
+  ready: Promise<void>;
+  epoch: string;
+  /** The highest sequence seen. */
+  seq: number;
+}
 
 /** What this node knows of one topic it subscribes to. */
 interface Feed {
@@ -134,8 +143,8 @@ export class JetStreamBackend implements HistoryBackend {
   readonly #limits: StreamLimits;
   readonly #maxRetryDelay: number;
   readonly #feeds = new Map<string, Feed>();
-  /** The epoch this node last saw per topic it published to, and the sequence then. */
-  readonly #epochs = new Map<string, { epoch: string; seq: number }>();
+  /** The topics this node publishes to: their epoch and the last sequence seen. */
+  readonly #publishing = new Map<string, Published>();
   readonly #tasks = new Set<Promise<void>>();
   /** The publishes waiting for their acknowledgement: rejected when the connection goes. */
   readonly #inflight = new Set<(error: Error) => void>();
@@ -492,7 +501,6 @@ export class JetStreamBackend implements HistoryBackend {
       throw new Error(`Cannot publish to ${topic}: NATS at ${this.#target.where} is unreachable`);
     }
     const { subject } = streamNames(this.#prefix, topic);
-    let known = this.#epochs.get(topic);
     // A request in flight when the connection goes is not answered: fail then, not later.
     const store = () =>
       new Promise<PubAck>((resolve, reject) => {
@@ -506,21 +514,27 @@ export class JetStreamBackend implements HistoryBackend {
         });
       });
     try {
+      // Every publish waits for its topic's stream to be known, so they are sent in the
+      // order they were made (the first ones of a topic too).
+      let known = this.#known(nc, topic);
+      await known.ready;
       let ack;
       try {
         ack = await store();
       } catch (error) {
+        // The stream is gone (the server lost its store): make it again, then retry once.
         if (!noStream(error) || link.connection !== nc) throw error;
-        const info = await this.#ensure(nc, topic); // the topic's first message
-        known = { epoch: epochOf(info), seq: info.state.last_seq };
+        if (this.#publishing.get(topic) === known) this.#publishing.delete(topic);
+        known = this.#known(nc, topic);
+        await known.ready;
         ack = await store();
       }
-      if (known === undefined || ack.seq <= known.seq) {
-        // Not known yet, or the sequence went back: a new stream, so maybe a new epoch.
+      if (ack.seq <= known.seq) {
+        // The sequence went back: a new stream, so a new epoch.
         const info = await this.#ensure(nc, topic);
-        known = { epoch: epochOf(info), seq: ack.seq };
+        known.epoch = epochOf(info);
       }
-      this.#remember(topic, known.epoch, ack.seq);
+      known.seq = Math.max(known.seq, ack.seq);
       return { epoch: known.epoch, offset: ack.seq };
     } catch (error) {
       const reason = link.connection === nc
@@ -530,10 +544,24 @@ export class JetStreamBackend implements HistoryBackend {
     }
   }
 
-  #remember(topic: string, epoch: string, seq: number): void {
-    this.#epochs.delete(topic);
-    if (this.#epochs.size >= EPOCHS) this.#epochs.delete(this.#epochs.keys().next().value!);
-    this.#epochs.set(topic, { epoch, seq });
+  /** What this node knows of a topic it publishes to; made (stream looked up) once. */
+  #known(nc: NatsConnection, topic: string): Published {
+    const had = this.#publishing.get(topic);
+    if (had) return had;
+    const known: Published = { ready: Promise.resolve(), epoch: "", seq: 0 };
+    known.ready = this.#ensure(nc, topic).then((info) => {
+      known.epoch = epochOf(info);
+      known.seq = info.state.last_seq;
+    }, (error) => {
+      if (this.#publishing.get(topic) === known) this.#publishing.delete(topic);
+      throw error;
+    });
+    known.ready.catch(() => {}); // each publish that waits for it gets the error
+    if (this.#publishing.size >= PUBLISHING) {
+      this.#publishing.delete(this.#publishing.keys().next().value!);
+    }
+    this.#publishing.set(topic, known);
+    return known;
   }
 
   /**

@@ -119,6 +119,12 @@ export function historyContract(c: HistoryContract): void {
       Array.from({ length: 200 }, (_, i) => i + 1),
     );
     assert.ok(positions.every((p) => p.epoch === a.got[0].position.epoch), "publish's epoch");
+    // A topic nobody subscribes to yet: its first publishes, all at once, keep their order.
+    const fresh = await Promise.all(Array.from({ length: 200 }, (_, i) => one.publish("new", i)));
+    assert.deepEqual(fresh.map((p) => p.offset), Array.from({ length: 200 }, (_, i) => i + 1));
+    const d = inbox();
+    await two.subscribe("new", d, { since: { epoch: fresh[0].epoch, offset: 0 } });
+    assert.deepEqual(d.seen, Array.from({ length: 200 }, (_, i) => i));
     await one.close();
     await two.close();
   });

@@ -32,8 +32,11 @@ export function warnWithoutNats(file: string): void {
 export interface NatsServer extends AsyncDisposable {
   readonly port: number;
   readonly url: string;
-  /** Freeze the server (SIGSTOP): its connections stay open, nothing is read or sent. */
-  freeze(): void;
+  /**
+   * Freeze the server (SIGSTOP) and wait until every thread of it is stopped: its
+   * connections stay open, nothing is read or sent.
+   */
+  freeze(): Promise<void>;
   /** Kill the server (SIGKILL) and wait for it to exit. */
   kill(): Promise<void>;
   /** Start it again on the same port; with `wipe`, with an empty store (JetStream lost). */
@@ -94,7 +97,22 @@ export async function startNats({ args = [] as string[] } = {}): Promise<NatsSer
   return {
     port,
     url: `nats://127.0.0.1:${port}`,
-    freeze: () => child?.kill("SIGSTOP"),
+    async freeze() {
+      if (!child) return;
+      child.kill("SIGSTOP");
+      const tasks = `/proc/${child.pid}/task`;
+      for (let i = 0; i < 200; i++) {
+        let stopped = true;
+        for await (const task of Deno.readDir(tasks)) {
+          const stat = await Deno.readTextFile(`${tasks}/${task.name}/stat`).catch(() => "");
+          // The state follows the command name in parentheses: T is stopped.
+          if (!/\) [Tt] /.test(stat)) stopped = false;
+        }
+        if (stopped) return;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      throw new Error("nats-server did not stop");
+    },
     kill,
     async restart({ wipe = false } = {}) {
       await kill();

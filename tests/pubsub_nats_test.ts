@@ -87,7 +87,7 @@ Deno.test({
     // Published to a frozen server (sent, never confirmed), then to a dead one before and
     // after the client noticed (refused): all of them count.
     const published = { room: 0, lobby: 0 };
-    nats.freeze();
+    await nats.freeze();
     for (let i = 0; i < 10; i++) {
       one.publish("room", `down frozen ${i}`);
       published.room++;
