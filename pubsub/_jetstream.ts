@@ -1,7 +1,9 @@
 // The JetStream side of the JetStream history backend: names, epochs, making a topic's
-// stream, reading a range of it.
+// stream, reading a range of it; what the backend keeps per topic.
 
+import type { Subscription } from "npm:@nats-io/transport-node@^3.4.0";
 import type { JetStreamManager, StreamConfig, StreamInfo } from "npm:@nats-io/jetstream@^3.4.0";
+import type { HistoryMessage } from "./history_backend.ts";
 import { checkCount, checkNatsPrefix, type NatsTarget, parseNatsUrl, topicToken } from "./_nats.ts";
 
 /** Options of `JetStreamBackend`. */
@@ -83,6 +85,32 @@ export function checkJetStreamOptions(options: JetStreamBackendOptions): {
     limits: { maxLength: length, maxAge: age, storage, replicas: copies },
     maxRetryDelay: checkCount("maxRetryDelay", maxRetryDelay, 0),
   };
+}
+
+/** What this node knows of a topic it publishes to. */
+export interface Published {
+  /** Resolves once the stream is known (made if need be); publishes wait for it. */
+  ready: Promise<void>;
+  epoch: string;
+  /** The highest sequence seen. */
+  seq: number;
+}
+
+/** What this node knows of one topic it subscribes to. */
+export interface Feed {
+  readonly topic: string;
+  readonly stream: string;
+  sub: Subscription | undefined;
+  /** The epoch of what it delivered ('' until known). */
+  epoch: string;
+  /** The sequence delivered up to; undefined until the subscription knows the head. */
+  last: number | undefined;
+  /** Live messages that wait for a catch-up: [sequence, data]. */
+  held: [number, Uint8Array][];
+  syncing: boolean;
+  again: boolean;
+  /** When it last had a live message. */
+  heard: number;
 }
 
 /** A topic's stream, the subject it stores, and the subject it republishes to. */
@@ -177,7 +205,19 @@ export async function readRange(
 
 const decoder = new TextDecoder();
 
-/** A message's bytes as text. */
-export function decodeData(data: Uint8Array): string {
-  return decoder.decode(data);
+/** A stored message as the hub delivers it, or the error saying it is not JSON. */
+export function decodeEntry(
+  topic: string,
+  epoch: string,
+  seq: number,
+  data: Uint8Array,
+): HistoryMessage<unknown> | TypeError {
+  try {
+    const message = JSON.parse(decoder.decode(data));
+    return { type: "message", topic, position: { epoch, offset: seq }, message };
+  } catch (error) {
+    return new TypeError(`Cannot decode the JetStream message ${seq} of ${topic}`, {
+      cause: error,
+    });
+  }
 }

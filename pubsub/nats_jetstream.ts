@@ -64,11 +64,13 @@ import type { HistoryBackend, HistoryMessage, HistoryPage, Position } from "./hi
 import { messageOf, NatsLink, type NatsTarget } from "./_nats.ts";
 import {
   checkJetStreamOptions,
-  decodeData,
+  decodeEntry,
   ensureStream,
   epochOf,
+  type Feed,
   type JetStreamBackendOptions,
   noStream,
+  type Published,
   readRange,
   type StreamLimits,
   streamNames,
@@ -89,32 +91,6 @@ const HOLD = 10_000;
 const PUBLISHING = 10_000;
 // How long a JetStream request may take, in ms.
 const TIMEOUT = 5000;
-
-/** What this node knows of a topic it publishes to. */
-interface Published {
-  /** Resolves once the stream is known (made if need be); publishes wait for it. */
-  ready: Promise<void>;
-  epoch: string;
-  /** The highest sequence seen. */
-  seq: number;
-}
-
-/** What this node knows of one topic it subscribes to. */
-interface Feed {
-  readonly topic: string;
-  readonly stream: string;
-  sub: Subscription | undefined;
-  /** The epoch of what it delivered ('' until known). */
-  epoch: string;
-  /** The sequence delivered up to; undefined until the subscription knows the head. */
-  last: number | undefined;
-  /** Live messages that wait for a catch-up: [sequence, data]. */
-  held: [number, Uint8Array][];
-  syncing: boolean;
-  again: boolean;
-  /** When it last had a live message. */
-  heard: number;
-}
 
 /**
  * A {@linkcode HistoryBackend} over NATS JetStream: one stream per topic, one connection per
@@ -314,21 +290,10 @@ export class JetStreamBackend implements HistoryBackend {
   }
 
   #entry(topic: string, epoch: string, seq: number, data: Uint8Array) {
-    try {
-      const message = JSON.parse(decodeData(data));
-      const entry: HistoryMessage<unknown> = {
-        type: "message",
-        topic,
-        position: { epoch, offset: seq },
-        message,
-      };
-      return entry;
-    } catch (error) {
-      this.#onError(
-        new TypeError(`Cannot decode the JetStream message ${seq} of ${topic}`, { cause: error }),
-      );
-      return undefined;
-    }
+    const entry = decodeEntry(topic, epoch, seq, data);
+    if (!(entry instanceof Error)) return entry;
+    this.#onError(entry);
+    return undefined;
   }
 
   #listen(nc: NatsConnection, feed: Feed): Subscription {
@@ -396,6 +361,7 @@ export class JetStreamBackend implements HistoryBackend {
     }
     feed.syncing = true;
     const current = () => !this.#closing && this.#feeds.get(feed.topic) === feed;
+    let failed = false;
     try {
       for (let round = 0; round < 100 && current(); round++) {
         feed.again = false;
@@ -403,10 +369,10 @@ export class JetStreamBackend implements HistoryBackend {
         if (!current()) return;
         const epoch = epochOf(info);
         if (epoch !== feed.epoch) {
-          // A new history: read it from its start (the hub sends one gap notice).
+          // A new history: read it from its start (the hub sends one gap notice). What is
+          // held came live meanwhile: of the new stream.
           feed.epoch = epoch;
           feed.last = 0;
-          feed.held = [];
         }
         const head = info.state.last_seq;
         while (feed.last! < head && current()) {
@@ -421,9 +387,20 @@ export class JetStreamBackend implements HistoryBackend {
         }
         if (this.#release(feed) && !feed.again) return;
       }
+    } catch (error) {
+      if (!current()) return;
+      this.#onError(
+        new Error(`Cannot catch ${feed.topic} up from NATS JetStream: ${messageOf(error)}`, {
+          cause: error,
+        }),
+      );
+      failed = true;
     } finally {
       feed.syncing = false;
     }
+    if (!failed) return;
+    await this.#sleep(Math.max(100, this.#maxRetryDelay)); // then again, until it works
+    if (current()) await this.#sync(feed);
   }
 
   /**
