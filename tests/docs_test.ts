@@ -57,9 +57,11 @@ function blocks(page: string, text: string): Block[] {
       let before = i - 1;
       while (before >= 0 && lines[before].trim() === "") before--;
       const comment = /^<!-- dialog: (.*) -->$/.exec(lines[before] ?? "");
+      // A server block starts one: `export default` (for `deno serve`) or a `Deno.serve(` call
+      // outside a comment.
       const server = /^export default\b/m.test(code)
         ? "serve"
-        : /\bDeno\.serve\(/.test(code)
+        : /^(?![ \t]*\/\/).*\bDeno\.serve\(/m.test(code)
         ? "run"
         : false;
       found.push({
