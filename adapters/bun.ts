@@ -93,71 +93,8 @@ export type {
 
 export { Registry, type ShutdownOptions } from "../engine/mod.ts";
 
-/** The part of Bun's `ServerWebSocket` the adapter uses. */
-export interface BunWebSocket {
-  /** What `server.upgrade` attached: the connection's engine. */
-  readonly data: BunSocketData;
-  /** Send a frame: bytes sent, `-1` when queued under backpressure, `0` when dropped. */
-  send(data: string | Uint8Array, compress?: boolean): number;
-  /** Send a ping. */
-  ping(data?: Uint8Array): number;
-  /** Send a pong. */
-  pong(data?: Uint8Array): number;
-  /** Close with a code and reason. */
-  close(code?: number, reason?: string): void;
-  /** Subscribe to a native topic. */
-  subscribe(topic: string): void;
-  /** Unsubscribe from a native topic. */
-  unsubscribe(topic: string): void;
-  /** Bytes queued toward the peer. */
-  getBufferedAmount(): number;
-}
-
-/** What the adapter attaches to each Bun socket. */
-export interface BunSocketData {
-  /** The connection's transport and engine. */
-  readonly socket: unknown;
-}
-
-/** The part of Bun's `Server` the adapter uses. */
-export interface BunServer {
-  /** Upgrade a request; `false` when it is not a valid upgrade. */
-  upgrade(request: Request, options: { data: BunSocketData; headers?: HeadersInit }): boolean;
-  /** The peer's address. */
-  requestIP(request: Request): { address: string; port: number } | null;
-  /** Send a frame to every socket subscribed to a native topic (returns bytes, not sockets). */
-  publish(topic: string, data: string | Uint8Array, compress?: boolean): number;
-}
-
-/** The `websocket` member of `Bun.serve`'s options, as the adapter fills it. */
-export interface BunWebSocketHandler {
-  /** The socket opened. */
-  open(ws: BunWebSocket): void;
-  /** A data message arrived. */
-  message(ws: BunWebSocket, message: string | Uint8Array): void;
-  /** A ping arrived (Bun has answered it). */
-  ping(ws: BunWebSocket, data: Uint8Array): void;
-  /** A pong arrived. */
-  pong(ws: BunWebSocket, data: Uint8Array): void;
-  /** The socket closed. */
-  close(ws: BunWebSocket, code: number, reason: string): void;
-  /** Bun's own limit, from the `maxMessageBytes` option. */
-  readonly maxPayloadLength: number;
-  /**
-   * Bun's own send-buffer limit, over which it drops messages: set out of the way (4 GiB), as
-   * the engine closes a slow peer itself (`maxBufferedBytes`).
-   */
-  readonly backpressureLimit: number;
-  /**
-   * Bun's own keep-alive, off (`0`): the engine pings and closes silent peers itself (Bun's
-   * timer is reset by every send, so it would keep a dead peer that the server writes to).
-   */
-  readonly idleTimeout: number;
-  /** Bun's automatic pings, off with its keep-alive. */
-  readonly sendPings: boolean;
-  /** Whether to negotiate permessage-deflate. */
-  readonly perMessageDeflate: boolean;
-}
+export type { BunServer, BunSocketData, BunWebSocket, BunWebSocketHandler } from "./_bun_api.ts";
+import type { BunServer, BunWebSocket, BunWebSocketHandler } from "./_bun_api.ts";
 
 /** Options of {@linkcode websockServe}: the shared adapter options plus Bun's own. */
 export interface BunServeOptions<A, M = unknown> extends AdapterOptions<A, M> {

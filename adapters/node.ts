@@ -24,24 +24,23 @@
  * @module
  */
 
-import { createServer, type IncomingMessage, type Server, STATUS_CODES } from "node:http";
+import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { Duplex } from "node:stream";
 import { Buffer } from "node:buffer";
 import { WebSocketServer, type WsSocket } from "./_ws.ts";
+import { destroyOnError, headerReader, upgradeRequest, writeRefusal } from "./_node_http.ts";
 import {
   type AdapterOptions,
   checkHandler,
   checkUpgrade,
   Engine,
   type EngineInit,
-  type HeaderReader,
   type OptionsArgs,
   prepareUpgrade,
   Registry,
   resolveAdapterOptions,
   type ShutdownOptions,
   type Transport,
-  type UpgradeRequest,
   whenReady,
 } from "../engine/mod.ts";
 import { announceConnection, NOT_AN_UPGRADE, showValue } from "../engine/_kit.ts";
@@ -143,74 +142,9 @@ export interface NodeServer {
   shutdown(options?: ShutdownOptions): Promise<void>;
 }
 
-function headerReader(request: IncomingMessage): HeaderReader {
-  return {
-    get(name) {
-      const value = request.headers[name.toLowerCase()];
-      return value === undefined ? null : Array.isArray(value) ? value.join(", ") : value;
-    },
-  };
-}
-
-function toHeaders(request: IncomingMessage): Headers {
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(request.headers)) {
-    if (value === undefined) continue;
-    for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v);
-  }
-  return headers;
-}
-
-// The request as prepareUpgrade() reads it.
-function upgradeRequest(request: IncomingMessage): UpgradeRequest {
-  const headers = headerReader(request);
-  const url = `http://${headers.get("host")}${request.url ?? "/"}`;
-  const { remoteAddress, remotePort } = request.socket;
-  return {
-    method: request.method ?? "",
-    url,
-    headers,
-    httpVersion: request.httpVersion,
-    remoteAddr: remoteAddress === undefined
-      ? null
-      : { hostname: remoteAddress, port: remotePort ?? 0 },
-    allHeaders: () => toHeaders(request),
-    request: () => new Request(url, { headers: toHeaders(request) }),
-  };
-}
-
-// Write a whole HTTP/1.1 response on the raw socket and close it.
-function writeResponse(
-  socket: Duplex,
-  status: number,
-  headers: Record<string, string>,
-  body: string,
-): void {
-  if (!socket.writable) return void socket.destroy();
-  const bytes = new TextEncoder().encode(body);
-  const lines = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}`];
-  for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
-  lines.push(`content-length: ${bytes.byteLength}`, "connection: close", "", "");
-  socket.end(lines.join("\r\n") + new TextDecoder().decode(bytes));
-}
-
 // A Buffer as a plain Uint8Array over the same bytes (module level: not a closure per socket).
 function bytes(data: Buffer): Uint8Array {
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-}
-
-// The raw socket's error listener until ws takes over (it stays for the connection's life).
-// Not a closure: one made in the upgrade listener would keep that call's context, and so the
-// request and its head buffer, alive as long as the connection (about 1.5 KiB each).
-function destroyOnError(this: Duplex): void {
-  this.destroy();
-}
-
-async function writeRefusal(socket: Duplex, response: Response): Promise<void> {
-  const headers: Record<string, string> = {};
-  response.headers.forEach((value, name) => headers[name] = value);
-  delete headers["content-length"];
-  writeResponse(socket, response.status, headers, await response.text());
 }
 
 // One `ws` socket: the engine's transport, and the listener of its events.
