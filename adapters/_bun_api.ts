@@ -1,5 +1,8 @@
-// The part of Bun's server API the Bun adapter uses, typed here: the adapter runs under Deno's
-// checker too, where @types/bun is not loaded.
+// The Bun adapter's API types: the part of Bun's server API it uses (typed here: the adapter
+// runs under Deno's checker too, where @types/bun is not loaded), its options and what
+// websockServe() returns.
+
+import type { AdapterOptions, Registry, ShutdownOptions } from "../engine/mod.ts";
 
 /** The part of Bun's `ServerWebSocket` the adapter uses. */
 export interface BunWebSocket {
@@ -65,4 +68,31 @@ export interface BunWebSocketHandler {
   readonly sendPings: boolean;
   /** Whether to negotiate permessage-deflate. */
   readonly perMessageDeflate: boolean;
+}
+
+/** Options of `websockServe()`: the shared adapter options plus Bun's own. */
+export interface BunServeOptions<A, M = unknown> extends AdapterOptions<A, M> {
+  /**
+   * Negotiate permessage-deflate; messages of 1 KiB and more are then sent compressed (Bun
+   * compresses only what `send(data, true)` asks for).
+   * @default {false}
+   */
+  perMessageDeflate?: boolean;
+  /**
+   * Answers requests that are not WebSocket upgrades.
+   * @default {426 with Upgrade: websocket}
+   */
+  fallback?: (request: Request, server: BunServer) => Response | Promise<Response>;
+}
+
+/** What to spread into `Bun.serve`'s options: `fetch` and `websocket`, plus shutdown. */
+export interface BunServe {
+  /** Upgrade, refuse or pass on one request. */
+  fetch(request: Request, server: BunServer): Response | undefined | Promise<Response | undefined>;
+  /** The WebSocket handlers and limits. */
+  readonly websocket: BunWebSocketHandler;
+  /** Close every connection (1001, or 1012 with `restart`); resolves once all are over. */
+  shutdown(options?: ShutdownOptions): Promise<void>;
+  /** The live connections. */
+  readonly registry: Registry;
 }

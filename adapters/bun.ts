@@ -21,7 +21,6 @@
  */
 
 import {
-  type AdapterOptions,
   checkHandler,
   Engine,
   isWebSocketUpgrade,
@@ -36,7 +35,6 @@ import {
   reportRefusal,
   resolveAdapterOptions,
   type ResolvedEngineOptions,
-  type ShutdownOptions,
   type Transport,
   whenReady,
   withCode,
@@ -96,32 +94,8 @@ export { Registry, type ShutdownOptions } from "../engine/mod.ts";
 export type { BunServer, BunSocketData, BunWebSocket, BunWebSocketHandler } from "./_bun_api.ts";
 import type { BunServer, BunWebSocket, BunWebSocketHandler } from "./_bun_api.ts";
 
-/** Options of {@linkcode websockServe}: the shared adapter options plus Bun's own. */
-export interface BunServeOptions<A, M = unknown> extends AdapterOptions<A, M> {
-  /**
-   * Negotiate permessage-deflate; messages of 1 KiB and more are then sent compressed (Bun
-   * compresses only what `send(data, true)` asks for).
-   * @default {false}
-   */
-  perMessageDeflate?: boolean;
-  /**
-   * Answers requests that are not WebSocket upgrades.
-   * @default {426 with Upgrade: websocket}
-   */
-  fallback?: (request: Request, server: BunServer) => Response | Promise<Response>;
-}
-
-/** What to spread into `Bun.serve`'s options: `fetch` and `websocket`, plus shutdown. */
-export interface BunServe {
-  /** Upgrade, refuse or pass on one request. */
-  fetch(request: Request, server: BunServer): Response | undefined | Promise<Response | undefined>;
-  /** The WebSocket handlers and limits. */
-  readonly websocket: BunWebSocketHandler;
-  /** Close every connection (1001, or 1012 with `restart`); resolves once all are over. */
-  shutdown(options?: ShutdownOptions): Promise<void>;
-  /** The live connections. */
-  readonly registry: Registry;
-}
+export type { BunServe, BunServeOptions } from "./_bun_api.ts";
+import type { BunServe, BunServeOptions } from "./_bun_api.ts";
 
 // Messages at least this long are sent compressed when permessage-deflate is on (the
 // threshold of `ws`, so both adapters compress the same messages).

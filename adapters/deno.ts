@@ -19,7 +19,6 @@
  */
 
 import {
-  type AdapterOptions,
   checkHandler,
   Engine,
   extraResponseHeaders,
@@ -90,74 +89,19 @@ export type {
 
 export { Registry, type ShutdownOptions } from "../engine/mod.ts";
 
-/**
- * The options of the Deno adapter: the shared adapter options (Deno's keep-alive follows
- * `timeout`; `keepHeaders` is shared too).
- */
-export type DenoOptions<A, M = unknown> = AdapterOptions<A, M>;
-
-/** Options of {@linkcode upgrade}: those of the adapter, without a hook (`arg` is given). */
-export interface UpgradeOptions<M = unknown> extends Omit<DenoOptions<never, M>, "upgrade"> {
-  /**
-   * Where the connection is tracked, so that `registry.shutdown()` can drain it.
-   * @default {None}
-   */
-  registry?: Registry;
-  /**
-   * The peer's address, from `Deno.serve`'s handler info.
-   * @default {None: remoteAddr is null}
-   */
-  info?: Deno.ServeHandlerInfo;
-  /**
-   * Headers to add to the 101 response, such as a session cookie (the handshake's own are
-   * ignored).
-   * @default {None}
-   */
-  headers?: HeadersInit;
-}
-
-/**
- * The arguments of {@linkcode upgrade} after the handler: the argument `init` receives, then
- * the options. `arg` may be left out when `init` takes none (`A` admits `undefined`):
- * `upgrade(request, Echo)`, or `upgrade(request, Echo, undefined, { registry })`.
- *
- * @typeParam A The argument `init` receives.
- * @typeParam M The mailbox messages.
- */
-export type UpgradeArgs<A, M = unknown> = undefined extends A
-  ? [arg?: A, options?: UpgradeOptions<M>]
-  : [arg: A, options?: UpgradeOptions<M>];
-
-/** Options of {@linkcode websockHandler}. */
-export interface WebSockHandlerOptions<A, M = unknown> extends DenoOptions<A, M> {
-  /**
-   * Answers requests that are not WebSocket upgrades.
-   * @default {426 with Upgrade: websocket}
-   */
-  fallback?: (request: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response>;
-}
-
-/** A `Deno.serve` handler that serves WebSocket connections, and drains them. */
-export interface WebSockHandler {
-  /** Answer one request: upgrade it, refuse it, or pass it to the fallback. */
-  (request: Request, info?: Deno.ServeHandlerInfo): Response | Promise<Response>;
-  /**
-   * Close every connection of this handler (1001, or 1012 with `restart`) so that each
-   * `terminate` sees `shutdown`; resolves once all of them are over. Call it before
-   * `server.shutdown()`.
-   */
-  shutdown(options?: ShutdownOptions): Promise<void>;
-  /** The handler's live connections. */
-  readonly registry: Registry;
-}
-
-interface Resolved {
-  readonly adapter: ResolvedAdapterOptions<unknown, unknown>;
-  /** Deno's keep-alive in seconds: `timeout`, which Deno runs (ping at half, close at the end). */
-  readonly idleTimeout: number;
-}
-
-const resolvedCache = new WeakMap<object, Resolved>();
+export type {
+  DenoOptions,
+  UpgradeArgs,
+  UpgradeOptions,
+  WebSockHandler,
+  WebSockHandlerOptions,
+} from "./_deno_api.ts";
+import type {
+  DenoOptions,
+  UpgradeArgs,
+  WebSockHandler,
+  WebSockHandlerOptions,
+} from "./_deno_api.ts";
 
 // Options the Deno adapter cannot honour, refused with the reason.
 const REFUSED: Readonly<Record<string, string>> = {
@@ -165,22 +109,6 @@ const REFUSED: Readonly<Record<string, string>> = {
     "Deno's WebSocket server cannot compress (permessage-deflate is on Node and Bun)",
   denoIdleTimeout: "it was removed, Deno's keep-alive follows timeout (ms)",
 };
-
-function resolve(options: DenoOptions<unknown, unknown>, own: readonly string[]): Resolved {
-  let resolved = resolvedCache.get(options);
-  if (resolved === undefined) {
-    // perMessageDeflate: false asks for nothing Deno lacks (portable options may say so).
-    const { perMessageDeflate, ...rest } = options as { perMessageDeflate?: unknown };
-    const adapter = resolveAdapterOptions(
-      perMessageDeflate === false ? rest : options,
-      own,
-      REFUSED,
-    );
-    resolved = { adapter, idleTimeout: adapter.engine.timeout / 1000 };
-    resolvedCache.set(options, resolved);
-  }
-  return resolved;
-}
 
 // The request as prepareUpgrade() reads it.
 function upgradeRequest(request: Request, serveInfo?: Deno.ServeHandlerInfo): UpgradeRequest {
@@ -311,16 +239,17 @@ function accept(
   handler: WebSock<unknown, unknown, unknown>,
   arg: unknown,
   info: ConnectionInfo,
-  resolved: Resolved,
+  resolved: ResolvedAdapterOptions<unknown, unknown>,
   registry: Registry | undefined,
   extraHeaders: readonly [string, string][],
 ): Response {
   let upgraded: { socket: WebSocket; response: Response };
   try {
-    upgraded = Deno.upgradeWebSocket(request, { idleTimeout: resolved.idleTimeout });
+    // Deno runs the keep-alive (ping at half of timeout, close at the end), in seconds.
+    upgraded = Deno.upgradeWebSocket(request, { idleTimeout: resolved.engine.timeout / 1000 });
   } catch (error) {
     const reason = (error as Error).message;
-    reportRefusal(resolved.adapter, 400, reason);
+    reportRefusal(resolved, 400, reason);
     return rejectionResponse({ status: 400, reason });
   }
   // Deno matches its `protocol` option against the client's list split on ", " only, so
@@ -333,10 +262,10 @@ function accept(
     handler,
     arg,
     info,
-    resolved.adapter.engine,
+    resolved.engine,
     registry,
   );
-  announceConnection(resolved.adapter, engine.connection);
+  announceConnection(resolved, engine.connection);
   return upgraded.response;
 }
 
@@ -396,10 +325,14 @@ export function upgrade<S, M, A>(
       "Invalid option upgrade: upgrade() takes init's argument itself (the hook is websockHandler()'s)",
     );
   }
-  const resolved = resolve(options as DenoOptions<unknown, unknown>, UPGRADE_OPTIONS);
+  const resolved = resolveAdapterOptions(
+    options as DenoOptions<unknown, unknown>,
+    UPGRADE_OPTIONS,
+    REFUSED,
+  );
   // Without a hook (upgrade() takes init's argument itself), preparing is synchronous.
   const prepared = prepareUpgrade(
-    resolved.adapter,
+    resolved,
     upgradeRequest(request, options.info),
   ) as PreparedUpgrade<unknown>;
   if (!prepared.accept) return prepared.response;
@@ -448,7 +381,11 @@ export function websockHandler<S, M, A>(
 ): WebSockHandler {
   const [options = {}] = optionsWithUpgradeHookWhenInitTakesAnArgument;
   checkHandler(handler, "websockHandler()");
-  const resolved = resolve(options as DenoOptions<unknown, unknown>, ["fallback"]);
+  const resolved = resolveAdapterOptions(
+    options as DenoOptions<unknown, unknown>,
+    ["fallback"],
+    REFUSED,
+  );
   const fallback = checkCallback("fallback", options.fallback);
   const registry = new Registry();
   const generic = handler as WebSock<unknown, unknown, unknown>;
@@ -461,7 +398,7 @@ export function websockHandler<S, M, A>(
       return fallback ? fallback(request, serveInfo!) : rejectionResponse(NOT_AN_UPGRADE);
     }
     return whenReady(
-      prepareUpgrade(resolved.adapter, upgradeRequest(request, serveInfo)),
+      prepareUpgrade(resolved, upgradeRequest(request, serveInfo)),
       (p) =>
         p.accept
           ? accept(request, generic, p.arg, p.info, resolved, registry, p.headers)

@@ -24,13 +24,12 @@
  * @module
  */
 
-import { createServer, type IncomingMessage, type Server } from "node:http";
+import { createServer, type IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { Buffer } from "node:buffer";
 import { WebSocketServer, type WsSocket } from "./_ws.ts";
 import { destroyOnError, headerReader, upgradeRequest, writeRefusal } from "./_node_http.ts";
 import {
-  type AdapterOptions,
   checkHandler,
   checkUpgrade,
   Engine,
@@ -97,50 +96,18 @@ export { Registry, type ShutdownOptions } from "../engine/mod.ts";
 
 type AnyWebSock = WebSock<unknown, unknown, unknown>;
 
-/** Options of {@linkcode websockUpgrade}: the shared adapter options plus compression. */
-export interface NodeUpgradeOptions<A, M = unknown> extends AdapterOptions<A, M> {
-  /**
-   * Negotiate permessage-deflate (`true`, or `ws`'s `perMessageDeflate` options).
-   * @default {false}
-   */
-  perMessageDeflate?: boolean | Record<string, unknown>;
-}
-
-/** Options of {@linkcode serve}: where to listen, plus those of {@linkcode websockUpgrade}. */
-export interface NodeServeOptions<A, M = unknown> extends NodeUpgradeOptions<A, M> {
-  /**
-   * The port to listen on (`0`: any free one).
-   * @default {8080}
-   */
-  port?: number;
-  /**
-   * The address to listen on.
-   * @default {"127.0.0.1"}
-   */
-  hostname?: string;
-}
-
-/** A `node:http` `upgrade` listener that serves WebSocket connections, and drains them. */
-export interface NodeUpgradeHandler {
-  /** Answer one upgrade request: upgrade it or refuse it with a 4xx. */
-  (request: IncomingMessage, socket: Duplex, head: Buffer): void;
-  /** Close every connection (1001, or 1012 with `restart`); resolves once all are over. */
-  shutdown(options?: ShutdownOptions): Promise<void>;
-  /** The handler's live connections. */
-  readonly registry: Registry;
-}
-
-/** What {@linkcode serve} returns: the server, its address once listening, and shutdown. */
-export interface NodeServer {
-  /** The `node:http` server. */
-  readonly server: Server;
-  /** The `upgrade` listener. */
-  readonly upgrade: NodeUpgradeHandler;
-  /** Resolves with the bound address once the server listens. */
-  readonly listening: Promise<{ hostname: string; port: number }>;
-  /** Drain the connections (1001), then close the server. */
-  shutdown(options?: ShutdownOptions): Promise<void>;
-}
+export type {
+  NodeServeOptions,
+  NodeServer,
+  NodeUpgradeHandler,
+  NodeUpgradeOptions,
+} from "./_node_api.ts";
+import type {
+  NodeServeOptions,
+  NodeServer,
+  NodeUpgradeHandler,
+  NodeUpgradeOptions,
+} from "./_node_api.ts";
 
 // A Buffer as a plain Uint8Array over the same bytes (module level: not a closure per socket).
 function bytes(data: Buffer): Uint8Array {
