@@ -21,7 +21,6 @@
  */
 
 import {
-  checkHandler,
   Engine,
   isWebSocketUpgrade,
   type NativeHub,
@@ -30,16 +29,22 @@ import {
   offerNativeTopics,
   type OptionsArgs,
   prepareUpgrade,
-  Registry,
+  type Registry,
   rejectionResponse,
   reportRefusal,
-  resolveAdapterOptions,
   type ResolvedEngineOptions,
   type Transport,
   whenReady,
   withCode,
 } from "../engine/mod.ts";
-import { announceConnection, checkCallback, NOT_AN_UPGRADE, showValue } from "../engine/_kit.ts";
+import {
+  announceConnection,
+  checkCallback,
+  checkDeflate,
+  NOT_AN_UPGRADE,
+  setUp,
+  withDrain,
+} from "../engine/_kit.ts";
 import type { ConnectionInfo, WebSock } from "../websock.ts";
 
 export type {
@@ -255,20 +260,16 @@ export function websockServe<S, M, A>(
   ...optionsWithUpgradeHookWhenInitTakesAnArgument: OptionsArgs<BunServeOptions<A, M>, A>
 ): BunServe {
   const [options = {}] = optionsWithUpgradeHookWhenInitTakesAnArgument;
-  checkHandler(handler, "websockServe()");
-  const adapter = resolveAdapterOptions(options, ["perMessageDeflate", "fallback"], {
-    bunIdleTimeout: "it was removed, the engine's timeout (ms) keeps peers alive",
-  });
+  const { options: adapter, registry, handler: generic } = setUp(
+    handler,
+    options,
+    "websockServe()",
+    ["perMessageDeflate", "fallback"],
+    { bunIdleTimeout: "it was removed, the engine's timeout (ms) keeps peers alive" },
+  );
   const resolved = adapter.engine;
   const fallback = checkCallback("fallback", options.fallback);
-  const perMessageDeflate = options.perMessageDeflate ?? false;
-  if (typeof perMessageDeflate !== "boolean") {
-    throw new TypeError(
-      `Invalid option perMessageDeflate: ${showValue(perMessageDeflate)} is not a boolean`,
-    );
-  }
-  const registry = new Registry();
-  const generic = handler as WebSock<unknown, unknown, unknown>;
+  const perMessageDeflate = checkDeflate(options.perMessageDeflate, false);
   const hubs = new WeakMap<BunServer, BunHub>();
 
   function open(
@@ -338,10 +339,5 @@ export function websockServe<S, M, A>(
     perMessageDeflate,
   };
 
-  return {
-    fetch,
-    websocket,
-    shutdown: (shutdownOptions) => registry.shutdown(shutdownOptions),
-    registry,
-  };
+  return withDrain({ fetch, websocket }, registry);
 }

@@ -26,7 +26,7 @@ import {
   type OptionsArgs,
   type PreparedUpgrade,
   prepareUpgrade,
-  Registry,
+  type Registry,
   rejectionResponse,
   reportRefusal,
   resolveAdapterOptions,
@@ -37,7 +37,7 @@ import {
   type UpgradeRequest,
   whenReady,
 } from "../engine/mod.ts";
-import { announceConnection, checkCallback, NOT_AN_UPGRADE } from "../engine/_kit.ts";
+import { announceConnection, checkCallback, NOT_AN_UPGRADE, setUp } from "../engine/_kit.ts";
 import type { ConnectionInfo, WebSock } from "../websock.ts";
 
 export type {
@@ -380,15 +380,14 @@ export function websockHandler<S, M, A>(
   ...optionsWithUpgradeHookWhenInitTakesAnArgument: OptionsArgs<WebSockHandlerOptions<A, M>, A>
 ): WebSockHandler {
   const [options = {}] = optionsWithUpgradeHookWhenInitTakesAnArgument;
-  checkHandler(handler, "websockHandler()");
-  const resolved = resolveAdapterOptions(
-    options as DenoOptions<unknown, unknown>,
+  const { options: resolved, registry, handler: generic } = setUp(
+    handler,
+    options,
+    "websockHandler()",
     ["fallback"],
     REFUSED,
   );
   const fallback = checkCallback("fallback", options.fallback);
-  const registry = new Registry();
-  const generic = handler as WebSock<unknown, unknown, unknown>;
 
   function serve(
     request: Request,

@@ -30,19 +30,21 @@ import { Buffer } from "node:buffer";
 import { WebSocketServer, type WsSocket } from "./_ws.ts";
 import { destroyOnError, headerReader, upgradeRequest, writeRefusal } from "./_node_http.ts";
 import {
-  checkHandler,
   checkUpgrade,
   Engine,
   type EngineInit,
   type OptionsArgs,
   prepareUpgrade,
-  Registry,
-  resolveAdapterOptions,
-  type ShutdownOptions,
   type Transport,
   whenReady,
 } from "../engine/mod.ts";
-import { announceConnection, NOT_AN_UPGRADE, showValue } from "../engine/_kit.ts";
+import {
+  announceConnection,
+  checkDeflate,
+  NOT_AN_UPGRADE,
+  setUp,
+  withDrain,
+} from "../engine/_kit.ts";
 import type { ConnectionInfo, WebSock } from "../websock.ts";
 
 export type {
@@ -213,22 +215,9 @@ function upgradeListener(
   own: readonly string[],
   refused?: Readonly<Record<string, string>>,
 ): NodeUpgradeHandler {
-  checkHandler(handler, where);
-  const adapter = resolveAdapterOptions(options, own, refused);
+  const { options: adapter, registry } = setUp(handler, options, where, own, refused);
   const engineOptions = adapter.engine;
-  const perMessageDeflate = options.perMessageDeflate ?? false;
-  if (
-    typeof perMessageDeflate !== "boolean" &&
-    (typeof perMessageDeflate !== "object" || perMessageDeflate === null ||
-      Array.isArray(perMessageDeflate))
-  ) {
-    throw new TypeError(
-      `Invalid option perMessageDeflate: ${
-        showValue(perMessageDeflate)
-      } is not a boolean or ws's options`,
-    );
-  }
-  const registry = new Registry();
+  const perMessageDeflate = checkDeflate(options.perMessageDeflate, true);
   const chosen = new WeakMap<IncomingMessage, string>();
   // Headers the upgrade hook added for the 101, written by ws's "headers" event.
   const added = new WeakMap<IncomingMessage, readonly [string, string][]>();
@@ -250,7 +239,6 @@ function upgradeListener(
   server.on("headers", (lines, request) => {
     for (const [name, value] of added.get(request) ?? []) lines.push(`${name}: ${value}`);
   });
-  const generic = handler;
 
   function open(
     request: IncomingMessage,
@@ -264,7 +252,7 @@ function upgradeListener(
     if (extraHeaders.length > 0) added.set(request, extraHeaders);
     server.handleUpgrade(request, socket, head, (ws) => {
       const init = { arg, info, options: engineOptions, registry };
-      const { engine } = new NodeSocket(ws, init, generic);
+      const { engine } = new NodeSocket(ws, init, handler);
       announceConnection(adapter, engine.connection);
       engine.open();
     });
@@ -280,10 +268,7 @@ function upgradeListener(
     if (outcome instanceof Promise) outcome.catch(() => socket.destroy());
   }
 
-  return Object.assign(listener, {
-    shutdown: (shutdownOptions?: ShutdownOptions) => registry.shutdown(shutdownOptions),
-    registry,
-  });
+  return withDrain(listener, registry);
 }
 
 /**
