@@ -1,9 +1,10 @@
-// HTTP on a Node server's raw sockets, for the Node adapter: the request as the engine reads
-// it, and whole responses written on the socket of an upgrade that is refused.
+// HTTP on a Node server for the Node adapter: the request as the engine reads it, whole
+// responses written on the raw socket of an upgrade that is refused, and serve()'s server.
 
-import { type IncomingMessage, STATUS_CODES } from "node:http";
+import { type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
-import type { HeaderReader, UpgradeRequest } from "../engine/mod.ts";
+import { checkUpgrade, type HeaderReader, type UpgradeRequest } from "../engine/mod.ts";
+import { NOT_AN_UPGRADE } from "../engine/_kit.ts";
 
 /** The request's headers, read one name at a time (repeated ones joined with ", "). */
 export function headerReader(request: IncomingMessage): HeaderReader {
@@ -71,4 +72,29 @@ export async function writeRefusal(socket: Duplex, response: Response): Promise<
   response.headers.forEach((value, name) => headers[name] = value);
   delete headers["content-length"];
   writeResponse(socket, response.status, headers, await response.text());
+}
+
+/** serve()'s answer to a request that is not an upgrade: 426 (or 400 for a broken one). */
+export function answerNotAnUpgrade(request: IncomingMessage, response: ServerResponse): void {
+  const rejection = checkUpgrade(request.method ?? "", headerReader(request)) ?? NOT_AN_UPGRADE;
+  response.writeHead(rejection.status, {
+    "content-type": "text/plain; charset=utf-8",
+    ...rejection.headers,
+  }).end(rejection.reason + "\n");
+}
+
+/** Listen; resolves with the bound address. */
+export function listen(
+  server: Server,
+  port: number,
+  hostname: string,
+): Promise<{ hostname: string; port: number }> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, hostname, () => {
+      const address = server.address();
+      if (address === null || typeof address === "string") return reject(new Error("No address"));
+      resolve({ hostname: address.address, port: address.port });
+    });
+  });
 }

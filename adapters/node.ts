@@ -28,9 +28,14 @@ import { createServer, type IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { Buffer } from "node:buffer";
 import { WebSocketServer, type WsSocket } from "./_ws.ts";
-import { destroyOnError, headerReader, upgradeRequest, writeRefusal } from "./_node_http.ts";
 import {
-  checkUpgrade,
+  answerNotAnUpgrade,
+  destroyOnError,
+  listen,
+  upgradeRequest,
+  writeRefusal,
+} from "./_node_http.ts";
+import {
   Engine,
   type EngineInit,
   type OptionsArgs,
@@ -38,13 +43,7 @@ import {
   type Transport,
   whenReady,
 } from "../engine/mod.ts";
-import {
-  announceConnection,
-  checkDeflate,
-  NOT_AN_UPGRADE,
-  setUp,
-  withDrain,
-} from "../engine/_kit.ts";
+import { announceConnection, checkDeflate, setUp, withDrain } from "../engine/_kit.ts";
 import type { ConnectionInfo, WebSock } from "../websock.ts";
 
 export type {
@@ -121,11 +120,7 @@ class NodeSocket implements Transport {
   readonly #socket: WsSocket;
   readonly engine: Engine<unknown, unknown, unknown>;
 
-  constructor(
-    socket: WsSocket,
-    init: EngineInit<unknown>,
-    handler: AnyWebSock,
-  ) {
+  constructor(socket: WsSocket, init: EngineInit<unknown>, handler: AnyWebSock) {
     this.#socket = socket;
     const engine = this.engine = new Engine(handler, this, init);
     socket.on("message", (data: Buffer, isBinary: boolean) => {
@@ -200,10 +195,12 @@ export function websockUpgrade<S, M, A>(
 ): NodeUpgradeHandler {
   const [options = {}] = optionsWithUpgradeHookWhenInitTakesAnArgument;
   return upgradeListener(handler as AnyWebSock, options, "websockUpgrade()", UPGRADE_OPTIONS, {
-    port: "serve() listens, websockUpgrade() serves on your own server",
-    hostname: "serve() listens, websockUpgrade() serves on your own server",
+    port: SERVE_ONLY,
+    hostname: SERVE_ONLY,
   });
 }
+
+const SERVE_ONLY = "serve() listens, websockUpgrade() serves on your own server";
 
 const UPGRADE_OPTIONS = ["perMessageDeflate"];
 const SERVE_OPTIONS = [...UPGRADE_OPTIONS, "port", "hostname"];
@@ -301,24 +298,8 @@ export function serve<S, M, A>(
 ): NodeServer {
   const [options = {}] = optionsWithUpgradeHookWhenInitTakesAnArgument;
   const upgrade = upgradeListener(handler as AnyWebSock, options, "serve()", SERVE_OPTIONS);
-  const { port = 8080, hostname = "127.0.0.1" } = options;
-  const server = createServer((request, response) => {
-    const rejection = checkUpgrade(request.method ?? "", headerReader(request)) ?? NOT_AN_UPGRADE;
-    const body = rejection.reason + "\n";
-    response.writeHead(rejection.status, {
-      "content-type": "text/plain; charset=utf-8",
-      ...rejection.headers,
-    }).end(body);
-  });
-  server.on("upgrade", upgrade);
-  const listening = new Promise<{ hostname: string; port: number }>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, hostname, () => {
-      const address = server.address();
-      if (address === null || typeof address === "string") return reject(new Error("No address"));
-      resolve({ hostname: address.address, port: address.port });
-    });
-  });
+  const server = createServer(answerNotAnUpgrade).on("upgrade", upgrade);
+  const listening = listen(server, options.port ?? 8080, options.hostname ?? "127.0.0.1");
   return {
     server,
     upgrade,
