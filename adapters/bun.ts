@@ -22,17 +22,15 @@
 
 import {
   Engine,
+  type EngineInit,
   isWebSocketUpgrade,
-  type NativeHub,
   type NativeState,
   type NativeTopics,
   offerNativeTopics,
   type OptionsArgs,
   prepareUpgrade,
-  type Registry,
   rejectionResponse,
   reportRefusal,
-  type ResolvedEngineOptions,
   type Transport,
   whenReady,
   withCode,
@@ -98,13 +96,10 @@ export { Registry, type ShutdownOptions } from "../engine/mod.ts";
 
 export type { BunServer, BunSocketData, BunWebSocket, BunWebSocketHandler } from "./_bun_api.ts";
 import type { BunServer, BunWebSocket, BunWebSocketHandler } from "./_bun_api.ts";
+import { type BunHub, bunHub, COMPRESS_FROM } from "./_bun_hub.ts";
 
 export type { BunServe, BunServeOptions } from "./_bun_api.ts";
 import type { BunServe, BunServeOptions } from "./_bun_api.ts";
-
-// Messages at least this long are sent compressed when permessage-deflate is on (the
-// threshold of `ws`, so both adapters compress the same messages).
-const COMPRESS_FROM = 1024;
 
 // One Bun socket: the engine's transport (`ws` is set on open), and its native topics for
 // pub/sub's fastlane (Bun's ws.subscribe + server.publish).
@@ -114,21 +109,9 @@ class BunSocket implements Transport, NativeTopics {
   readonly engine: Engine<unknown, unknown, unknown>;
   readonly hub: BunHub;
 
-  constructor(
-    handler: WebSock<unknown, unknown, unknown>,
-    arg: unknown,
-    info: ConnectionInfo,
-    options: ResolvedEngineOptions,
-    registry: Registry,
-    hub: BunHub,
-  ) {
+  constructor(handler: WebSock<unknown, unknown, unknown>, init: EngineInit<unknown>, hub: BunHub) {
     this.hub = hub;
-    this.engine = new Engine(handler, this, {
-      arg,
-      info,
-      options,
-      registry,
-    });
+    this.engine = new Engine(handler, this, init);
   }
 
   #send(data: string | Uint8Array, size: number): void {
@@ -181,25 +164,6 @@ class BunSocket implements Transport, NativeTopics {
     if (!engine.idle) return "busy";
     return this.ws!.getBufferedAmount() > this.hub.limit ? "full" : "ready";
   }
-}
-
-// One server's native topics, and what its sockets share: the slow-peer limit and whether to
-// compress. The flag is always given to `server.publish`, as to `send`: the same messages are
-// compressed whichever way they go.
-interface BunHub extends NativeHub {
-  readonly limit: number;
-  readonly compress: boolean;
-}
-
-function bunHub(server: BunServer, limit: number, compress: boolean): BunHub {
-  return {
-    limit,
-    compress,
-    publish(topic, data) {
-      const size = typeof data === "string" ? data.length : data.byteLength;
-      server.publish(topic, data, compress && size >= COMPRESS_FROM);
-    },
-  };
 }
 
 // Bun reports every close it starts itself as 1006 with a reason (and sends the peer 1002,
@@ -283,7 +247,7 @@ export function websockServe<S, M, A>(
     if (hub === undefined) {
       hubs.set(server, hub = bunHub(server, resolved.maxBufferedBytes, perMessageDeflate));
     }
-    const socket = new BunSocket(generic, arg, info, resolved, registry, hub);
+    const socket = new BunSocket(generic, { arg, info, options: resolved, registry }, hub);
     const headers = new Headers(extraHeaders as [string, string][]);
     if (info.protocol !== "") headers.set("sec-websocket-protocol", info.protocol);
     if (server.upgrade(request, { data: { socket }, headers })) return undefined;
