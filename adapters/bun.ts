@@ -32,6 +32,7 @@ import {
   rejectionResponse,
   reportRefusal,
   type Transport,
+  upgradeRequestOf,
   whenReady,
   withCode,
 } from "../engine/mod.ts";
@@ -261,14 +262,8 @@ export function websockServe<S, M, A>(
       return fallback ? fallback(request, server) : rejectionResponse(NOT_AN_UPGRADE);
     }
     const ip = server.requestIP(request);
-    const prepared = prepareUpgrade(adapter, {
-      method: request.method,
-      url: request.url,
-      headers: request.headers,
-      remoteAddr: ip === null ? null : { hostname: ip.address, port: ip.port },
-      allHeaders: () => new Headers(request.headers),
-      request: () => request,
-    });
+    const remoteAddr = ip === null ? null : { hostname: ip.address, port: ip.port };
+    const prepared = prepareUpgrade(adapter, upgradeRequestOf(request, remoteAddr));
     return whenReady(prepared, (p) => {
       return p.accept ? open(request, server, p.info, p.arg, p.headers) : p.response;
     });

@@ -21,6 +21,7 @@
 import {
   checkHandler,
   Engine,
+  type EngineInit,
   extraResponseHeaders,
   isWebSocketUpgrade,
   type OptionsArgs,
@@ -31,10 +32,10 @@ import {
   reportRefusal,
   resolveAdapterOptions,
   type ResolvedAdapterOptions,
-  type ResolvedEngineOptions,
   type ShutdownOptions,
   type Transport,
   type UpgradeRequest,
+  upgradeRequestOf,
   whenReady,
 } from "../engine/mod.ts";
 import { announceConnection, checkCallback, NOT_AN_UPGRADE, setUp } from "../engine/_kit.ts";
@@ -103,6 +104,8 @@ import type {
   WebSockHandlerOptions,
 } from "./_deno_api.ts";
 
+type AnyWebSock = WebSock<unknown, unknown, unknown>;
+
 // Options the Deno adapter cannot honour, refused with the reason.
 const REFUSED: Readonly<Record<string, string>> = {
   perMessageDeflate:
@@ -112,17 +115,8 @@ const REFUSED: Readonly<Record<string, string>> = {
 
 // The request as prepareUpgrade() reads it.
 function upgradeRequest(request: Request, serveInfo?: Deno.ServeHandlerInfo): UpgradeRequest {
-  const addr = serveInfo?.remoteAddr as Partial<Deno.NetAddr> | undefined;
-  return {
-    method: request.method,
-    url: request.url,
-    headers: request.headers,
-    remoteAddr: addr?.hostname === undefined
-      ? null
-      : { hostname: addr.hostname, port: addr.port ?? 0 },
-    allHeaders: () => new Headers(request.headers),
-    request: () => request,
-  };
+  const { hostname, port = 0 } = (serveInfo?.remoteAddr ?? {}) as Partial<Deno.NetAddr>;
+  return upgradeRequestOf(request, hostname === undefined ? null : { hostname, port });
 }
 
 const ONCE = { once: true };
@@ -162,21 +156,9 @@ class DenoSocket implements Transport, EventListenerObject {
   // The immediate of a close waiting for its turn (see closeSocket).
   #closeTimer: ReturnType<typeof setImmediate> | undefined;
 
-  constructor(
-    socket: WebSocket,
-    handler: WebSock<unknown, unknown, unknown>,
-    arg: unknown,
-    info: ConnectionInfo,
-    options: ResolvedEngineOptions,
-    registry: Registry | undefined,
-  ) {
+  constructor(socket: WebSocket, handler: AnyWebSock, init: EngineInit<unknown>) {
     this.#socket = socket;
-    this.engine = new Engine(handler, this, {
-      arg,
-      info,
-      options,
-      registry,
-    });
+    this.engine = new Engine(handler, this, init);
     socket.addEventListener("open", this, ONCE); // dropped once fired: less per idle socket
     socket.addEventListener("message", this);
     socket.addEventListener("error", this);
@@ -236,7 +218,7 @@ class DenoSocket implements Transport, EventListenerObject {
 // Upgrade for real: the 101 response, with the connection running behind it.
 function accept(
   request: Request,
-  handler: WebSock<unknown, unknown, unknown>,
+  handler: AnyWebSock,
   arg: unknown,
   info: ConnectionInfo,
   resolved: ResolvedAdapterOptions<unknown, unknown>,
@@ -257,14 +239,8 @@ function accept(
   const headers = upgraded.response.headers;
   if (info.protocol !== "") headers.set("sec-websocket-protocol", info.protocol);
   for (const [name, value] of extraHeaders) headers.append(name, value);
-  const { engine } = new DenoSocket(
-    upgraded.socket,
-    handler,
-    arg,
-    info,
-    resolved.engine,
-    registry,
-  );
+  const init = { arg, info, options: resolved.engine, registry };
+  const { engine } = new DenoSocket(upgraded.socket, handler, init);
   announceConnection(resolved, engine.connection);
   return upgraded.response;
 }
