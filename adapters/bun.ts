@@ -21,27 +21,29 @@
  */
 
 import {
-  type AdapterOptions,
-  checkHandler,
   Engine,
+  type EngineInit,
   isWebSocketUpgrade,
-  type NativeHub,
   type NativeState,
   type NativeTopics,
   offerNativeTopics,
   type OptionsArgs,
   prepareUpgrade,
-  Registry,
   rejectionResponse,
   reportRefusal,
-  resolveAdapterOptions,
-  type ResolvedEngineOptions,
-  type ShutdownOptions,
   type Transport,
+  upgradeRequestOf,
   whenReady,
   withCode,
 } from "../engine/mod.ts";
-import { announceConnection, checkCallback, NOT_AN_UPGRADE, showValue } from "../engine/_kit.ts";
+import {
+  announceConnection,
+  checkCallback,
+  checkDeflate,
+  NOT_AN_UPGRADE,
+  setUp,
+  withDrain,
+} from "../engine/_kit.ts";
 import type { ConnectionInfo, WebSock } from "../websock.ts";
 
 export type {
@@ -93,102 +95,12 @@ export type {
 
 export { Registry, type ShutdownOptions } from "../engine/mod.ts";
 
-/** The part of Bun's `ServerWebSocket` the adapter uses. */
-export interface BunWebSocket {
-  /** What `server.upgrade` attached: the connection's engine. */
-  readonly data: BunSocketData;
-  /** Send a frame: bytes sent, `-1` when queued under backpressure, `0` when dropped. */
-  send(data: string | Uint8Array, compress?: boolean): number;
-  /** Send a ping. */
-  ping(data?: Uint8Array): number;
-  /** Send a pong. */
-  pong(data?: Uint8Array): number;
-  /** Close with a code and reason. */
-  close(code?: number, reason?: string): void;
-  /** Subscribe to a native topic. */
-  subscribe(topic: string): void;
-  /** Unsubscribe from a native topic. */
-  unsubscribe(topic: string): void;
-  /** Bytes queued toward the peer. */
-  getBufferedAmount(): number;
-}
+export type { BunServer, BunSocketData, BunWebSocket, BunWebSocketHandler } from "./_bun_api.ts";
+import type { BunServer, BunWebSocket, BunWebSocketHandler } from "./_bun_api.ts";
+import { type BunHub, bunHub, COMPRESS_FROM } from "./_bun_hub.ts";
 
-/** What the adapter attaches to each Bun socket. */
-export interface BunSocketData {
-  /** The connection's transport and engine. */
-  readonly socket: unknown;
-}
-
-/** The part of Bun's `Server` the adapter uses. */
-export interface BunServer {
-  /** Upgrade a request; `false` when it is not a valid upgrade. */
-  upgrade(request: Request, options: { data: BunSocketData; headers?: HeadersInit }): boolean;
-  /** The peer's address. */
-  requestIP(request: Request): { address: string; port: number } | null;
-  /** Send a frame to every socket subscribed to a native topic (returns bytes, not sockets). */
-  publish(topic: string, data: string | Uint8Array, compress?: boolean): number;
-}
-
-/** The `websocket` member of `Bun.serve`'s options, as the adapter fills it. */
-export interface BunWebSocketHandler {
-  /** The socket opened. */
-  open(ws: BunWebSocket): void;
-  /** A data message arrived. */
-  message(ws: BunWebSocket, message: string | Uint8Array): void;
-  /** A ping arrived (Bun has answered it). */
-  ping(ws: BunWebSocket, data: Uint8Array): void;
-  /** A pong arrived. */
-  pong(ws: BunWebSocket, data: Uint8Array): void;
-  /** The socket closed. */
-  close(ws: BunWebSocket, code: number, reason: string): void;
-  /** Bun's own limit, from the `maxMessageBytes` option. */
-  readonly maxPayloadLength: number;
-  /**
-   * Bun's own send-buffer limit, over which it drops messages: set out of the way (4 GiB), as
-   * the engine closes a slow peer itself (`maxBufferedBytes`).
-   */
-  readonly backpressureLimit: number;
-  /**
-   * Bun's own keep-alive, off (`0`): the engine pings and closes silent peers itself (Bun's
-   * timer is reset by every send, so it would keep a dead peer that the server writes to).
-   */
-  readonly idleTimeout: number;
-  /** Bun's automatic pings, off with its keep-alive. */
-  readonly sendPings: boolean;
-  /** Whether to negotiate permessage-deflate. */
-  readonly perMessageDeflate: boolean;
-}
-
-/** Options of {@linkcode websockServe}: the shared adapter options plus Bun's own. */
-export interface BunServeOptions<A, M = unknown> extends AdapterOptions<A, M> {
-  /**
-   * Negotiate permessage-deflate; messages of 1 KiB and more are then sent compressed (Bun
-   * compresses only what `send(data, true)` asks for).
-   * @default {false}
-   */
-  perMessageDeflate?: boolean;
-  /**
-   * Answers requests that are not WebSocket upgrades.
-   * @default {426 with Upgrade: websocket}
-   */
-  fallback?: (request: Request, server: BunServer) => Response | Promise<Response>;
-}
-
-/** What to spread into `Bun.serve`'s options: `fetch` and `websocket`, plus shutdown. */
-export interface BunServe {
-  /** Upgrade, refuse or pass on one request. */
-  fetch(request: Request, server: BunServer): Response | undefined | Promise<Response | undefined>;
-  /** The WebSocket handlers and limits. */
-  readonly websocket: BunWebSocketHandler;
-  /** Close every connection (1001, or 1012 with `restart`); resolves once all are over. */
-  shutdown(options?: ShutdownOptions): Promise<void>;
-  /** The live connections. */
-  readonly registry: Registry;
-}
-
-// Messages at least this long are sent compressed when permessage-deflate is on (the
-// threshold of `ws`, so both adapters compress the same messages).
-const COMPRESS_FROM = 1024;
+export type { BunServe, BunServeOptions } from "./_bun_api.ts";
+import type { BunServe, BunServeOptions } from "./_bun_api.ts";
 
 // One Bun socket: the engine's transport (`ws` is set on open), and its native topics for
 // pub/sub's fastlane (Bun's ws.subscribe + server.publish).
@@ -198,21 +110,9 @@ class BunSocket implements Transport, NativeTopics {
   readonly engine: Engine<unknown, unknown, unknown>;
   readonly hub: BunHub;
 
-  constructor(
-    handler: WebSock<unknown, unknown, unknown>,
-    arg: unknown,
-    info: ConnectionInfo,
-    options: ResolvedEngineOptions,
-    registry: Registry,
-    hub: BunHub,
-  ) {
+  constructor(handler: WebSock<unknown, unknown, unknown>, init: EngineInit<unknown>, hub: BunHub) {
     this.hub = hub;
-    this.engine = new Engine(handler, this, {
-      arg,
-      info,
-      options,
-      registry,
-    });
+    this.engine = new Engine(handler, this, init);
   }
 
   #send(data: string | Uint8Array, size: number): void {
@@ -265,25 +165,6 @@ class BunSocket implements Transport, NativeTopics {
     if (!engine.idle) return "busy";
     return this.ws!.getBufferedAmount() > this.hub.limit ? "full" : "ready";
   }
-}
-
-// One server's native topics, and what its sockets share: the slow-peer limit and whether to
-// compress. The flag is always given to `server.publish`, as to `send`: the same messages are
-// compressed whichever way they go.
-interface BunHub extends NativeHub {
-  readonly limit: number;
-  readonly compress: boolean;
-}
-
-function bunHub(server: BunServer, limit: number, compress: boolean): BunHub {
-  return {
-    limit,
-    compress,
-    publish(topic, data) {
-      const size = typeof data === "string" ? data.length : data.byteLength;
-      server.publish(topic, data, compress && size >= COMPRESS_FROM);
-    },
-  };
 }
 
 // Bun reports every close it starts itself as 1006 with a reason (and sends the peer 1002,
@@ -344,20 +225,16 @@ export function websockServe<S, M, A>(
   ...optionsWithUpgradeHookWhenInitTakesAnArgument: OptionsArgs<BunServeOptions<A, M>, A>
 ): BunServe {
   const [options = {}] = optionsWithUpgradeHookWhenInitTakesAnArgument;
-  checkHandler(handler, "websockServe()");
-  const adapter = resolveAdapterOptions(options, ["perMessageDeflate", "fallback"], {
-    bunIdleTimeout: "it was removed, the engine's timeout (ms) keeps peers alive",
-  });
+  const { options: adapter, registry, handler: generic } = setUp(
+    handler,
+    options,
+    "websockServe()",
+    ["perMessageDeflate", "fallback"],
+    { bunIdleTimeout: "it was removed, the engine's timeout (ms) keeps peers alive" },
+  );
   const resolved = adapter.engine;
   const fallback = checkCallback("fallback", options.fallback);
-  const perMessageDeflate = options.perMessageDeflate ?? false;
-  if (typeof perMessageDeflate !== "boolean") {
-    throw new TypeError(
-      `Invalid option perMessageDeflate: ${showValue(perMessageDeflate)} is not a boolean`,
-    );
-  }
-  const registry = new Registry();
-  const generic = handler as WebSock<unknown, unknown, unknown>;
+  const perMessageDeflate = checkDeflate(options.perMessageDeflate, false);
   const hubs = new WeakMap<BunServer, BunHub>();
 
   function open(
@@ -371,7 +248,7 @@ export function websockServe<S, M, A>(
     if (hub === undefined) {
       hubs.set(server, hub = bunHub(server, resolved.maxBufferedBytes, perMessageDeflate));
     }
-    const socket = new BunSocket(generic, arg, info, resolved, registry, hub);
+    const socket = new BunSocket(generic, { arg, info, options: resolved, registry }, hub);
     const headers = new Headers(extraHeaders as [string, string][]);
     if (info.protocol !== "") headers.set("sec-websocket-protocol", info.protocol);
     if (server.upgrade(request, { data: { socket }, headers })) return undefined;
@@ -385,14 +262,8 @@ export function websockServe<S, M, A>(
       return fallback ? fallback(request, server) : rejectionResponse(NOT_AN_UPGRADE);
     }
     const ip = server.requestIP(request);
-    const prepared = prepareUpgrade(adapter, {
-      method: request.method,
-      url: request.url,
-      headers: request.headers,
-      remoteAddr: ip === null ? null : { hostname: ip.address, port: ip.port },
-      allHeaders: () => new Headers(request.headers),
-      request: () => request,
-    });
+    const remoteAddr = ip === null ? null : { hostname: ip.address, port: ip.port };
+    const prepared = prepareUpgrade(adapter, upgradeRequestOf(request, remoteAddr));
     return whenReady(prepared, (p) => {
       return p.accept ? open(request, server, p.info, p.arg, p.headers) : p.response;
     });
@@ -427,10 +298,5 @@ export function websockServe<S, M, A>(
     perMessageDeflate,
   };
 
-  return {
-    fetch,
-    websocket,
-    shutdown: (shutdownOptions) => registry.shutdown(shutdownOptions),
-    registry,
-  };
+  return withDrain({ fetch, websocket }, registry);
 }

@@ -19,26 +19,26 @@
  */
 
 import {
-  type AdapterOptions,
   checkHandler,
   Engine,
+  type EngineInit,
   extraResponseHeaders,
   isWebSocketUpgrade,
   type OptionsArgs,
   type PreparedUpgrade,
   prepareUpgrade,
-  Registry,
+  type Registry,
   rejectionResponse,
   reportRefusal,
   resolveAdapterOptions,
   type ResolvedAdapterOptions,
-  type ResolvedEngineOptions,
   type ShutdownOptions,
   type Transport,
   type UpgradeRequest,
+  upgradeRequestOf,
   whenReady,
 } from "../engine/mod.ts";
-import { announceConnection, checkCallback, NOT_AN_UPGRADE } from "../engine/_kit.ts";
+import { announceConnection, checkCallback, NOT_AN_UPGRADE, setUp } from "../engine/_kit.ts";
 import type { ConnectionInfo, WebSock } from "../websock.ts";
 
 export type {
@@ -90,74 +90,21 @@ export type {
 
 export { Registry, type ShutdownOptions } from "../engine/mod.ts";
 
-/**
- * The options of the Deno adapter: the shared adapter options (Deno's keep-alive follows
- * `timeout`; `keepHeaders` is shared too).
- */
-export type DenoOptions<A, M = unknown> = AdapterOptions<A, M>;
+export type {
+  DenoOptions,
+  UpgradeArgs,
+  UpgradeOptions,
+  WebSockHandler,
+  WebSockHandlerOptions,
+} from "./_deno_api.ts";
+import type {
+  DenoOptions,
+  UpgradeArgs,
+  WebSockHandler,
+  WebSockHandlerOptions,
+} from "./_deno_api.ts";
 
-/** Options of {@linkcode upgrade}: those of the adapter, without a hook (`arg` is given). */
-export interface UpgradeOptions<M = unknown> extends Omit<DenoOptions<never, M>, "upgrade"> {
-  /**
-   * Where the connection is tracked, so that `registry.shutdown()` can drain it.
-   * @default {None}
-   */
-  registry?: Registry;
-  /**
-   * The peer's address, from `Deno.serve`'s handler info.
-   * @default {None: remoteAddr is null}
-   */
-  info?: Deno.ServeHandlerInfo;
-  /**
-   * Headers to add to the 101 response, such as a session cookie (the handshake's own are
-   * ignored).
-   * @default {None}
-   */
-  headers?: HeadersInit;
-}
-
-/**
- * The arguments of {@linkcode upgrade} after the handler: the argument `init` receives, then
- * the options. `arg` may be left out when `init` takes none (`A` admits `undefined`):
- * `upgrade(request, Echo)`, or `upgrade(request, Echo, undefined, { registry })`.
- *
- * @typeParam A The argument `init` receives.
- * @typeParam M The mailbox messages.
- */
-export type UpgradeArgs<A, M = unknown> = undefined extends A
-  ? [arg?: A, options?: UpgradeOptions<M>]
-  : [arg: A, options?: UpgradeOptions<M>];
-
-/** Options of {@linkcode websockHandler}. */
-export interface WebSockHandlerOptions<A, M = unknown> extends DenoOptions<A, M> {
-  /**
-   * Answers requests that are not WebSocket upgrades.
-   * @default {426 with Upgrade: websocket}
-   */
-  fallback?: (request: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response>;
-}
-
-/** A `Deno.serve` handler that serves WebSocket connections, and drains them. */
-export interface WebSockHandler {
-  /** Answer one request: upgrade it, refuse it, or pass it to the fallback. */
-  (request: Request, info?: Deno.ServeHandlerInfo): Response | Promise<Response>;
-  /**
-   * Close every connection of this handler (1001, or 1012 with `restart`) so that each
-   * `terminate` sees `shutdown`; resolves once all of them are over. Call it before
-   * `server.shutdown()`.
-   */
-  shutdown(options?: ShutdownOptions): Promise<void>;
-  /** The handler's live connections. */
-  readonly registry: Registry;
-}
-
-interface Resolved {
-  readonly adapter: ResolvedAdapterOptions<unknown, unknown>;
-  /** Deno's keep-alive in seconds: `timeout`, which Deno runs (ping at half, close at the end). */
-  readonly idleTimeout: number;
-}
-
-const resolvedCache = new WeakMap<object, Resolved>();
+type AnyWebSock = WebSock<unknown, unknown, unknown>;
 
 // Options the Deno adapter cannot honour, refused with the reason.
 const REFUSED: Readonly<Record<string, string>> = {
@@ -166,35 +113,10 @@ const REFUSED: Readonly<Record<string, string>> = {
   denoIdleTimeout: "it was removed, Deno's keep-alive follows timeout (ms)",
 };
 
-function resolve(options: DenoOptions<unknown, unknown>, own: readonly string[]): Resolved {
-  let resolved = resolvedCache.get(options);
-  if (resolved === undefined) {
-    // perMessageDeflate: false asks for nothing Deno lacks (portable options may say so).
-    const { perMessageDeflate, ...rest } = options as { perMessageDeflate?: unknown };
-    const adapter = resolveAdapterOptions(
-      perMessageDeflate === false ? rest : options,
-      own,
-      REFUSED,
-    );
-    resolved = { adapter, idleTimeout: adapter.engine.timeout / 1000 };
-    resolvedCache.set(options, resolved);
-  }
-  return resolved;
-}
-
 // The request as prepareUpgrade() reads it.
 function upgradeRequest(request: Request, serveInfo?: Deno.ServeHandlerInfo): UpgradeRequest {
-  const addr = serveInfo?.remoteAddr as Partial<Deno.NetAddr> | undefined;
-  return {
-    method: request.method,
-    url: request.url,
-    headers: request.headers,
-    remoteAddr: addr?.hostname === undefined
-      ? null
-      : { hostname: addr.hostname, port: addr.port ?? 0 },
-    allHeaders: () => new Headers(request.headers),
-    request: () => request,
-  };
+  const { hostname, port = 0 } = (serveInfo?.remoteAddr ?? {}) as Partial<Deno.NetAddr>;
+  return upgradeRequestOf(request, hostname === undefined ? null : { hostname, port });
 }
 
 const ONCE = { once: true };
@@ -234,21 +156,9 @@ class DenoSocket implements Transport, EventListenerObject {
   // The immediate of a close waiting for its turn (see closeSocket).
   #closeTimer: ReturnType<typeof setImmediate> | undefined;
 
-  constructor(
-    socket: WebSocket,
-    handler: WebSock<unknown, unknown, unknown>,
-    arg: unknown,
-    info: ConnectionInfo,
-    options: ResolvedEngineOptions,
-    registry: Registry | undefined,
-  ) {
+  constructor(socket: WebSocket, handler: AnyWebSock, init: EngineInit<unknown>) {
     this.#socket = socket;
-    this.engine = new Engine(handler, this, {
-      arg,
-      info,
-      options,
-      registry,
-    });
+    this.engine = new Engine(handler, this, init);
     socket.addEventListener("open", this, ONCE); // dropped once fired: less per idle socket
     socket.addEventListener("message", this);
     socket.addEventListener("error", this);
@@ -308,19 +218,20 @@ class DenoSocket implements Transport, EventListenerObject {
 // Upgrade for real: the 101 response, with the connection running behind it.
 function accept(
   request: Request,
-  handler: WebSock<unknown, unknown, unknown>,
+  handler: AnyWebSock,
   arg: unknown,
   info: ConnectionInfo,
-  resolved: Resolved,
+  resolved: ResolvedAdapterOptions<unknown, unknown>,
   registry: Registry | undefined,
   extraHeaders: readonly [string, string][],
 ): Response {
   let upgraded: { socket: WebSocket; response: Response };
   try {
-    upgraded = Deno.upgradeWebSocket(request, { idleTimeout: resolved.idleTimeout });
+    // Deno runs the keep-alive (ping at half of timeout, close at the end), in seconds.
+    upgraded = Deno.upgradeWebSocket(request, { idleTimeout: resolved.engine.timeout / 1000 });
   } catch (error) {
     const reason = (error as Error).message;
-    reportRefusal(resolved.adapter, 400, reason);
+    reportRefusal(resolved, 400, reason);
     return rejectionResponse({ status: 400, reason });
   }
   // Deno matches its `protocol` option against the client's list split on ", " only, so
@@ -328,15 +239,9 @@ function accept(
   const headers = upgraded.response.headers;
   if (info.protocol !== "") headers.set("sec-websocket-protocol", info.protocol);
   for (const [name, value] of extraHeaders) headers.append(name, value);
-  const { engine } = new DenoSocket(
-    upgraded.socket,
-    handler,
-    arg,
-    info,
-    resolved.adapter.engine,
-    registry,
-  );
-  announceConnection(resolved.adapter, engine.connection);
+  const init = { arg, info, options: resolved.engine, registry };
+  const { engine } = new DenoSocket(upgraded.socket, handler, init);
+  announceConnection(resolved, engine.connection);
   return upgraded.response;
 }
 
@@ -396,10 +301,14 @@ export function upgrade<S, M, A>(
       "Invalid option upgrade: upgrade() takes init's argument itself (the hook is websockHandler()'s)",
     );
   }
-  const resolved = resolve(options as DenoOptions<unknown, unknown>, UPGRADE_OPTIONS);
+  const resolved = resolveAdapterOptions(
+    options as DenoOptions<unknown, unknown>,
+    UPGRADE_OPTIONS,
+    REFUSED,
+  );
   // Without a hook (upgrade() takes init's argument itself), preparing is synchronous.
   const prepared = prepareUpgrade(
-    resolved.adapter,
+    resolved,
     upgradeRequest(request, options.info),
   ) as PreparedUpgrade<unknown>;
   if (!prepared.accept) return prepared.response;
@@ -447,11 +356,14 @@ export function websockHandler<S, M, A>(
   ...optionsWithUpgradeHookWhenInitTakesAnArgument: OptionsArgs<WebSockHandlerOptions<A, M>, A>
 ): WebSockHandler {
   const [options = {}] = optionsWithUpgradeHookWhenInitTakesAnArgument;
-  checkHandler(handler, "websockHandler()");
-  const resolved = resolve(options as DenoOptions<unknown, unknown>, ["fallback"]);
+  const { options: resolved, registry, handler: generic } = setUp(
+    handler,
+    options,
+    "websockHandler()",
+    ["fallback"],
+    REFUSED,
+  );
   const fallback = checkCallback("fallback", options.fallback);
-  const registry = new Registry();
-  const generic = handler as WebSock<unknown, unknown, unknown>;
 
   function serve(
     request: Request,
@@ -461,7 +373,7 @@ export function websockHandler<S, M, A>(
       return fallback ? fallback(request, serveInfo!) : rejectionResponse(NOT_AN_UPGRADE);
     }
     return whenReady(
-      prepareUpgrade(resolved.adapter, upgradeRequest(request, serveInfo)),
+      prepareUpgrade(resolved, upgradeRequest(request, serveInfo)),
       (p) =>
         p.accept
           ? accept(request, generic, p.arg, p.info, resolved, registry, p.headers)

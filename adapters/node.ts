@@ -24,27 +24,26 @@
  * @module
  */
 
-import { createServer, type IncomingMessage, type Server, STATUS_CODES } from "node:http";
+import { createServer, type IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { Buffer } from "node:buffer";
 import { WebSocketServer, type WsSocket } from "./_ws.ts";
 import {
-  type AdapterOptions,
-  checkHandler,
-  checkUpgrade,
+  answerNotAnUpgrade,
+  destroyOnError,
+  listen,
+  upgradeRequest,
+  writeRefusal,
+} from "./_node_http.ts";
+import {
   Engine,
   type EngineInit,
-  type HeaderReader,
   type OptionsArgs,
   prepareUpgrade,
-  Registry,
-  resolveAdapterOptions,
-  type ShutdownOptions,
   type Transport,
-  type UpgradeRequest,
   whenReady,
 } from "../engine/mod.ts";
-import { announceConnection, NOT_AN_UPGRADE, showValue } from "../engine/_kit.ts";
+import { announceConnection, checkDeflate, setUp, withDrain } from "../engine/_kit.ts";
 import type { ConnectionInfo, WebSock } from "../websock.ts";
 
 export type {
@@ -98,119 +97,22 @@ export { Registry, type ShutdownOptions } from "../engine/mod.ts";
 
 type AnyWebSock = WebSock<unknown, unknown, unknown>;
 
-/** Options of {@linkcode websockUpgrade}: the shared adapter options plus compression. */
-export interface NodeUpgradeOptions<A, M = unknown> extends AdapterOptions<A, M> {
-  /**
-   * Negotiate permessage-deflate (`true`, or `ws`'s `perMessageDeflate` options).
-   * @default {false}
-   */
-  perMessageDeflate?: boolean | Record<string, unknown>;
-}
-
-/** Options of {@linkcode serve}: where to listen, plus those of {@linkcode websockUpgrade}. */
-export interface NodeServeOptions<A, M = unknown> extends NodeUpgradeOptions<A, M> {
-  /**
-   * The port to listen on (`0`: any free one).
-   * @default {8080}
-   */
-  port?: number;
-  /**
-   * The address to listen on.
-   * @default {"127.0.0.1"}
-   */
-  hostname?: string;
-}
-
-/** A `node:http` `upgrade` listener that serves WebSocket connections, and drains them. */
-export interface NodeUpgradeHandler {
-  /** Answer one upgrade request: upgrade it or refuse it with a 4xx. */
-  (request: IncomingMessage, socket: Duplex, head: Buffer): void;
-  /** Close every connection (1001, or 1012 with `restart`); resolves once all are over. */
-  shutdown(options?: ShutdownOptions): Promise<void>;
-  /** The handler's live connections. */
-  readonly registry: Registry;
-}
-
-/** What {@linkcode serve} returns: the server, its address once listening, and shutdown. */
-export interface NodeServer {
-  /** The `node:http` server. */
-  readonly server: Server;
-  /** The `upgrade` listener. */
-  readonly upgrade: NodeUpgradeHandler;
-  /** Resolves with the bound address once the server listens. */
-  readonly listening: Promise<{ hostname: string; port: number }>;
-  /** Drain the connections (1001), then close the server. */
-  shutdown(options?: ShutdownOptions): Promise<void>;
-}
-
-function headerReader(request: IncomingMessage): HeaderReader {
-  return {
-    get(name) {
-      const value = request.headers[name.toLowerCase()];
-      return value === undefined ? null : Array.isArray(value) ? value.join(", ") : value;
-    },
-  };
-}
-
-function toHeaders(request: IncomingMessage): Headers {
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(request.headers)) {
-    if (value === undefined) continue;
-    for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v);
-  }
-  return headers;
-}
-
-// The request as prepareUpgrade() reads it.
-function upgradeRequest(request: IncomingMessage): UpgradeRequest {
-  const headers = headerReader(request);
-  const url = `http://${headers.get("host")}${request.url ?? "/"}`;
-  const { remoteAddress, remotePort } = request.socket;
-  return {
-    method: request.method ?? "",
-    url,
-    headers,
-    httpVersion: request.httpVersion,
-    remoteAddr: remoteAddress === undefined
-      ? null
-      : { hostname: remoteAddress, port: remotePort ?? 0 },
-    allHeaders: () => toHeaders(request),
-    request: () => new Request(url, { headers: toHeaders(request) }),
-  };
-}
-
-// Write a whole HTTP/1.1 response on the raw socket and close it.
-function writeResponse(
-  socket: Duplex,
-  status: number,
-  headers: Record<string, string>,
-  body: string,
-): void {
-  if (!socket.writable) return void socket.destroy();
-  const bytes = new TextEncoder().encode(body);
-  const lines = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}`];
-  for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
-  lines.push(`content-length: ${bytes.byteLength}`, "connection: close", "", "");
-  socket.end(lines.join("\r\n") + new TextDecoder().decode(bytes));
-}
+export type {
+  NodeServeOptions,
+  NodeServer,
+  NodeUpgradeHandler,
+  NodeUpgradeOptions,
+} from "./_node_api.ts";
+import type {
+  NodeServeOptions,
+  NodeServer,
+  NodeUpgradeHandler,
+  NodeUpgradeOptions,
+} from "./_node_api.ts";
 
 // A Buffer as a plain Uint8Array over the same bytes (module level: not a closure per socket).
 function bytes(data: Buffer): Uint8Array {
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-}
-
-// The raw socket's error listener until ws takes over (it stays for the connection's life).
-// Not a closure: one made in the upgrade listener would keep that call's context, and so the
-// request and its head buffer, alive as long as the connection (about 1.5 KiB each).
-function destroyOnError(this: Duplex): void {
-  this.destroy();
-}
-
-async function writeRefusal(socket: Duplex, response: Response): Promise<void> {
-  const headers: Record<string, string> = {};
-  response.headers.forEach((value, name) => headers[name] = value);
-  delete headers["content-length"];
-  writeResponse(socket, response.status, headers, await response.text());
 }
 
 // One `ws` socket: the engine's transport, and the listener of its events.
@@ -218,11 +120,7 @@ class NodeSocket implements Transport {
   readonly #socket: WsSocket;
   readonly engine: Engine<unknown, unknown, unknown>;
 
-  constructor(
-    socket: WsSocket,
-    init: EngineInit<unknown>,
-    handler: AnyWebSock,
-  ) {
+  constructor(socket: WsSocket, init: EngineInit<unknown>, handler: AnyWebSock) {
     this.#socket = socket;
     const engine = this.engine = new Engine(handler, this, init);
     socket.on("message", (data: Buffer, isBinary: boolean) => {
@@ -297,10 +195,12 @@ export function websockUpgrade<S, M, A>(
 ): NodeUpgradeHandler {
   const [options = {}] = optionsWithUpgradeHookWhenInitTakesAnArgument;
   return upgradeListener(handler as AnyWebSock, options, "websockUpgrade()", UPGRADE_OPTIONS, {
-    port: "serve() listens, websockUpgrade() serves on your own server",
-    hostname: "serve() listens, websockUpgrade() serves on your own server",
+    port: SERVE_ONLY,
+    hostname: SERVE_ONLY,
   });
 }
+
+const SERVE_ONLY = "serve() listens, websockUpgrade() serves on your own server";
 
 const UPGRADE_OPTIONS = ["perMessageDeflate"];
 const SERVE_OPTIONS = [...UPGRADE_OPTIONS, "port", "hostname"];
@@ -312,22 +212,9 @@ function upgradeListener(
   own: readonly string[],
   refused?: Readonly<Record<string, string>>,
 ): NodeUpgradeHandler {
-  checkHandler(handler, where);
-  const adapter = resolveAdapterOptions(options, own, refused);
+  const { options: adapter, registry } = setUp(handler, options, where, own, refused);
   const engineOptions = adapter.engine;
-  const perMessageDeflate = options.perMessageDeflate ?? false;
-  if (
-    typeof perMessageDeflate !== "boolean" &&
-    (typeof perMessageDeflate !== "object" || perMessageDeflate === null ||
-      Array.isArray(perMessageDeflate))
-  ) {
-    throw new TypeError(
-      `Invalid option perMessageDeflate: ${
-        showValue(perMessageDeflate)
-      } is not a boolean or ws's options`,
-    );
-  }
-  const registry = new Registry();
+  const perMessageDeflate = checkDeflate(options.perMessageDeflate, true);
   const chosen = new WeakMap<IncomingMessage, string>();
   // Headers the upgrade hook added for the 101, written by ws's "headers" event.
   const added = new WeakMap<IncomingMessage, readonly [string, string][]>();
@@ -349,7 +236,6 @@ function upgradeListener(
   server.on("headers", (lines, request) => {
     for (const [name, value] of added.get(request) ?? []) lines.push(`${name}: ${value}`);
   });
-  const generic = handler;
 
   function open(
     request: IncomingMessage,
@@ -363,7 +249,7 @@ function upgradeListener(
     if (extraHeaders.length > 0) added.set(request, extraHeaders);
     server.handleUpgrade(request, socket, head, (ws) => {
       const init = { arg, info, options: engineOptions, registry };
-      const { engine } = new NodeSocket(ws, init, generic);
+      const { engine } = new NodeSocket(ws, init, handler);
       announceConnection(adapter, engine.connection);
       engine.open();
     });
@@ -379,10 +265,7 @@ function upgradeListener(
     if (outcome instanceof Promise) outcome.catch(() => socket.destroy());
   }
 
-  return Object.assign(listener, {
-    shutdown: (shutdownOptions?: ShutdownOptions) => registry.shutdown(shutdownOptions),
-    registry,
-  });
+  return withDrain(listener, registry);
 }
 
 /**
@@ -415,24 +298,8 @@ export function serve<S, M, A>(
 ): NodeServer {
   const [options = {}] = optionsWithUpgradeHookWhenInitTakesAnArgument;
   const upgrade = upgradeListener(handler as AnyWebSock, options, "serve()", SERVE_OPTIONS);
-  const { port = 8080, hostname = "127.0.0.1" } = options;
-  const server = createServer((request, response) => {
-    const rejection = checkUpgrade(request.method ?? "", headerReader(request)) ?? NOT_AN_UPGRADE;
-    const body = rejection.reason + "\n";
-    response.writeHead(rejection.status, {
-      "content-type": "text/plain; charset=utf-8",
-      ...rejection.headers,
-    }).end(body);
-  });
-  server.on("upgrade", upgrade);
-  const listening = new Promise<{ hostname: string; port: number }>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, hostname, () => {
-      const address = server.address();
-      if (address === null || typeof address === "string") return reject(new Error("No address"));
-      resolve({ hostname: address.address, port: address.port });
-    });
-  });
+  const server = createServer(answerNotAnUpgrade).on("upgrade", upgrade);
+  const listening = listen(server, options.port ?? 8080, options.hostname ?? "127.0.0.1");
   return {
     server,
     upgrade,

@@ -21,14 +21,18 @@ export interface ControlSupport {
 /** What a valid result asks the engine to do. */
 export interface Decision<S> {
   /** The handler's new state. */
-  readonly state: S;
+  state: S;
   /** What to send first (`undefined`: nothing). */
-  readonly messages: Messages | undefined;
+  messages: Messages | undefined;
   /** For a stop: the close frame, and what `terminate` is told. */
-  readonly stop:
+  stop:
     | { readonly code: number; readonly reason: string; readonly end: TerminateReason }
     | undefined;
 }
+
+// One decision, reused: a result per message must not cost an allocation. `decide` fills it
+// and the engine reads it at once, before anything else can decide.
+const decision: Decision<unknown> = { state: undefined, messages: undefined, stop: undefined };
 
 /**
  * Decide what a callback's result asks for.
@@ -36,23 +40,30 @@ export interface Decision<S> {
  * @param result What the callback returned (or its promise settled with).
  * @param source The callback's name, for the error.
  * @param transport What the transport can send (ping/pong).
- * @returns The decision.
+ * @returns The decision (one object, reused by the next call: read it at once).
  * @throws {TypeError|RangeError} With code `INVALID_RESULT` (not a result, or a message that
  *   cannot be sent) or `INVALID_CLOSE` (a close code or reason that cannot be sent).
  */
 export function decide<S>(result: unknown, source: string, transport: ControlSupport): Decision<S> {
   const r = result as { kind?: unknown; state: S; messages?: Messages };
+  const d = decision as Decision<S>;
   switch (r?.kind) {
     case "ok":
-      return { state: r.state, messages: undefined, stop: undefined };
+      d.messages = undefined;
+      d.stop = undefined;
+      break;
     case "push":
       checkMessages(r.messages, transport);
-      return { state: r.state, messages: r.messages, stop: undefined };
+      d.messages = r.messages;
+      d.stop = undefined;
+      break;
     case "stop": {
       const [code, reason] = closeOf(result as StopResult<S>);
       if (r.messages !== undefined) checkMessages(r.messages, transport);
       const end = endOf(result as StopResult<S>, code, reason);
-      return { state: r.state, messages: r.messages, stop: { code, reason, end } };
+      d.messages = r.messages;
+      d.stop = { code, reason, end };
+      break;
     }
     default:
       throw withCode(
@@ -64,6 +75,8 @@ export function decide<S>(result: unknown, source: string, transport: ControlSup
         "INVALID_RESULT",
       );
   }
+  d.state = r.state;
+  return d;
 }
 
 /** Whether a settled value looks like a result (its state is kept after the end). */

@@ -186,6 +186,21 @@ export function resolveAdapterOptions<A, M>(
   own: readonly string[] = [],
   refused: Readonly<Record<string, string>> = {},
 ): ResolvedAdapterOptions<A, M> {
+  // Once per options object: a per-request function (Deno's upgrade()) resolves them once.
+  const memo = resolvedOnce.get(options);
+  if (memo !== undefined) return memo as ResolvedAdapterOptions<A, M>;
+  const resolved = resolveNow(options, own, refused);
+  resolvedOnce.set(options, resolved as ResolvedAdapterOptions<unknown, unknown>);
+  return resolved;
+}
+
+const resolvedOnce = new WeakMap<object, ResolvedAdapterOptions<unknown, unknown>>();
+
+function resolveNow<A, M>(
+  options: AdapterOptions<A, M>,
+  own: readonly string[],
+  refused: Readonly<Record<string, string>>,
+): ResolvedAdapterOptions<A, M> {
   checkOptionNames(
     options,
     own.length === 0 ? ADAPTER_OPTION_NAMES : [...ADAPTER_OPTION_NAMES, ...own],

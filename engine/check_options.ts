@@ -7,7 +7,8 @@ import { showValue } from "./show_value.ts";
 /**
  * Check that `options` is an object (or `undefined`) whose own names are all in `known`; a
  * name in `refused` is refused with its reason (an option another runtime honours, a removed
- * one), any other unknown name with a suggestion of the nearest known one.
+ * one) unless its value is `false` or `undefined`, any other unknown name with a suggestion of
+ * the nearest known one.
  *
  * @param options What the caller passed.
  * @param known The option names the function reads.
@@ -38,6 +39,9 @@ export function checkOptionNames(
   for (const name of Object.keys(options)) {
     if (known.includes(name)) continue;
     if (Object.hasOwn(refused, name)) {
+      // `false` (or `undefined`) asks for nothing the function lacks: portable options may say so.
+      const value = (options as Record<string, unknown>)[name];
+      if (value === false || value === undefined) continue;
       throw new TypeError(`Invalid option ${name}: ${refused[name]}`);
     }
     const nearest = suggest(name, known);

@@ -492,10 +492,9 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
 
   // The one place a result takes effect (what it means is decided in _decide.ts).
   #apply(result: unknown, kind: Kind): void {
-    const decision = decide<S>(result, SOURCES[kind], this.#transport);
-    this.#state = decision.state;
-    if (decision.messages !== undefined) this.#sendAll(decision.messages);
-    const stop = decision.stop;
+    const { state, messages, stop } = decide<S>(result, SOURCES[kind], this.#transport);
+    this.#state = state;
+    if (messages !== undefined) this.#sendAll(messages);
     if (stop !== undefined) this.#stop(stop.code, stop.reason, stop.end);
   }
 

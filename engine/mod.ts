@@ -49,6 +49,7 @@ export {
   type PreparedUpgrade,
   prepareUpgrade,
   type UpgradeRequest,
+  upgradeRequestOf,
   whenReady,
 } from "./prepare_upgrade.ts";
 export { checkOptionNames } from "./check_options.ts";

@@ -108,6 +108,31 @@ export function prepareUpgrade<A>(
 }
 
 /**
+ * A web `Request` (Deno's, Bun's) as {@linkcode prepareUpgrade} reads it.
+ *
+ * @param request The request.
+ * @param remoteAddr The peer's address, or `null`.
+ * @returns The upgrade request.
+ *
+ * @example
+ * ```ts
+ * import { upgradeRequestOf } from "@websock/websock/engine";
+ * const request = upgradeRequestOf(new Request("http://localhost/"), null);
+ * request.method; // "GET"
+ * ```
+ */
+export function upgradeRequestOf(request: Request, remoteAddr: RemoteAddr | null): UpgradeRequest {
+  return {
+    method: request.method,
+    url: request.url,
+    headers: request.headers,
+    remoteAddr,
+    allHeaders: () => new Headers(request.headers),
+    request: () => request,
+  };
+}
+
+/**
  * Continue with a value now, or once its promise settles: what an adapter does with
  * {@linkcode prepareUpgrade}'s outcome (a synchronous hook keeps the upgrade synchronous).
  *

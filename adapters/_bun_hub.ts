@@ -1,0 +1,28 @@
+// Bun's native topics (`ws.subscribe` + `server.publish`) as the engine's NativeHub, for
+// pub/sub's fastlane, and the compression rule every Bun send follows.
+
+import type { NativeHub } from "../engine/mod.ts";
+import type { BunServer } from "./_bun_api.ts";
+
+// Messages at least this long are sent compressed when permessage-deflate is on (the
+// threshold of `ws`, so both adapters compress the same messages).
+export const COMPRESS_FROM = 1024;
+
+// One server's native topics, and what its sockets share: the slow-peer limit and whether to
+// compress. The flag is always given to `server.publish`, as to `send`: the same messages are
+// compressed whichever way they go.
+export interface BunHub extends NativeHub {
+  readonly limit: number;
+  readonly compress: boolean;
+}
+
+export function bunHub(server: BunServer, limit: number, compress: boolean): BunHub {
+  return {
+    limit,
+    compress,
+    publish(topic, data) {
+      const size = typeof data === "string" ? data.length : data.byteLength;
+      server.publish(topic, data, compress && size >= COMPRESS_FROM);
+    },
+  };
+}
