@@ -6,27 +6,15 @@ import assert from "node:assert/strict";
 import { disconnect } from "./_phoenix.ts";
 import { delay, until } from "./_helpers.ts";
 import { client } from "./_presence_client.ts";
-import { awaitStderr } from "./_stderr.ts";
+import { startServe } from "./_chat.ts";
 
 const SERVER = new URL("./fixtures/presence_serve.ts", import.meta.url).pathname;
 
 type Client = Awaited<ReturnType<typeof client>>;
 
 Deno.test("Presence under deno serve --parallel: the workers share their users over BroadcastChannel", async () => {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["serve", "--parallel", "--host", "127.0.0.1", "--port", "0", "-A", SERVER],
-    env: { NO_COLOR: "1", DENO_JOBS: "2" },
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const { match, drained } = await awaitStderr(
-    child,
-    /Listening on http:\/\/127\.0\.0\.1:(\d+)\//,
-    20_000,
-    "deno serve --parallel",
-  );
-  const url = `ws://127.0.0.1:${match[1]}/socket`;
+  await using server = await startServe(SERVER, { parallel: 2 });
+  const url = `ws://127.0.0.1:${server.port}/socket`;
   const clients: Client[] = [];
   // The worker that serves a client: the node of its own meta in its presence_state.
   const workerOf = async (c: Client, user: string) => {
@@ -62,8 +50,5 @@ Deno.test("Presence under deno serve --parallel: the workers share their users o
     );
   } finally {
     for (const c of clients) await disconnect(c.socket);
-    child.kill("SIGKILL");
-    await child.status;
-    await drained;
   }
 });
