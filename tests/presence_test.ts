@@ -449,3 +449,21 @@ Deno.test("Tracker: a burst of changes on one node is one diff per topic, on tha
   assert.equal(a.stats.diffs, 2);
   await close();
 });
+
+Deno.test("Tracker: a replica keeps at most maxEntries of a node, and at most maxNodes nodes, saying so", async () => {
+  const { nodes, make, run, errors, close } = cluster(["a"], { maxEntries: 10 });
+  const b = make("b", { maxEntries: 3, maxNodes: 1 });
+  nodes.set("b", b);
+  const a = nodes.get("a")!;
+  for (let i = 0; i < 5; i++) a.track({}, "room", `user${i}`);
+  run(150);
+  assert.equal(b.size, 3, "b keeps the first 3 of a's 5");
+  assert.ok(errors.some((e) => e instanceof RangeError && /over maxEntries \(3\)/.test(e.message)));
+  nodes.set("c", make("c"));
+  run(150);
+  assert.deepEqual(b.nodes().map((n) => n.name), ["b", "a"], "b keeps no second node");
+  assert.ok(
+    errors.some((e) => e instanceof RangeError && /ignored node c: over maxNodes/.test(e.message)),
+  );
+  await close();
+});
