@@ -38,4 +38,8 @@ export const CloseCode = {
   ServiceRestart: 1012,
   /** 1013: the connection's event queue (mailbox included) was full. */
   TryAgainLater: 1013,
+  /** 1005: the peer's close frame had no code (never sent; only received). */
+  NoStatus: 1005,
+  /** 1006: the connection ended without a close frame (never sent; only reported). */
+  Abnormal: 1006,
 } as const;

@@ -28,6 +28,8 @@ export interface WsServerOptions {
   maxFragments: number;
   perMessageDeflate: boolean | Record<string, unknown>;
   handleProtocols(offered: Set<string>, request: IncomingMessage): string | false;
+  /** Milliseconds a peer has to answer a close frame before its socket is destroyed. */
+  closeTimeout: number;
 }
 
 /** A `noServer` `ws` server: it only completes upgrades. */

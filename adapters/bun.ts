@@ -22,15 +22,15 @@
 
 import {
   type AdapterOptions,
-  connectionInfo,
+  checkHandler,
   Engine,
   isWebSocketUpgrade,
-  keptHeaders,
   type NativeHub,
   type NativeState,
   type NativeTopics,
   offerNativeTopics,
   type OptionsArgs,
+  prepareUpgrade,
   Registry,
   rejectionResponse,
   reportRefusal,
@@ -38,10 +38,10 @@ import {
   type ResolvedEngineOptions,
   type ShutdownOptions,
   type Transport,
-  vetUpgrade,
-  withUpgradeHook,
+  whenReady,
+  withCode,
 } from "../engine/mod.ts";
-import { announceConnection, checkCallback, NOT_AN_UPGRADE } from "../engine/_kit.ts";
+import { announceConnection, checkCallback, NOT_AN_UPGRADE, showValue } from "../engine/_kit.ts";
 import type { ConnectionInfo, WebSock } from "../websock.ts";
 
 export type {
@@ -79,6 +79,7 @@ export type {
   ErrorContext,
   ErrorSource,
   HeaderReader,
+  InitTakesAnArgumentSoUpgradeMustReturnIt,
   MailboxDropEvent,
   OptionsArgs,
   OriginPolicy,
@@ -251,6 +252,10 @@ class BunSocket implements Transport, NativeTopics {
     this.ws!.unsubscribe(topic);
   }
 
+  sent(data: string | Uint8Array): void {
+    this.engine.countSent(data);
+  }
+
   // A frame Bun publishes now is in order only when the engine has nothing running or queued
   // (Bun writes pending publications before a later send); over maxBufferedBytes, the frame
   // goes through the engine instead, whose slow-peer rule decides (Bun itself never drops).
@@ -293,8 +298,12 @@ function bunHub(server: BunServer, limit: number, compress: boolean): BunHub {
 // message", "Received invalid compressed data", "Received too big message".
 function bunClose(engine: Engine<unknown, unknown, unknown>, reason: string, max: number): void {
   if (reason === "Received too big message") {
-    engine.error(new RangeError(`Cannot receive message: more than maxMessageBytes ${max}`));
-  } else engine.error(new Error(`The peer broke the WebSocket protocol: ${reason}`));
+    const message = `Cannot receive message: more than maxMessageBytes ${max}`;
+    engine.error(withCode(new RangeError(message), "MESSAGE_TOO_BIG"));
+  } else {
+    const message = `The peer broke the WebSocket protocol: ${reason}`;
+    engine.error(withCode(new Error(message), "PROTOCOL_ERROR"));
+  }
 }
 
 const socketOf = (ws: BunWebSocket): BunSocket => ws.data.socket as BunSocket;
@@ -332,20 +341,23 @@ const socketOf = (ws: BunWebSocket): BunSocket => ws.data.socket as BunSocket;
  */
 export function websockServe<S, M, A>(
   handler: WebSock<S, M, A>,
-  ...[options = {}]: OptionsArgs<BunServeOptions<A, M>, A>
+  ...optionsWithUpgradeHookWhenInitTakesAnArgument: OptionsArgs<BunServeOptions<A, M>, A>
 ): BunServe {
-  const adapter = resolveAdapterOptions(options);
+  const [options = {}] = optionsWithUpgradeHookWhenInitTakesAnArgument;
+  checkHandler(handler, "websockServe()");
+  const adapter = resolveAdapterOptions(options, ["perMessageDeflate", "fallback"], {
+    bunIdleTimeout: "it was removed, the engine's timeout (ms) keeps peers alive",
+  });
   const resolved = adapter.engine;
-  if ("bunIdleTimeout" in options) {
-    throw new TypeError(
-      "Invalid option bunIdleTimeout: it was removed, the engine's timeout (ms) keeps peers alive",
-    );
-  }
   const fallback = checkCallback("fallback", options.fallback);
   const perMessageDeflate = options.perMessageDeflate ?? false;
+  if (typeof perMessageDeflate !== "boolean") {
+    throw new TypeError(
+      `Invalid option perMessageDeflate: ${showValue(perMessageDeflate)} is not a boolean`,
+    );
+  }
   const registry = new Registry();
   const generic = handler as WebSock<unknown, unknown, unknown>;
-  const refuse = (response: Response) => response;
   const hubs = new WeakMap<BunServer, BunHub>();
 
   function open(
@@ -353,14 +365,14 @@ export function websockServe<S, M, A>(
     server: BunServer,
     info: ConnectionInfo,
     arg: unknown,
-    extraHeaders: [string, string][],
+    extraHeaders: readonly [string, string][],
   ) {
     let hub = hubs.get(server);
     if (hub === undefined) {
       hubs.set(server, hub = bunHub(server, resolved.maxBufferedBytes, perMessageDeflate));
     }
     const socket = new BunSocket(generic, arg, info, resolved, registry, hub);
-    const headers = new Headers(extraHeaders);
+    const headers = new Headers(extraHeaders as [string, string][]);
     if (info.protocol !== "") headers.set("sec-websocket-protocol", info.protocol);
     if (server.upgrade(request, { data: { socket }, headers })) return undefined;
     socket.engine.closed(1006, "");
@@ -372,23 +384,18 @@ export function websockServe<S, M, A>(
     if (!isWebSocketUpgrade(request.headers)) {
       return fallback ? fallback(request, server) : rejectionResponse(NOT_AN_UPGRADE);
     }
-    const protocol = vetUpgrade(request.method, request.headers, adapter);
-    if (typeof protocol !== "string") return rejectionResponse(protocol);
     const ip = server.requestIP(request);
-    const all = () => new Headers(request.headers);
-    const info = connectionInfo(
-      request.url,
-      keptHeaders(adapter, request.headers, all),
-      ip === null ? null : { hostname: ip.address, port: ip.port },
-      protocol,
-    );
-    return withUpgradeHook(
-      adapter,
-      request,
-      info,
-      (arg, headers) => open(request, server, info, arg, headers),
-      refuse,
-    );
+    const prepared = prepareUpgrade(adapter, {
+      method: request.method,
+      url: request.url,
+      headers: request.headers,
+      remoteAddr: ip === null ? null : { hostname: ip.address, port: ip.port },
+      allHeaders: () => new Headers(request.headers),
+      request: () => request,
+    });
+    return whenReady(prepared, (p) => {
+      return p.accept ? open(request, server, p.info, p.arg, p.headers) : p.response;
+    });
   }
 
   const websocket: BunWebSocketHandler = {

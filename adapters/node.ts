@@ -30,22 +30,21 @@ import { Buffer } from "node:buffer";
 import { WebSocketServer, type WsSocket } from "./_ws.ts";
 import {
   type AdapterOptions,
+  checkHandler,
   checkUpgrade,
-  connectionInfo,
   Engine,
   type EngineInit,
   type HeaderReader,
-  keptHeaders,
   type OptionsArgs,
+  prepareUpgrade,
   Registry,
-  type Rejection,
   resolveAdapterOptions,
   type ShutdownOptions,
   type Transport,
-  vetUpgrade,
-  withUpgradeHook,
+  type UpgradeRequest,
+  whenReady,
 } from "../engine/mod.ts";
-import { announceConnection, NOT_AN_UPGRADE } from "../engine/_kit.ts";
+import { announceConnection, NOT_AN_UPGRADE, showValue } from "../engine/_kit.ts";
 import type { ConnectionInfo, WebSock } from "../websock.ts";
 
 export type {
@@ -83,6 +82,7 @@ export type {
   ErrorContext,
   ErrorSource,
   HeaderReader,
+  InitTakesAnArgumentSoUpgradeMustReturnIt,
   MailboxDropEvent,
   OptionsArgs,
   OriginPolicy,
@@ -161,6 +161,24 @@ function toHeaders(request: IncomingMessage): Headers {
   return headers;
 }
 
+// The request as prepareUpgrade() reads it.
+function upgradeRequest(request: IncomingMessage): UpgradeRequest {
+  const headers = headerReader(request);
+  const url = `http://${headers.get("host")}${request.url ?? "/"}`;
+  const { remoteAddress, remotePort } = request.socket;
+  return {
+    method: request.method ?? "",
+    url,
+    headers,
+    httpVersion: request.httpVersion,
+    remoteAddr: remoteAddress === undefined
+      ? null
+      : { hostname: remoteAddress, port: remotePort ?? 0 },
+    allHeaders: () => toHeaders(request),
+    request: () => new Request(url, { headers: toHeaders(request) }),
+  };
+}
+
 // Write a whole HTTP/1.1 response on the raw socket and close it.
 function writeResponse(
   socket: Duplex,
@@ -186,13 +204,6 @@ function bytes(data: Buffer): Uint8Array {
 // request and its head buffer, alive as long as the connection (about 1.5 KiB each).
 function destroyOnError(this: Duplex): void {
   this.destroy();
-}
-
-function refuse(socket: Duplex, rejection: Rejection): void {
-  writeResponse(socket, rejection.status, {
-    "content-type": "text/plain; charset=utf-8",
-    ...rejection.headers,
-  }, rejection.reason + "\n");
 }
 
 async function writeRefusal(socket: Duplex, response: Response): Promise<void> {
@@ -282,14 +293,44 @@ class NodeSocket implements Transport {
  */
 export function websockUpgrade<S, M, A>(
   handler: WebSock<S, M, A>,
-  ...[options = {}]: OptionsArgs<NodeUpgradeOptions<A, M>, A>
+  ...optionsWithUpgradeHookWhenInitTakesAnArgument: OptionsArgs<NodeUpgradeOptions<A, M>, A>
 ): NodeUpgradeHandler {
-  const adapter = resolveAdapterOptions(options);
+  const [options = {}] = optionsWithUpgradeHookWhenInitTakesAnArgument;
+  return upgradeListener(handler as AnyWebSock, options, "websockUpgrade()", UPGRADE_OPTIONS, {
+    port: "serve() listens, websockUpgrade() serves on your own server",
+    hostname: "serve() listens, websockUpgrade() serves on your own server",
+  });
+}
+
+const UPGRADE_OPTIONS = ["perMessageDeflate"];
+const SERVE_OPTIONS = [...UPGRADE_OPTIONS, "port", "hostname"];
+
+function upgradeListener(
+  handler: AnyWebSock,
+  options: NodeUpgradeOptions<unknown, unknown>,
+  where: string,
+  own: readonly string[],
+  refused?: Readonly<Record<string, string>>,
+): NodeUpgradeHandler {
+  checkHandler(handler, where);
+  const adapter = resolveAdapterOptions(options, own, refused);
   const engineOptions = adapter.engine;
+  const perMessageDeflate = options.perMessageDeflate ?? false;
+  if (
+    typeof perMessageDeflate !== "boolean" &&
+    (typeof perMessageDeflate !== "object" || perMessageDeflate === null ||
+      Array.isArray(perMessageDeflate))
+  ) {
+    throw new TypeError(
+      `Invalid option perMessageDeflate: ${
+        showValue(perMessageDeflate)
+      } is not a boolean or ws's options`,
+    );
+  }
   const registry = new Registry();
   const chosen = new WeakMap<IncomingMessage, string>();
   // Headers the upgrade hook added for the 101, written by ws's "headers" event.
-  const added = new WeakMap<IncomingMessage, [string, string][]>();
+  const added = new WeakMap<IncomingMessage, readonly [string, string][]>();
   const server = new WebSocketServer({
     noServer: true,
     clientTracking: false,
@@ -299,13 +340,16 @@ export function websockUpgrade<S, M, A>(
     // are not stored, so a message still holds at most maxMessageBytes fragments (ws keeps
     // each as a view of about 110 bytes until the message completes).
     maxFragments: 0,
-    perMessageDeflate: options.perMessageDeflate ?? false,
+    perMessageDeflate,
     handleProtocols: (_offered, request) => chosen.get(request) || false,
+    // A peer that does not answer the close frame in 4 s is dropped (ws waits 30 s), as Bun
+    // drops it: a dead peer does not hold its socket long after the engine closed it.
+    closeTimeout: 4000,
   });
   server.on("headers", (lines, request) => {
     for (const [name, value] of added.get(request) ?? []) lines.push(`${name}: ${value}`);
   });
-  const generic = handler as AnyWebSock;
+  const generic = handler;
 
   function open(
     request: IncomingMessage,
@@ -313,7 +357,7 @@ export function websockUpgrade<S, M, A>(
     head: Buffer,
     info: ConnectionInfo,
     arg: unknown,
-    extraHeaders: [string, string][] = [],
+    extraHeaders: readonly [string, string][],
   ): void {
     chosen.set(request, info.protocol);
     if (extraHeaders.length > 0) added.set(request, extraHeaders);
@@ -327,26 +371,11 @@ export function websockUpgrade<S, M, A>(
 
   function listener(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on("error", destroyOnError);
-    const headers = headerReader(request);
-    const protocol = vetUpgrade(request.method ?? "", headers, adapter, request.httpVersion);
-    if (typeof protocol !== "string") return refuse(socket, protocol);
-    const all = () => toHeaders(request);
-    const info = connectionInfo(
-      `http://${headers.get("host")}${request.url ?? "/"}`,
-      keptHeaders(adapter, headers, all),
-      request.socket.remoteAddress === undefined
-        ? null
-        : { hostname: request.socket.remoteAddress, port: request.socket.remotePort ?? 0 },
-      protocol,
-    );
-    if (adapter.upgrade === undefined) return open(request, socket, head, info, undefined);
-    const outcome = withUpgradeHook(
-      adapter,
-      new Request(info.url, { headers: all() }),
-      info,
-      (arg, extraHeaders) => open(request, socket, head, info, arg, extraHeaders),
-      (response) => void writeRefusal(socket, response),
-    );
+    const prepared = prepareUpgrade(adapter, upgradeRequest(request));
+    const outcome = whenReady(prepared, (p) => {
+      if (p.accept) return open(request, socket, head, p.info, p.arg, p.headers);
+      writeRefusal(socket, p.response).catch(() => socket.destroy());
+    });
     if (outcome instanceof Promise) outcome.catch(() => socket.destroy());
   }
 
@@ -382,9 +411,11 @@ export function websockUpgrade<S, M, A>(
  */
 export function serve<S, M, A>(
   handler: WebSock<S, M, A>,
-  ...[options = {}]: OptionsArgs<NodeServeOptions<A, M>, A>
+  ...optionsWithUpgradeHookWhenInitTakesAnArgument: OptionsArgs<NodeServeOptions<A, M>, A>
 ): NodeServer {
-  const upgrade = websockUpgrade(handler as WebSock<S, M, unknown>, options);
+  const [options = {}] = optionsWithUpgradeHookWhenInitTakesAnArgument;
+  const upgrade = upgradeListener(handler as AnyWebSock, options, "serve()", SERVE_OPTIONS);
+  const { port = 8080, hostname = "127.0.0.1" } = options;
   const server = createServer((request, response) => {
     const rejection = checkUpgrade(request.method ?? "", headerReader(request)) ?? NOT_AN_UPGRADE;
     const body = rejection.reason + "\n";
@@ -396,7 +427,7 @@ export function serve<S, M, A>(
   server.on("upgrade", upgrade);
   const listening = new Promise<{ hostname: string; port: number }>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(options.port ?? 8080, options.hostname ?? "127.0.0.1", () => {
+    server.listen(port, hostname, () => {
       const address = server.address();
       if (address === null || typeof address === "string") return reject(new Error("No address"));
       resolve({ hostname: address.address, port: address.port });

@@ -4,10 +4,12 @@
 // under Bun's JavaScriptCore: `bun bench/engine_micro.ts [DIR ...]`. `DIR#metrics` gives the
 // engines a Metrics collector as their telemetry, `DIR#timed` one that also times callbacks,
 // `DIR#empty` an empty telemetry object (the probe alone). Sources are alternated, PASSES times
-// (default 3), and each cell is the median of the passes' medians.
+// (default 3), each measurement in its own process, and each cell is the median of the
+// passes' medians.
 // Every loop is bounded in count.
 
 import process from "node:process";
+import { execFileSync } from "node:child_process";
 
 declare const Bun: { gc(force: boolean): void } | undefined;
 
@@ -114,11 +116,28 @@ async function measure(source: string): Promise<Result> {
   };
 }
 
+// Each measurement runs in a process of its own (`--child SOURCE` prints one JSON result), so
+// that one tree's code never shares a JIT, heap or inline caches with another's.
+if (args[0] === "--child") {
+  console.log(JSON.stringify(await measure(args[1])));
+  process.exit(0);
+}
+
+function inChild(source: string): Result {
+  const self = new URL(import.meta.url).pathname;
+  const args = typeof Bun === "undefined"
+    ? ["run", "-A", "--v8-flags=--expose-gc", self, "--child", source]
+    : [self, "--child", source];
+  const stdout = execFileSync(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
+  const lines = stdout.toString().trim().split("\n");
+  return JSON.parse(lines[lines.length - 1]);
+}
+
 console.log("| sources | echo ns/msg | mailbox broadcast ns/conn | open ns/conn | heap B/engine |");
 console.log("| --- | ---: | ---: | ---: | ---: |");
 const results = new Map<string, Result[]>(dirs.map((dir) => [dir, []]));
 for (let pass = 0; pass < PASSES; pass++) {
-  for (const dir of dirs) results.get(dir)!.push(await measure(dir));
+  for (const dir of dirs) results.get(dir)!.push(inChild(dir));
 }
 const mid = (xs: number[]) => xs.sort((a, b) => a - b)[xs.length >> 1];
 for (const dir of dirs) {

@@ -261,7 +261,9 @@ scenarios.push({
   fresh: false,
   config: { mode: "setup", conns: 16, warmup, duration },
 });
-for (const conns of full ? [1000, 5000] : [1000]) {
+// --idle-conns=1000,5000: the idle, heap and broadcast sizes (default: 1,000; full: both).
+const idleConns = argValue("idle-conns", full ? "1000,5000" : "1000").split(",").map(Number);
+for (const conns of idleConns) {
   const config = { mode: "idle", conns, reps: full ? 20 : 10, size: 32 };
   scenarios.push({
     id: `idle-${conns}`,

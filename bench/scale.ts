@@ -299,7 +299,11 @@ async function runtimeRun(runtime: string): Promise<RuntimeResult> {
 const started = performance.now();
 const load = (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" ");
 const results: RuntimeResult[] = [];
-for (const runtime of runtimes) results.push(await runtimeRun(runtime));
+const loads: string[] = [];
+for (const runtime of runtimes) {
+  results.push(await runtimeRun(runtime));
+  loads.push(`${runtime} ${(await Deno.readTextFile("/proc/loadavg")).split(" ")[0]}`);
+}
 
 const fmt = (v: number, digits = 2) =>
   !Number.isFinite(v)
@@ -344,7 +348,10 @@ const tables = results.map((r) => {
 const report = `## Scale across processes (bench/scale.ts)
 
 ${new Date().toISOString()}, ${((performance.now() - started) / 1000).toFixed(0)} s; load average
-before: ${load}. Command: \`deno run -A bench/scale.ts ${Deno.args.join(" ")}\`. ${limits}.${
+before: ${load}, 1-minute load after each runtime: ${loads.join(", ")} (2 cores; the load is
+mostly other processes of the machine). Command: \`deno run -A bench/scale.ts ${
+  Deno.args.join(" ")
+}\`. ${limits}.${
   notes.map((n) => ` ${n}.`).join("")
 } Servers: examples/scale/<runtime>.ts × ${servers} on one port (reusePort), Redis pub/sub
 (one redis-server), keep-alive off (TIMEOUT=0) during the run. Clients: bench/fanout_client.mjs under Node,

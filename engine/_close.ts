@@ -1,24 +1,7 @@
 // The rules for close codes and reasons a handler asks for.
 
-const encoder = new TextEncoder();
-
-/** The UTF-8 length of a string, without allocating. */
-export function utf8Length(text: string): number {
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const unit = text.charCodeAt(i);
-    if (unit < 0x80) bytes += 1;
-    else if (unit < 0x800) bytes += 2;
-    else if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length) {
-      const next = text.charCodeAt(i + 1);
-      if (next >= 0xdc00 && next <= 0xdfff) {
-        bytes += 4;
-        i++;
-      } else bytes += 3;
-    } else bytes += 3;
-  }
-  return bytes;
-}
+import { showValue } from "./show_value.ts";
+import { utf8Length } from "./utf8_length.ts";
 
 /** Whether a code may be sent in a close frame (1000-1003, 1007-1014, 3000-4999). */
 export function isSendableCloseCode(code: number): boolean {
@@ -35,7 +18,7 @@ export function isSendableCloseCode(code: number): boolean {
  */
 export function checkClose(code: unknown, reason: unknown): void {
   if (typeof code !== "number") {
-    throw new TypeError(`Cannot close WebSocket: code ${String(code)} is not a number`);
+    throw new TypeError(`Cannot close WebSocket: code ${showValue(code)} is not a number`);
   }
   if (!isSendableCloseCode(code)) {
     throw new RangeError(
@@ -43,13 +26,10 @@ export function checkClose(code: unknown, reason: unknown): void {
     );
   }
   if (typeof reason !== "string") {
-    throw new TypeError(`Cannot close WebSocket: reason ${String(reason)} is not a string`);
+    throw new TypeError(`Cannot close WebSocket: reason ${showValue(reason)} is not a string`);
   }
-  if (reason.length > 41 && encoder.encode(reason).byteLength > 123) {
-    throw new RangeError(
-      `Cannot close WebSocket: reason is ${
-        encoder.encode(reason).byteLength
-      } UTF-8 bytes, more than 123`,
-    );
+  const bytes = reason.length > 41 ? utf8Length(reason) : 0;
+  if (bytes > 123) {
+    throw new RangeError(`Cannot close WebSocket: reason is ${bytes} UTF-8 bytes, more than 123`);
   }
 }

@@ -1,7 +1,7 @@
 // A connection's handle, as `init` receives it: the connection's info and its mailbox.
 
 import type { Connection, ConnectionInfo, RemoteAddr } from "../websock.ts";
-import { checkFrame } from "./_results.ts";
+import { checkFrame } from "./_decide.ts";
 
 /** What a handle asks of its engine. */
 export interface Mailbox<M> {

@@ -4,3 +4,4 @@
 export { checkCallback, checkCount } from "./_validate.ts";
 export { announceConnection } from "./adapter_options.ts";
 export { NOT_AN_UPGRADE } from "./handshake.ts";
+export { showValue } from "./show_value.ts";

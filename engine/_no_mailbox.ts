@@ -1,6 +1,8 @@
 // Mail for a handler without `handleInfo`: `send` drops it and returns false, and the error
 // hook is told once per connection (a handler that gets no mail needs no `handleInfo`).
 
+import { withCode } from "./errors.ts";
+
 const told = new WeakSet<object>();
 
 /**
@@ -13,9 +15,8 @@ const told = new WeakSet<object>();
 export function refuseMail(engine: object, report: (error: TypeError) => void): false {
   if (!told.has(engine)) {
     told.add(engine);
-    report(
-      new TypeError("Cannot send to the mailbox: the handler has no handleInfo (message dropped)"),
-    );
+    const message = "Cannot send to the mailbox: the handler has no handleInfo (message dropped)";
+    report(withCode(new TypeError(message), "NO_HANDLE_INFO"));
   }
   return false;
 }

@@ -1,22 +1,21 @@
-// One connection's telemetry, made by the engine only when its options have a `telemetry`
-// (so that a server without one pays a `=== undefined` check per message and nothing else).
-// It stands in front of the adapter's transport (counting what goes out and the close sent)
-// and in front of the engine's mailbox (seeing drops); the engine tells it what comes in, the
-// open, a peer it closes as too slow, the close received and the end.
+// One connection's telemetry: the engine tells it what happens (as events: received, sent,
+// the close frames, a mail drop and why, a slow peer, a callback's duration, the end), and it
+// counts and tells the `telemetry` option's hooks. Made only when the options have a
+// `telemetry`, so a server without one pays a `=== undefined` check per event and nothing
+// else. It decorates nothing: neither the handler, nor the transport, nor the mailbox.
 
-import type { Connection, TerminateReason, WebSock } from "../websock.ts";
-import { isThenable } from "./_results.ts";
-import type { Mailbox } from "./_handle.ts";
+import type { Connection, TerminateReason } from "../websock.ts";
 import type { ResolvedEngineOptions } from "./options.ts";
 import type {
   CallbackName,
   CloseFrame,
   ConnectionStats,
   ConnectionStopEvent,
+  MailboxDropEvent,
   Telemetry,
   Traffic,
 } from "./telemetry.ts";
-import type { Transport } from "./transport.ts";
+import { utf8Length } from "./utf8_length.ts";
 
 class Counts implements Traffic {
   text = 0;
@@ -31,7 +30,7 @@ class Counts implements Traffic {
   data(data: string | Uint8Array): void {
     if (typeof data === "string") {
       this.text++;
-      this.textBytes += utf8Bytes(data);
+      this.textBytes += utf8Length(data);
     } else {
       this.binary++;
       this.binaryBytes += data.byteLength;
@@ -49,92 +48,15 @@ class Counts implements Traffic {
   }
 }
 
-const encoder = new TextEncoder();
-const scratch = new Uint8Array(3 * 4096);
-
-/**
- * The UTF-8 length of a string: a loop for short strings, the native encoder in chunks of 4096
- * UTF-16 units (never splitting a surrogate pair) for long ones, where it is ~40× faster.
- */
-export function utf8Bytes(text: string): number {
-  const length = text.length;
-  if (length <= 64) {
-    let bytes = length;
-    for (let i = 0; i < length; i++) {
-      const unit = text.charCodeAt(i);
-      if (unit < 0x80) continue;
-      if (unit < 0x800) bytes += 1;
-      else if (
-        unit >= 0xd800 && unit <= 0xdbff && i + 1 < length &&
-        (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00
-      ) {
-        bytes += 2; // 4 bytes for 2 units
-        i++;
-      } else bytes += 2;
-    }
-    return bytes;
-  }
-  let bytes = 0;
-  for (let start = 0; start < length;) {
-    let end = Math.min(start + 4096, length);
-    const last = text.charCodeAt(end - 1);
-    if (end < length && last >= 0xd800 && last <= 0xdbff) end--;
-    bytes += encoder.encodeInto(text.slice(start, end), scratch).written;
-    start = end;
-  }
-  return bytes;
-}
-
-const timedHandlers = new WeakMap<object, WeakMap<Telemetry, object>>();
-
-// A handler that times each of `handler`'s callbacks for `telemetry.onCallbackDuration`.
-function timedHandler<S, M, A>(handler: WebSock<S, M, A>, telemetry: Telemetry): WebSock<S, M, A> {
-  const record = (name: CallbackName, start: number): void => {
-    try {
-      telemetry.onCallbackDuration!(name, performance.now() - start);
-    } catch {
-      // Telemetry must not change what happens.
-    }
-  };
-  // deno-lint-ignore no-explicit-any
-  const run = <R>(name: CallbackName, fn: (a: any, b: any) => R, a: unknown, b: unknown): R => {
-    const start = performance.now();
-    let result: R;
-    try {
-      result = fn.call(handler, a, b);
-    } catch (error) {
-      record(name, start);
-      throw error;
-    }
-    if (!isThenable(result)) {
-      record(name, start);
-      return result;
-    }
-    return Promise.resolve(result).finally(() => record(name, start)) as R;
-  };
-  const { handleInfo, handleControl, terminate } = handler;
-  return {
-    init: (arg, connection) => run("init", handler.init, arg, connection),
-    handleIn: (data, state) => run("handleIn", handler.handleIn, data, state),
-    handleInfo: handleInfo && ((message, state) => run("handleInfo", handleInfo, message, state)),
-    handleControl: handleControl &&
-      ((frame, state) => run("handleControl", handleControl, frame, state)),
-    terminate: terminate && ((reason, state) => run("terminate", terminate, reason, state)),
-  };
-}
-
-/** A connection's probe: a transport, a mailbox, and the counters of its telemetry. */
-export class Probe<M> implements Transport, Mailbox<M> {
+/** A connection's telemetry: its counters, and the hooks it tells. */
+export class Probe {
   readonly #received = new Counts();
   readonly #sent = new Counts();
   readonly #stats: ConnectionStats = Object.freeze({ received: this.#received, sent: this.#sent });
-  readonly sendPing: ((data: Uint8Array) => void) | undefined;
-  readonly sendPong: ((data: Uint8Array) => void) | undefined;
-  readonly runtimeKeepAlive: boolean | undefined;
   readonly #telemetry: Telemetry;
   readonly #options: ResolvedEngineOptions;
-  readonly #transport: Transport;
-  readonly #mailbox: Mailbox<M>;
+  /** Whether the engine should time its callbacks (`onCallbackDuration`). */
+  readonly timesCallbacks: boolean;
   #connection: Connection<unknown> | undefined;
   #started = 0;
   #closeSent: CloseFrame | null = null;
@@ -145,58 +67,17 @@ export class Probe<M> implements Transport, Mailbox<M> {
    * The probe of a new connection, or `undefined` when nobody listens.
    *
    * @param options The engine's options (telemetry, clock, limits).
-   * @param transport The adapter's transport.
-   * @param mailbox The engine.
    */
-  static of<M>(
-    options: ResolvedEngineOptions,
-    transport: Transport,
-    mailbox: Mailbox<M>,
-  ): Probe<M> | undefined {
-    return options.telemetry && new Probe(options, options.telemetry, transport, mailbox);
+  static of(options: ResolvedEngineOptions): Probe | undefined {
+    return options.telemetry && new Probe(options, options.telemetry);
   }
 
-  private constructor(
-    options: ResolvedEngineOptions,
-    telemetry: Telemetry,
-    transport: Transport,
-    mailbox: Mailbox<M>,
-  ) {
+  private constructor(options: ResolvedEngineOptions, telemetry: Telemetry) {
     this.#options = options;
     this.#telemetry = telemetry;
-    this.#transport = transport;
-    this.#mailbox = mailbox;
-    this.runtimeKeepAlive = transport.runtimeKeepAlive;
-    // Keep the transport's lack of ping/pong visible: pushing one must still fail clearly.
-    this.sendPing = typeof transport.sendPing === "function"
-      ? (data) => {
-        this.#sent.control("ping", data);
-        transport.sendPing!(data);
-      }
-      : undefined;
-    this.sendPong = typeof transport.sendPong === "function"
-      ? (data) => {
-        this.#sent.control("pong", data);
-        transport.sendPong!(data);
-      }
-      : undefined;
+    this.timesCallbacks = typeof telemetry.onCallbackDuration === "function";
   }
 
-  /**
-   * The handler itself, or (when telemetry has `onCallbackDuration`) a handler that times each
-   * callback: until it returned or threw, or for a promise until it settled (then the engine
-   * awaits a promise of ours, which settles the same way one tick later).
-   */
-  timed<S, A>(handler: WebSock<S, M, A>): WebSock<S, M, A> {
-    const telemetry = this.#telemetry;
-    if (telemetry.onCallbackDuration === undefined) return handler;
-    // One timed handler per handler and telemetry, shared by their connections.
-    let byTelemetry = timedHandlers.get(handler);
-    if (byTelemetry === undefined) timedHandlers.set(handler, byTelemetry = new WeakMap());
-    let timed = byTelemetry.get(telemetry) as WebSock<S, M, A> | undefined;
-    if (timed === undefined) byTelemetry.set(telemetry, timed = timedHandler(handler, telemetry));
-    return timed;
-  }
   /** The connection opened. */
   start(connection: Connection<unknown>): void {
     this.#connection = connection;
@@ -206,18 +87,59 @@ export class Probe<M> implements Transport, Mailbox<M> {
   }
 
   /** A data message arrived while the connection was open. */
-  in(data: string | Uint8Array): void {
+  received(data: string | Uint8Array): void {
     this.#received.data(data);
   }
 
   /** A ping or pong arrived while the connection was open. */
-  control(type: "ping" | "pong", data: Uint8Array): void {
+  receivedControl(type: "ping" | "pong", data: Uint8Array): void {
     this.#received.control(type, data);
   }
 
+  /** A data frame went out (through the transport, or the adapter's native publish). */
+  sent(data: string | Uint8Array): void {
+    this.#sent.data(data);
+  }
+
+  /** A ping or pong went out. */
+  sentControl(type: "ping" | "pong", data: Uint8Array): void {
+    this.#sent.control(type, data);
+  }
+
+  /** The server sent its close frame. */
+  closeSent(code: number, reason: string): void {
+    this.#closeSent ??= { code, reason };
+  }
+
   /** The socket closed with the peer's code and reason: kept when the peer closed first. */
-  closed(code: number, reason: string): void {
+  closeReceived(code: number, reason: string): void {
     if (this.#closeSent === null && !this.#stopped) this.#closeReceived ??= { code, reason };
+  }
+
+  /** The mailbox dropped a message, and why. */
+  mailDropped(reason: MailboxDropEvent["reason"]): void {
+    if (this.#connection === undefined) return;
+    this.#tell("onMailboxDrop", { connection: this.#connection, reason });
+  }
+
+  /**
+   * The engine closes the peer with 1008 for not reading (its rule: engine/_slow_peer.ts).
+   *
+   * @param buffered The bytes waiting for the peer at that look.
+   */
+  slow(buffered: number): void {
+    if (this.#connection === undefined || this.#stopped) return;
+    const limit = this.#options.maxBufferedBytes;
+    this.#tell("onSlowPeer", { connection: this.#connection, buffered, limit });
+  }
+
+  /** A callback returned (or its promise settled): it took since `start` (`performance.now()`). */
+  callback(name: CallbackName, start: number): void {
+    try {
+      this.#telemetry.onCallbackDuration!(name, performance.now() - start);
+    } catch {
+      // Telemetry must not change what happens.
+    }
   }
 
   /** The connection is over: tell the stop (when it had started). */
@@ -234,61 +156,6 @@ export class Probe<M> implements Transport, Mailbox<M> {
       reason,
     };
     this.#tell("onConnectionStop", event);
-  }
-
-  sendText(data: string): void {
-    this.#sent.data(data);
-    this.#transport.sendText(data);
-  }
-
-  sendBinary(data: Uint8Array): void {
-    this.#sent.data(data);
-    this.#transport.sendBinary(data);
-  }
-
-  close(code: number, reason: string): void {
-    this.#closeSent ??= { code, reason };
-    this.#transport.close(code, reason);
-  }
-
-  bufferedAmount(): number {
-    return this.#transport.bufferedAmount();
-  }
-
-  /**
-   * The engine closes the peer with 1008 for not reading (its rule: engine/_slow_peer.ts).
-   *
-   * @param buffered The bytes waiting for the peer at that look.
-   */
-  slow(buffered: number): void {
-    if (this.#connection === undefined || this.#stopped) return;
-    const limit = this.#options.maxBufferedBytes;
-    this.#tell("onSlowPeer", { connection: this.#connection, buffered, limit });
-  }
-
-  send(message: M): boolean {
-    const mailbox = this.#mailbox;
-    const accepting = mailbox.accepting;
-    if (mailbox.send(message)) return true;
-    // A full queue closes the connection (1013); a handler without handleInfo leaves it open.
-    const reason = !accepting ? "closed" : mailbox.accepting ? "unhandled" : "full";
-    if (this.#connection !== undefined) {
-      this.#tell("onMailboxDrop", { connection: this.#connection, reason });
-    }
-    return false;
-  }
-
-  // A fastlane frame is not mail: no drop is told (the frame, once sent, counts in `sent`).
-  sendFrame(data: string | Uint8Array): boolean {
-    return this.#mailbox.sendFrame(data);
-  }
-
-  get accepting(): boolean {
-    return this.#mailbox.accepting;
-  }
-
-  onClose(listener: () => void): () => void {
-    return this.#mailbox.onClose(listener);
   }
 
   #tell<K extends "onConnectionStart" | "onConnectionStop" | "onSlowPeer" | "onMailboxDrop">(

@@ -9,8 +9,9 @@
 // queued: it holds at most maxBufferedBytes + 2 × (checkBufferedEvery + the largest message
 // sent), plus the adapter's frame headers.
 
-import { utf8Length } from "./_close.ts";
+import { utf8Length } from "./utf8_length.ts";
 import type { ResolvedEngineOptions } from "./options.ts";
+import { withCode } from "./errors.ts";
 
 /** Bytes a text message takes on the wire: exact for long ones, UTF-16 units for short ones. */
 export function textBytes(text: string): number {
@@ -30,7 +31,10 @@ export function slowPeer(
 ): RangeError | undefined {
   const unread = buffered - queued;
   if (unread <= maxBufferedBytes) return undefined;
-  return new RangeError(
-    `Cannot send: ${unread} bytes queued earlier still wait for the peer, more than maxBufferedBytes ${maxBufferedBytes}`,
+  return withCode(
+    new RangeError(
+      `Cannot send: ${unread} bytes queued earlier still wait for the peer, more than maxBufferedBytes ${maxBufferedBytes}`,
+    ),
+    "SLOW_PEER",
   );
 }

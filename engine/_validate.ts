@@ -2,22 +2,9 @@
 
 import type { OriginPolicy } from "./handshake.ts";
 import type { Telemetry } from "./telemetry.ts";
+import { showValue } from "./show_value.ts";
 
-/**
- * Check a whole-number option.
- *
- * @throws {TypeError} When the value is not a number.
- * @throws {RangeError} When it is not an integer at least `min`.
- */
-export function checkCount(name: string, value: unknown, min: number): number {
-  if (typeof value !== "number") {
-    throw new TypeError(`Invalid option ${name}: ${String(value)} is not a number`);
-  }
-  if (!Number.isSafeInteger(value) || value < min) {
-    throw new RangeError(`Invalid option ${name}: ${value} is not an integer >= ${min}`);
-  }
-  return value;
-}
+export { checkInteger as checkCount } from "./check_integer.ts";
 
 /**
  * Check an optional callback option.
@@ -29,9 +16,24 @@ export function checkCount(name: string, value: unknown, min: number): number {
  */
 export function checkCallback<F>(name: string, value: F | undefined): F | undefined {
   if (value !== undefined && typeof value !== "function") {
-    throw new TypeError(`Invalid option ${name}: ${String(value)} is not a function`);
+    throw new TypeError(`Invalid option ${name}: ${showValue(value)} is not a function`);
   }
   return value;
+}
+
+/**
+ * Check the clock option: an object with `now`, `setTimeout` and `clearTimeout`.
+ *
+ * @throws {TypeError} When it is not.
+ */
+export function checkClock<C>(clock: C): C {
+  const methods = clock as Record<string, unknown> | null;
+  for (const name of ["now", "setTimeout", "clearTimeout"]) {
+    if (typeof methods?.[name] !== "function") {
+      throw new TypeError(`Invalid option clock: ${showValue(clock)} has no ${name}() method`);
+    }
+  }
+  return clock;
 }
 
 /**
@@ -50,7 +52,7 @@ export function checkOriginPolicy(policy: unknown): OriginPolicy {
   }
   throw new TypeError(
     `Invalid option origins: ${
-      String(policy)
+      showValue(policy)
     } is not "same-origin", "*", a list of origins or a function`,
   );
 }
@@ -67,7 +69,7 @@ export function checkProtocols(protocols: unknown): readonly string[] {
   ) {
     return protocols;
   }
-  throw new TypeError(`Invalid option protocols: ${String(protocols)} is not a list of tokens`);
+  throw new TypeError(`Invalid option protocols: ${showValue(protocols)} is not a list of tokens`);
 }
 
 const TELEMETRY_HOOKS = [
@@ -88,12 +90,14 @@ const TELEMETRY_HOOKS = [
 export function checkTelemetry(telemetry: Telemetry | undefined): Telemetry | undefined {
   if (telemetry === undefined) return undefined;
   if (telemetry === null || typeof telemetry !== "object") {
-    throw new TypeError(`Invalid option telemetry: ${String(telemetry)} is not an object`);
+    throw new TypeError(`Invalid option telemetry: ${showValue(telemetry)} is not an object`);
   }
   for (const hook of TELEMETRY_HOOKS) {
     const value = telemetry[hook];
     if (value !== undefined && typeof value !== "function") {
-      throw new TypeError(`Invalid option telemetry: ${hook} ${String(value)} is not a function`);
+      throw new TypeError(
+        `Invalid option telemetry: ${hook} ${showValue(value)} is not a function`,
+      );
     }
   }
   return telemetry;
@@ -110,6 +114,6 @@ export function checkKeepHeaders(keep: unknown): boolean | readonly string[] {
     return keep.map((name: string) => name.toLowerCase());
   }
   throw new TypeError(
-    `Invalid option keepHeaders: ${String(keep)} is not a boolean or a list of header names`,
+    `Invalid option keepHeaders: ${showValue(keep)} is not a boolean or a list of header names`,
   );
 }

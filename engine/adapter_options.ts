@@ -10,7 +10,13 @@ import {
   type OriginPolicy,
   type Rejection,
 } from "./handshake.ts";
-import { type EngineOptions, type ResolvedEngineOptions, resolveEngineOptions } from "./options.ts";
+import {
+  ENGINE_OPTION_NAMES,
+  type EngineOptions,
+  type ResolvedEngineOptions,
+  resolveEngineOptions,
+} from "./options.ts";
+import { checkOptionNames } from "./check_options.ts";
 import type { Connection, ConnectionInfo, RemoteAddr } from "../websock.ts";
 import { checkCallback, checkKeepHeaders, checkOriginPolicy, checkProtocols } from "./_validate.ts";
 
@@ -44,7 +50,18 @@ export type UpgradeHook<A> = (
  * @typeParam A The argument `init` receives.
  */
 export type OptionsArgs<O, A> = undefined extends A ? [options?: O]
-  : [options: O & { readonly upgrade: UpgradeHook<A> }];
+  : [options: O & InitTakesAnArgumentSoUpgradeMustReturnIt<A>];
+
+/**
+ * The part of the options that a handler whose `init` takes an argument needs: the `upgrade`
+ * hook that returns it. Its name is the compile error's message when the hook is missing.
+ *
+ * @typeParam A The argument `init` receives.
+ */
+export interface InitTakesAnArgumentSoUpgradeMustReturnIt<A> {
+  /** Returns the argument `init` receives (or a `Response` that refuses the upgrade). */
+  readonly upgrade: UpgradeHook<A>;
+}
 
 const HANDSHAKE_HEADERS = new Set([
   "upgrade",
@@ -131,22 +148,49 @@ export interface ResolvedAdapterOptions<A, M> {
   readonly keepHeaders: boolean | readonly string[];
 }
 
+/** The names of {@linkcode AdapterOptions} (the engine's included). */
+const ADAPTER_OPTION_NAMES: readonly string[] = [
+  ...ENGINE_OPTION_NAMES,
+  "protocols",
+  "origins",
+  "upgrade",
+  "onConnection",
+  "keepHeaders",
+];
+
 /**
- * Validate the shared adapter options and fill in the defaults (once per server).
+ * Validate the shared adapter options and fill in the defaults (once per server). Every
+ * name in `options` must be a shared option or one of `own` (the adapter's own options,
+ * which it validates itself): an unknown name is a `TypeError` that suggests the nearest
+ * known one, so a misspelled option is never silently ignored.
  *
  * @param options What the user passed.
+ * @param own The names of the adapter's own options.
+ * @param refused Names refused with a reason: options this adapter cannot honour.
  * @returns The resolved options.
- * @throws {TypeError|RangeError} When an option is invalid, naming it and the value.
+ * @throws {TypeError|RangeError} When an option is unknown or invalid, naming it and the
+ *   value.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resolveAdapterOptions } from "@websock/websock/engine";
  * const resolved = resolveAdapterOptions({ protocols: ["v1"], timeout: 5_000 });
+ * assert.throws(() => resolveAdapterOptions({ timout: 5_000 } as never), {
+ *   message: 'Unknown option "timout": did you mean "timeout"?',
+ * });
  * ```
  */
 export function resolveAdapterOptions<A, M>(
   options: AdapterOptions<A, M>,
+  own: readonly string[] = [],
+  refused: Readonly<Record<string, string>> = {},
 ): ResolvedAdapterOptions<A, M> {
+  checkOptionNames(
+    options,
+    own.length === 0 ? ADAPTER_OPTION_NAMES : [...ADAPTER_OPTION_NAMES, ...own],
+    refused,
+  );
   return {
     engine: resolveEngineOptions(options),
     protocols: checkProtocols(options.protocols ?? []),

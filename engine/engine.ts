@@ -6,13 +6,12 @@ import type {
   Connection,
   ControlFrame,
   Outbound,
-  Result,
   TerminateReason,
   WebSock,
 } from "../websock.ts";
-import { utf8Length } from "./_close.ts";
+import { CloseCode } from "../close.ts";
 import { CLOSED, CONTROL, EventQueue, FRAME, IN, INFO, INIT, type Kind } from "./_queue.ts";
-import { checkMessages, closeOf, describe, endOf, isThenable, type Messages } from "./_results.ts";
+import { decide, isResult, type Messages } from "./_decide.ts";
 import { Handle } from "./_handle.ts";
 import { Probe } from "./_probe.ts";
 import { refuseMail } from "./_no_mailbox.ts";
@@ -28,14 +27,45 @@ import {
   watched,
 } from "./_liveness.ts";
 import { slowPeer, textBytes } from "./_slow_peer.ts";
+import { withCode } from "./errors.ts";
+import { isThenable } from "./is_thenable.ts";
+import { utf8Length } from "./utf8_length.ts";
 
-const SOURCES: readonly ErrorSource[] = ["init", "handleIn", "handleControl", "handleInfo"];
+// The callback of each queued kind (by `Kind`: INIT, IN, CONTROL, INFO).
+const SOURCES: readonly ("init" | "handleIn" | "handleControl" | "handleInfo")[] = [
+  "init",
+  "handleIn",
+  "handleControl",
+  "handleInfo",
+];
 
-// Phases of a connection.
-const CONNECTING = 0; // made, `open` not yet called
-const OPEN = 1; // callbacks run
-const STOPPING = 2; // the end is decided; `terminate` waits for an in-flight callback
-const DONE = 3; // `terminate` was called (or never will be)
+// The lifecycle, one field (`#phase`), in this order:
+//   CONNECTING   made; `open()` not called yet
+//   OPEN         callbacks run (init first)
+//   STOPPING     the end is decided (`#end`); the socket is closed or closing; `terminate`
+//                waits for the callback in flight, if any
+//   TERMINATING  an async `terminate` runs
+//   DONE         over: telemetry told, registry left (terminate ran, or never will)
+// Beside it: whether the socket is closed (`#socketClosed`: either side may close first),
+// and what the run loop is doing (`#run`: IDLE, RUNNING a callback, or SCHEDULED to drain
+// mail in the shared microtask). `terminate` runs iff `init` returned a result (`#state` is
+// no longer NO_STATE).
+const CONNECTING = 0;
+const OPEN = 1;
+const STOPPING = 2;
+const TERMINATING = 3;
+const DONE = 4;
+
+const IDLE = 0;
+const RUNNING = 1;
+const SCHEDULED = 2;
+
+const NO_STATE: unique symbol = Symbol("no state");
+
+function connectionLost(): TerminateReason {
+  const error = new Error("Connection lost: it ended without a close frame (1006)");
+  return { type: "error", error: withCode(error, "CONNECTION_LOST") };
+}
 
 /**
  * One connection's engine: drives a {@linkcode WebSock} handler from socket events and
@@ -43,7 +73,41 @@ const DONE = 3; // `terminate` was called (or never will be)
  * codes on a {@linkcode Transport}.
  *
  * Synchronous callbacks run without a promise; an async callback is awaited before the next
- * event is delivered. The `./engine` module example drives one over an in-memory transport.
+ * event is delivered.
+ *
+ * @typeParam S The handler's state.
+ * @typeParam M The mailbox messages.
+ * @typeParam A The argument `init` receives.
+ *
+ * @example Over an in-memory transport
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Engine, resolveEngineOptions, type Transport } from "@websock/websock/engine";
+ * import { ok, push, stop, type WebSock } from "@websock/websock";
+ *
+ * const Echo = {
+ *   init: () => ok(null),
+ *   handleIn: (data, state) => data === "bye" ? stop("normal", state) : push(data, state),
+ * } satisfies WebSock<null>;
+ *
+ * const sent: unknown[] = [];
+ * const transport: Transport = {
+ *   sendText: (data) => sent.push(data),
+ *   sendBinary: (data) => sent.push(data),
+ *   close: (code, reason) => sent.push({ code, reason }),
+ *   bufferedAmount: () => 0,
+ * };
+ * const info = { url: "ws://x/", headers: new Headers(), remoteAddr: null, protocol: "" };
+ * const engine = new Engine(Echo, transport, {
+ *   arg: undefined,
+ *   info,
+ *   options: resolveEngineOptions({ timeout: 0 }),
+ * });
+ * engine.open();
+ * engine.receive("hi");
+ * engine.receive("bye");
+ * assert.deepEqual(sent, ["hi", { code: 1000, reason: "" }]);
+ * ```
  */
 export class Engine<S, M = never, A = undefined> implements Drainable {
   readonly #handler: WebSock<S, M, A>;
@@ -52,20 +116,18 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
   readonly #onDone: (() => void) | undefined;
   readonly #registry: Registry | undefined;
   readonly #handle: Handle<M>;
-  readonly #probe: Probe<M> | undefined;
-  #arg: A | undefined;
-  #state: S | undefined = undefined;
-  #initialized = false;
-  #phase = CONNECTING;
-  #busy = false;
-  #scheduled = false;
+  readonly #probe: Probe | undefined;
   readonly #queue = new EventQueue();
-  #end: TerminateReason | undefined = undefined;
+  #phase = CONNECTING;
   #socketClosed = false;
-  #failure: TerminateReason | undefined = undefined;
+  #run = IDLE;
+  #arg: A | undefined;
+  #state: S | typeof NO_STATE = NO_STATE;
+  // The decided end (from STOPPING on); while OPEN, a transport failure the close will carry.
+  #end: TerminateReason | undefined = undefined;
   #live: Liveness | undefined = undefined;
   #unchecked = 0;
-  #reported = false;
+  #callStart = 0;
   #closeListeners: Set<() => void> | undefined = undefined;
 
   /**
@@ -76,14 +138,14 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
    * @param init The init argument, connection info, options and done hook.
    */
   constructor(handler: WebSock<S, M, A>, transport: Transport, init: EngineInit<A>) {
-    this.#probe = Probe.of(init.options, transport, this as Engine<unknown, M, unknown>);
-    this.#handler = this.#probe?.timed(handler) ?? handler;
-    this.#transport = this.#probe ?? transport;
+    this.#handler = handler;
+    this.#transport = transport;
     this.#options = init.options;
+    this.#probe = Probe.of(init.options);
     this.#onDone = init.onDone;
     this.#registry = init.registry;
     this.#arg = init.arg;
-    this.#handle = new Handle(this.#probe ?? this as Engine<unknown, M, unknown>, init.info);
+    this.#handle = new Handle(this as Engine<unknown, M, unknown>, init.info);
     init.registry?.add(this as Engine<unknown, unknown, unknown>);
   }
 
@@ -99,17 +161,18 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
 
   /** The handler's current state (`undefined` before `init` returned). */
   get state(): S | undefined {
-    return this.#state;
+    const state = this.#state;
+    return state === NO_STATE ? undefined : state;
   }
 
   /** Whether nothing is running or waiting: no callback in flight, no event queued. */
   get idle(): boolean {
-    return !this.#busy && !this.#scheduled && this.#queue.empty;
+    return this.#run === IDLE && this.#queue.empty;
   }
 
   /** Whether the connection is over: `terminate` was called, or never will be. */
   get done(): boolean {
-    return this.#phase === DONE;
+    return this.#phase >= TERMINATING;
   }
 
   /** The socket is open: run `init`, then whatever was queued meanwhile. */
@@ -121,7 +184,7 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
       this.#live = new Liveness(this.#options.clock.now());
       watch(this.#options, this as Engine<unknown, unknown, unknown>, Engine.#sweep);
     }
-    this.#run(INIT, undefined);
+    this.#loop(INIT, undefined);
   }
 
   /**
@@ -131,24 +194,23 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
    */
   receive(data: string | Uint8Array): void {
     if (this.#phase !== OPEN || this.#socketClosed) return;
-    this.#probe?.in(data);
+    this.#probe?.received(data);
     const max = this.#options.maxMessageBytes;
     const size = typeof data === "string"
       ? (data.length * 3 > max ? utf8Length(data) : 0)
       : data.byteLength;
     if (size > max) {
-      this.#stop(1009, "Message too big", {
+      const message = `Cannot receive message: ${size} bytes is more than maxMessageBytes ${max}`;
+      this.#stop(CloseCode.MessageTooBig, "Message too big", {
         type: "error",
-        error: new RangeError(
-          `Cannot receive message: ${size} bytes is more than maxMessageBytes ${max}`,
-        ),
+        error: withCode(new RangeError(message), "MESSAGE_TOO_BIG"),
       });
       return;
     }
     const live = this.#live;
     if (live !== undefined) live.heard = live.data = true;
-    if (this.#busy || !this.#queue.empty) this.#enqueue(IN, data);
-    else this.#run(IN, data);
+    if (this.#run !== IDLE || !this.#queue.empty) this.#enqueue(IN, data);
+    else this.#loop(IN, data);
   }
 
   /**
@@ -159,12 +221,12 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
    */
   control(type: "ping" | "pong", data: Uint8Array): void {
     if (this.#phase !== OPEN || this.#socketClosed) return;
-    this.#probe?.control(type, data);
+    this.#probe?.receivedControl(type, data);
     this.#live?.heardAt(this.#options.clock.now());
     if (!this.#handler.handleControl) return;
     const frame: ControlFrame = { type, data };
-    if (this.#busy || !this.#queue.empty) this.#enqueue(CONTROL, frame);
-    else this.#run(CONTROL, frame);
+    if (this.#run !== IDLE || !this.#queue.empty) this.#enqueue(CONTROL, frame);
+    else this.#loop(CONTROL, frame);
   }
 
   /**
@@ -176,11 +238,14 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
    *   queue is full (which closes it with 1013), or the handler has no `handleInfo`.
    */
   send(message: M): boolean {
-    if (this.#phase > OPEN || this.#socketClosed) return false;
-    if (!this.#handler.handleInfo) return refuseMail(this, (e) => this.#report(e, "handleInfo"));
-    if (!this.#enqueue(INFO, message)) return false;
-    if (!this.#busy && !this.#scheduled && this.#phase === OPEN) {
-      this.#scheduled = true;
+    if (this.#phase > OPEN || this.#socketClosed) return this.#dropped("closed");
+    if (!this.#handler.handleInfo) {
+      this.#probe?.mailDropped("unhandled");
+      return refuseMail(this, (e) => this.#report(e, "handleInfo"));
+    }
+    if (!this.#enqueue(INFO, message)) return this.#dropped("full");
+    if (this.#run === IDLE && this.#phase === OPEN) {
+      this.#run = SCHEDULED;
       const ready = Engine.#ready;
       ready.push(this as Engine<unknown, unknown, unknown>);
       if (ready.length === 1) queueMicrotask(Engine.#drainReady);
@@ -188,17 +253,33 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
     return true;
   }
 
+  #dropped(reason: "closed" | "full"): false {
+    this.#probe?.mailDropped(reason);
+    return false;
+  }
+
   /**
-   * Send a frame without `handleInfo` (the fastlane): now when idle (open, not busy, no mail
-   * scheduled: the queue is empty), else after the queued events, never before their pushes.
+   * Send a frame without `handleInfo` (the fastlane): now when idle (open, not running, no
+   * mail scheduled: the queue is empty), else after the queued events, never before their
+   * pushes.
    * @param data A `string` (text frame) or a `Uint8Array` (binary frame).
    * @returns `false` when dropped: closing or closed, queue full (1013), peer not reading (1008).
    */
   sendFrame(data: string | Uint8Array): boolean {
     if (this.#phase > OPEN || this.#socketClosed) return false;
-    if (this.#phase === OPEN && !this.#busy && !this.#scheduled) this.#sendAll(data);
+    if (this.#phase === OPEN && this.#run === IDLE) this.#sendAll(data);
     else return this.#enqueue(FRAME, data);
     return this.#phase === OPEN;
+  }
+
+  /**
+   * A frame the server sent to this connection without the engine (a native publish of the
+   * adapter's server): telemetry counts it as sent.
+   *
+   * @param data The frame.
+   */
+  countSent(data: string | Uint8Array): void {
+    this.#probe?.sent(data);
   }
 
   // Engines with mail and nothing running: one microtask drains them all (not one each).
@@ -209,11 +290,12 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
     Engine.#ready = [];
     for (let i = 0; i < ready.length; i++) {
       const engine = ready[i];
-      engine.#scheduled = false;
+      if (engine.#run !== SCHEDULED) continue;
+      engine.#run = IDLE;
       try {
-        if (!engine.#busy && engine.#phase === OPEN) engine.#next();
+        if (engine.#phase === OPEN) engine.#next();
       } catch (error) {
-        // #run catches callback errors; this only guards the loop for the other engines.
+        // #loop catches callback errors; this only guards the loop for the other engines.
         queueMicrotask(() => {
           throw error;
         });
@@ -260,35 +342,30 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
    * @param timeout Whether the failure was the runtime's own ping timeout.
    */
   error(error: unknown, timeout = false): void {
-    this.#failure ??= timeout ? { type: "timeout" } : { type: "error", error };
+    if (this.#phase > OPEN) return;
+    this.#end ??= timeout ? { type: "timeout" } : { type: "error", error };
   }
 
   /**
    * The socket closed. Events received before the close are still delivered; then
-   * `terminate` runs with the peer's code and reason (or the transport error).
+   * `terminate` runs with the peer's code and reason (or the transport error). A close
+   * without a close frame (1006) is an error with code `CONNECTION_LOST`, not a remote close.
    *
    * @param code The close code the peer sent (1005 when none, 1006 when abnormal).
    * @param reason The close reason the peer sent.
    */
   closed(code: number, reason: string): void {
-    this.#probe?.closed(code, reason);
+    this.#probe?.closeReceived(code, reason);
     if (this.#socketClosed) return;
     this.#socketClosed = true;
     this.#clearTimer();
     this.#closing();
-    if (this.#phase === CONNECTING) {
-      this.#phase = DONE;
-      this.#done();
-      return;
-    }
+    if (this.#phase === CONNECTING) return this.#done();
     if (this.#phase !== OPEN) return;
-    const end = this.#failure ?? { type: "remote", code, reason };
-    if (this.#busy || !this.#queue.empty) this.#queue.push(CLOSED, end);
-    else {
-      this.#phase = STOPPING;
-      this.#end = end;
-      this.#finish();
-    }
+    const end = this.#end ??
+      (code === CloseCode.Abnormal ? connectionLost() : { type: "remote", code, reason });
+    if (this.#run === RUNNING || !this.#queue.empty) this.#queue.push(CLOSED, end);
+    else this.#decideEnd(end);
   }
 
   /**
@@ -298,13 +375,11 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
    * @param restart Whether the server is restarting rather than stopping.
    */
   shutdown(restart = false): void {
-    const code = restart ? 1012 : 1001;
+    const code = restart ? CloseCode.ServiceRestart : CloseCode.GoingAway;
     if (this.#phase === CONNECTING) {
-      this.#phase = DONE;
       this.#closing();
       this.#closeSocket(code, "");
-      this.#done();
-      return;
+      return this.#done();
     }
     this.#stop(code, restart ? "Server restarting" : "Server shutting down", {
       type: "shutdown",
@@ -315,9 +390,10 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
   #enqueue(kind: Kind, payload: unknown): boolean {
     if (this.#queue.size >= this.#options.maxQueuedEvents) {
       const max = this.#options.maxQueuedEvents;
-      this.#stop(1013, "Too many queued events", {
+      const message = `Cannot queue event: ${max} events already wait (maxQueuedEvents)`;
+      this.#stop(CloseCode.TryAgainLater, "Too many queued events", {
         type: "error",
-        error: new RangeError(`Cannot queue event: ${max} events already wait (maxQueuedEvents)`),
+        error: withCode(new RangeError(message), "QUEUE_FULL"),
       });
       return false;
     }
@@ -326,15 +402,15 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
   }
 
   // Run one event, then every queued one, until the queue is empty or a callback is async.
-  #run(kind: Kind, payload: unknown): void {
-    this.#busy = true;
+  #loop(kind: Kind, payload: unknown): void {
+    this.#run = RUNNING;
     for (;;) {
       if (kind === CLOSED) {
-        this.#phase = STOPPING;
-        this.#end = payload as TerminateReason;
-        this.#settle();
-        return;
+        this.#run = IDLE;
+        return this.#decideEnd(payload as TerminateReason);
       }
+      const probe = this.#probe;
+      if (probe?.timesCallbacks && kind !== FRAME) this.#callStart = performance.now();
       try {
         const result = this.#call(kind, payload);
         if (isThenable(result)) {
@@ -345,17 +421,16 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
           );
           return;
         }
+        if (probe?.timesCallbacks && kind !== FRAME) probe.callback(SOURCES[kind], this.#callStart);
         this.#apply(result, kind);
       } catch (error) {
+        if (probe?.timesCallbacks && kind !== FRAME) probe.callback(SOURCES[kind], this.#callStart);
         this.#crash(error, kind);
       }
-      if (this.#phase !== OPEN) {
-        this.#settle();
-        return;
-      }
+      if (this.#phase !== OPEN) return this.#settled();
       const queue = this.#queue;
       if (queue.empty) {
-        this.#busy = false;
+        this.#run = IDLE;
         queue.rewind();
         return;
       }
@@ -366,23 +441,24 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
 
   #next(): void {
     const queue = this.#queue;
-    if (!queue.empty) return this.#run(queue.nextKind(), queue.take());
-    this.#busy = false;
+    if (!queue.empty) return this.#loop(queue.nextKind(), queue.take());
+    this.#run = IDLE;
     queue.rewind();
   }
 
   #call(kind: Kind, payload: unknown): CallbackResult<S> {
     const handler = this.#handler;
+    const state = this.#state as S;
     switch (kind) {
       case IN:
-        return handler.handleIn(payload as string | Uint8Array, this.#state as S);
+        return handler.handleIn(payload as string | Uint8Array, state);
       case INFO:
-        return handler.handleInfo!(payload as M, this.#state as S);
+        return handler.handleInfo!(payload as M, state);
       case CONTROL:
-        return handler.handleControl!(payload as ControlFrame, this.#state as S);
+        return handler.handleControl!(payload as ControlFrame, state);
       case FRAME: // not a callback: a queued frame goes out in its turn
         this.#sendAll(payload as Messages);
-        return { kind: "ok", state: this.#state as S };
+        return { kind: "ok", state };
       default: {
         const arg = this.#arg as A;
         this.#arg = undefined;
@@ -392,57 +468,35 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
   }
 
   #resume(result: unknown, kind: Kind): void {
+    if (this.#probe?.timesCallbacks) this.#probe.callback(SOURCES[kind], this.#callStart);
     if (this.#phase === OPEN) {
       try {
         this.#apply(result, kind);
       } catch (error) {
         this.#crash(error, kind);
       }
-    } else if (
-      result !== null && typeof result === "object" &&
-      "state" in result && "kind" in result
-    ) {
+    } else if (isResult(result)) {
       // The end was decided while this callback ran: keep its state, send nothing.
-      this.#state = (result as Result<S>).state;
-      if (kind === INIT) this.#initialized = true;
+      this.#state = result.state as S;
     }
-    if (this.#phase !== OPEN) this.#settle();
+    if (this.#phase !== OPEN) this.#settled();
     else this.#next();
   }
 
   #resumeFailed(error: unknown, kind: Kind): void {
+    if (this.#probe?.timesCallbacks) this.#probe.callback(SOURCES[kind], this.#callStart);
     if (this.#phase === OPEN) this.#crash(error, kind);
     else this.#report(error, SOURCES[kind]);
-    this.#settle();
+    this.#settled();
   }
 
+  // The one place a result takes effect (what it means is decided in _decide.ts).
   #apply(result: unknown, kind: Kind): void {
-    const r = result as Result<S>;
-    switch (r?.kind) {
-      case "ok":
-        break;
-      case "push":
-        checkMessages(r.messages, this.#transport);
-        break;
-      case "stop": {
-        const [code, reason] = closeOf(r);
-        if (r.messages !== undefined) checkMessages(r.messages, this.#transport);
-        this.#state = r.state;
-        if (kind === INIT) this.#initialized = true;
-        if (r.messages !== undefined) this.#sendAll(r.messages);
-        this.#stop(code, reason, endOf(r, code, reason));
-        return;
-      }
-      default:
-        throw new TypeError(
-          `Invalid result from ${SOURCES[kind]}: expected ok(), push() or stop(), got ${
-            describe(result)
-          }`,
-        );
-    }
-    this.#state = r.state;
-    if (kind === INIT) this.#initialized = true;
-    if (r.kind === "push") this.#sendAll(r.messages);
+    const decision = decide<S>(result, SOURCES[kind], this.#transport);
+    this.#state = decision.state;
+    if (decision.messages !== undefined) this.#sendAll(decision.messages);
+    const stop = decision.stop;
+    if (stop !== undefined) this.#stop(stop.code, stop.reason, stop.end);
   }
 
   #sendAll(messages: Messages): void {
@@ -457,9 +511,11 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
     if (typeof message === "string") {
       t.sendText(message);
       this.#unchecked += textBytes(message);
+      this.#probe?.sent(message);
     } else if (message instanceof Uint8Array) {
       t.sendBinary(message);
       this.#unchecked += message.byteLength;
+      this.#probe?.sent(message);
     } else {
       switch (message.type) {
         case "text":
@@ -472,11 +528,12 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
           break;
         case "ping":
           t.sendPing!(message.data);
-          break;
+          return this.#probe?.sentControl("ping", message.data);
         case "pong":
           t.sendPong!(message.data);
-          break;
+          return this.#probe?.sentControl("pong", message.data);
       }
+      this.#probe?.sent(message.data);
     }
   }
 
@@ -487,13 +544,13 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
     this.#unchecked = 0;
     if (error === undefined) return false;
     this.#probe?.slow(buffered);
-    this.#stop(1008, "Peer is not reading", { type: "error", error });
+    this.#stop(CloseCode.PolicyViolation, "Peer is not reading", { type: "error", error });
     return true;
   }
 
   #crash(error: unknown, kind: Kind): void {
     this.#report(error, SOURCES[kind] ?? "transport");
-    this.#stop(1011, "Internal error", { type: "error", error });
+    this.#stop(CloseCode.InternalError, "Internal error", { type: "error", error });
   }
 
   #report(error: unknown, source: ErrorSource): void {
@@ -504,55 +561,72 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
     }
   }
 
-  // Decide the end: close the socket now, run `terminate` once no callback is in flight.
+  // OPEN → STOPPING, by the server: the socket is closed with this code now.
   #stop(code: number, reason: string, end: TerminateReason): void {
+    this.#decideEnd(end, code, reason);
+  }
+
+  // OPEN → STOPPING: the end is decided (the server's, or the socket's close). The mailbox
+  // stops, the socket closes (when the server decided), `terminate` runs once nothing runs.
+  #decideEnd(end: TerminateReason, code?: number, reason = ""): void {
     if (this.#phase !== OPEN) return;
     this.#phase = STOPPING;
     this.#end = end;
     this.#closing();
     this.#queue.clear();
     this.#clearTimer();
-    this.#closeSocket(code, reason);
-    if (!this.#busy) this.#finish();
+    if (code !== undefined) this.#closeSocket(code, reason);
+    if (this.#run !== RUNNING) this.#terminate();
   }
 
   #closeSocket(code: number, reason: string): void {
     if (this.#socketClosed) return;
     this.#socketClosed = true;
+    this.#probe?.closeSent(code, reason);
     this.#callListener(() => this.#transport.close(code, reason));
   }
 
-  #settle(): void {
-    this.#busy = false;
-    if (this.#phase === STOPPING) this.#finish();
+  // The callback in flight settled after the end was decided.
+  #settled(): void {
+    this.#run = IDLE;
+    if (this.#phase === STOPPING) this.#terminate();
   }
 
-  #finish(): void {
-    this.#phase = DONE;
+  // STOPPING → TERMINATING → DONE: `terminate` (when init returned), then the end is told.
+  #terminate(): void {
+    this.#phase = TERMINATING;
     this.#queue.clear();
     this.#clearTimer();
-    const end = this.#end!;
-    const terminate = this.#handler.terminate;
-    if (this.#initialized && terminate) {
+    const state = this.#state;
+    if (state !== NO_STATE) {
+      const probe = this.#probe;
+      const start = probe?.timesCallbacks ? performance.now() : 0;
       try {
-        const done = terminate.call(this.#handler, end, this.#state as S);
+        const done = this.#handler.terminate?.(this.#end!, state);
         if (isThenable(done)) {
-          done.then(() => this.#done(), (error) => {
+          done.then(() => this.#terminated(start), (error) => {
             this.#report(error, "terminate");
-            this.#done();
+            this.#terminated(start);
           });
           return;
         }
       } catch (error) {
         this.#report(error, "terminate");
       }
+      if (probe?.timesCallbacks && this.#handler.terminate) probe.callback("terminate", start);
     }
     this.#done();
   }
 
+  #terminated(start: number): void {
+    if (this.#probe?.timesCallbacks) this.#probe.callback("terminate", start);
+    this.#done();
+  }
+
+  // → DONE (once): telemetry told, the registry left, the done hook called.
   #done(): void {
-    if (this.#reported) return;
-    this.#reported = true;
+    if (this.#phase === DONE) return;
+    this.#phase = DONE;
     this.#probe?.stop(this.#end);
     this.#registry?.delete(this as Engine<unknown, unknown, unknown>);
     this.#onDone?.();
@@ -566,14 +640,14 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
   abandon(): void {
     if (this.#phase === CONNECTING) return this.shutdown();
     if (this.#phase === OPEN) {
-      this.#stop(1011, "Internal error", {
+      this.#stop(CloseCode.InternalError, "Internal error", {
         type: "error",
-        error: new Error("Abandoned: a callback did not settle in time"),
+        error: withCode(new Error("Abandoned: a callback did not settle in time"), "ABANDONED"),
       });
     }
     if (this.#phase === STOPPING) {
-      this.#busy = false;
-      this.#finish();
+      this.#run = IDLE;
+      this.#terminate();
     }
     this.#done();
   }
@@ -587,8 +661,13 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
 
   static #sweep(engine: Engine<unknown, unknown, unknown>, now: number): void {
     const action = engine.#live?.look(now, engine.#options, engine.#keepAlive());
-    if (action === PING) engine.#callListener(() => engine.#transport.sendPing!(new Uint8Array(0)));
-    else if (action === TIMEOUT) engine.#stop(1001, "Idle timeout", { type: "timeout" });
+    if (action === PING) {
+      const empty = new Uint8Array(0);
+      engine.#callListener(() => engine.#transport.sendPing!(empty));
+      engine.#probe?.sentControl("ping", empty);
+    } else if (action === TIMEOUT) {
+      engine.#stop(CloseCode.GoingAway, "Idle timeout", { type: "timeout" });
+    }
   }
 
   #clearTimer(): void {

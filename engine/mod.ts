@@ -43,9 +43,19 @@
  */
 
 export { Engine } from "./engine.ts";
+export { type EngineError, type EngineErrorCode, engineErrorCode, withCode } from "./errors.ts";
+export { checkHandler } from "./check_handler.ts";
+export {
+  type PreparedUpgrade,
+  prepareUpgrade,
+  type UpgradeRequest,
+  whenReady,
+} from "./prepare_upgrade.ts";
+export { checkOptionNames } from "./check_options.ts";
 export type { EngineInit, Transport } from "./transport.ts";
 export {
   type Clock,
+  ENGINE_OPTION_NAMES,
   type EngineOptions,
   type ErrorContext,
   type ErrorSource,
@@ -79,6 +89,7 @@ export {
   type AdapterOptions,
   connectionInfo,
   extraResponseHeaders,
+  type InitTakesAnArgumentSoUpgradeMustReturnIt,
   keptHeaders,
   type OptionsArgs,
   rejectionResponse,

@@ -1,7 +1,7 @@
 // The options every adapter shares, their defaults, and their validation.
 
 import type { ErrorContext, Telemetry } from "./telemetry.ts";
-import { checkCount, checkTelemetry } from "./_validate.ts";
+import { checkCallback, checkClock, checkCount, checkTelemetry } from "./_validate.ts";
 
 export type { ErrorContext, ErrorSource } from "./telemetry.ts";
 
@@ -50,7 +50,9 @@ export interface EngineOptions {
    * `terminate` sees an error. Looked at before queuing a message, at least every 64 KiB
    * sent; what was queued since the previous look does not count, so one large message never
    * closes a peer that takes it. A peer that stops reading holds at most this + 2 × (64 KiB +
-   * the largest message sent).
+   * the largest message sent). Its 1008 close frame waits behind what it left unread: on Node
+   * and Bun it reaches a peer that reads again within about 4 s, then the connection is dropped
+   * without it (Deno keeps the connection until the peer reads or goes).
    * @default {16777216}
    */
   maxBufferedBytes?: number;
@@ -96,6 +98,18 @@ export interface ResolvedEngineOptions {
   readonly telemetry: Telemetry | undefined;
 }
 
+/** The names of {@linkcode EngineOptions}, for `checkOptionNames`. */
+export const ENGINE_OPTION_NAMES: readonly string[] = [
+  "timeout",
+  "dataTimeout",
+  "maxMessageBytes",
+  "maxQueuedEvents",
+  "maxBufferedBytes",
+  "onError",
+  "clock",
+  "telemetry",
+];
+
 /** The defaults of {@linkcode EngineOptions}. */
 export const DEFAULTS = {
   timeout: 60_000,
@@ -132,32 +146,23 @@ function logError(error: unknown, context: ErrorContext): void {
  * ```
  */
 export function resolveEngineOptions(options: EngineOptions = {}): ResolvedEngineOptions {
-  const maxBufferedBytes = checkCount(
-    "maxBufferedBytes",
-    options.maxBufferedBytes ?? DEFAULTS.maxBufferedBytes,
-    1,
-  );
-  if (options.onError !== undefined && typeof options.onError !== "function") {
-    throw new TypeError(`Invalid option onError: ${String(options.onError)} is not a function`);
-  }
+  // `undefined` takes the default; anything else, `null` included, must be valid.
+  const count = (name: keyof typeof DEFAULTS, min: number): number => {
+    const value = options[name];
+    return value === undefined ? DEFAULTS[name] : checkCount(name, value, min);
+  };
+  const maxBufferedBytes = count("maxBufferedBytes", 1);
+  const onError = checkCallback("onError", options.onError);
   const telemetry = checkTelemetry(options.telemetry);
   return {
-    timeout: checkCount("timeout", options.timeout ?? DEFAULTS.timeout, 0),
-    dataTimeout: checkCount("dataTimeout", options.dataTimeout ?? DEFAULTS.dataTimeout, 0),
-    maxMessageBytes: checkCount(
-      "maxMessageBytes",
-      options.maxMessageBytes ?? DEFAULTS.maxMessageBytes,
-      1,
-    ),
-    maxQueuedEvents: checkCount(
-      "maxQueuedEvents",
-      options.maxQueuedEvents ?? DEFAULTS.maxQueuedEvents,
-      1,
-    ),
+    timeout: count("timeout", 0),
+    dataTimeout: count("dataTimeout", 0),
+    maxMessageBytes: count("maxMessageBytes", 1),
+    maxQueuedEvents: count("maxQueuedEvents", 1),
     maxBufferedBytes,
     checkBufferedEvery: Math.max(1, Math.min(64 * 1024, Math.floor(maxBufferedBytes / 4))),
-    onError: withTelemetry(options.onError ?? logError, telemetry),
-    clock: options.clock ?? systemClock,
+    onError: withTelemetry(onError ?? logError, telemetry),
+    clock: options.clock === undefined ? systemClock : checkClock(options.clock),
     telemetry,
   };
 }

@@ -48,6 +48,14 @@ export interface NativeTopics {
    * @returns The connection's state, see {@linkcode NativeState}.
    */
   state(): NativeState;
+  /**
+   * The hub is publishing this frame to the connection's socket (its state was `ready`): the
+   * adapter tells the engine (`Engine.countSent`), so that telemetry counts frames
+   * the server sends natively as it counts the engine's.
+   *
+   * @param data The frame.
+   */
+  sent?(data: string | Uint8Array): void;
 }
 
 const offered = new WeakMap<object, NativeTopics>();

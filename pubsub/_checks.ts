@@ -1,9 +1,11 @@
 // Argument checks and the guarded error hook that PubSub and HistoryPubSub share.
 
+import { showValue } from "../engine/show_value.ts";
+
 /** Throw unless the topic is a string. */
 export function checkTopic(topic: unknown, what: string): asserts topic is string {
   if (typeof topic !== "string") {
-    throw new TypeError(`Cannot ${what}: topic ${String(topic)} is not a string`);
+    throw new TypeError(`Cannot ${what}: topic ${showValue(topic)} is not a string`);
   }
 }
 
@@ -14,7 +16,7 @@ export function checkSubscriber(subscriber: unknown, what: string): void {
     typeof (subscriber as { send?: unknown }).send !== "function"
   ) {
     throw new TypeError(
-      `Cannot ${what}: subscriber ${String(subscriber)} has no send() (pass a connection)`,
+      `Cannot ${what}: subscriber ${showValue(subscriber)} has no send() (pass a connection)`,
     );
   }
 }
@@ -22,7 +24,7 @@ export function checkSubscriber(subscriber: unknown, what: string): void {
 /** Throw unless the hub's options are an object. */
 export function checkHubOptions(options: unknown, hub: string): void {
   if (options === null || typeof options !== "object") {
-    throw new TypeError(`Invalid ${hub} options: ${String(options)} is not an object`);
+    throw new TypeError(`Invalid ${hub} options: ${showValue(options)} is not an object`);
   }
 }
 
@@ -30,7 +32,9 @@ export function checkHubOptions(options: unknown, hub: string): void {
 export function checkBackend(backend: unknown, methods: readonly string[]): void {
   for (const method of methods) {
     if (typeof (backend as Record<string, unknown> | null)?.[method] !== "function") {
-      throw new TypeError(`Invalid option backend: ${String(backend)} has no ${method}() method`);
+      throw new TypeError(
+        `Invalid option backend: ${showValue(backend)} has no ${method}() method`,
+      );
     }
   }
 }
@@ -41,7 +45,7 @@ export function checkBackend(backend: unknown, methods: readonly string[]): void
  */
 export function guardedErrorHook(onError: unknown): (error: unknown) => void {
   if (typeof onError !== "function") {
-    throw new TypeError(`Invalid option onError: ${String(onError)} is not a function`);
+    throw new TypeError(`Invalid option onError: ${showValue(onError)} is not a function`);
   }
   return (error) => {
     try {

@@ -2,6 +2,7 @@
 // share a server's native topics, and one publish's encoded frames.
 
 import type { NativeHub, NativeTopics } from "../engine/topics.ts";
+import { showValue } from "../engine/show_value.ts";
 
 export type Encode<M> = (message: M) => string | Uint8Array;
 
@@ -58,7 +59,7 @@ export class Frames<M> {
       const data = encode(this.#message);
       if (typeof data === "string" || data instanceof Uint8Array) return data;
       throw new TypeError(
-        `Cannot publish: encode returned ${String(data)}, not a string or a Uint8Array`,
+        `Cannot publish: encode returned ${showValue(data)}, not a string or a Uint8Array`,
       );
     } catch (error) {
       this.#onError(error);
@@ -73,12 +74,12 @@ export function checkEncode(
   subscriber: { sendFrame?: unknown },
 ): void {
   if (typeof encode !== "function") {
-    throw new TypeError(`Invalid option encode: ${String(encode)} is not a function`);
+    throw new TypeError(`Invalid option encode: ${showValue(encode)} is not a function`);
   }
   if (typeof subscriber.sendFrame !== "function") {
     throw new TypeError(
       `Cannot subscribe to ${topic} with encode: subscriber ${
-        String(subscriber)
+        showValue(subscriber)
       } has no sendFrame() (pass a connection)`,
     );
   }

@@ -1,6 +1,7 @@
 // What the Redis backends share about ioredis clients.
 
 import type { Redis } from "npm:ioredis@^5.4.1";
+import { showValue } from "../engine/show_value.ts";
 
 /** How long ioredis waits for a socket to close after `disconnect()` before destroying it. */
 export const DISCONNECT_TIMEOUT = 100;
@@ -48,11 +49,11 @@ export function checkRedisOptions(url: unknown, prefix: unknown, maxRetryDelay: 
     throw new TypeError(`Invalid option url: ${JSON.stringify(url)} is not a redis:// URL`);
   }
   if (typeof prefix !== "string") {
-    throw new TypeError(`Invalid option prefix: ${String(prefix)} is not a string`);
+    throw new TypeError(`Invalid option prefix: ${showValue(prefix)} is not a string`);
   }
   if (typeof maxRetryDelay !== "number" || !Number.isFinite(maxRetryDelay) || maxRetryDelay < 0) {
     throw new RangeError(
-      `Invalid option maxRetryDelay: ${String(maxRetryDelay)} is not a number of ms >= 0`,
+      `Invalid option maxRetryDelay: ${showValue(maxRetryDelay)} is not a number of ms >= 0`,
     );
   }
 }

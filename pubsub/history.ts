@@ -11,6 +11,7 @@ import {
   type Position,
 } from "./history_backend.ts";
 import { MemoryHistory } from "./memory_history.ts";
+import { isThenable } from "../engine/is_thenable.ts";
 import {
   checkBackend,
   checkHubOptions,
@@ -75,10 +76,6 @@ interface Topic<M> {
 
 function after(a: Position, b: Position): boolean {
   return a.epoch !== b.epoch || a.offset > b.offset;
-}
-
-function isThenable<T>(value: T | Promise<T>): value is Promise<T> {
-  return value !== null && typeof (value as Promise<T>)?.then === "function";
 }
 
 function tick(): Promise<void> {
@@ -156,7 +153,7 @@ export class HistoryPubSub<M = unknown> {
       this.#onError(error);
     }
     if (isThenable(started)) {
-      this.#started = started.then(undefined, this.#onError).then(() => {
+      this.#started = Promise.resolve(started).then(undefined, this.#onError).then(() => {
         this.#ready = true;
       });
     } else {
@@ -189,7 +186,7 @@ export class HistoryPubSub<M = unknown> {
         return then(undefined);
       }
       if (!isThenable(result)) return then(result);
-      result.then(then, (error) => {
+      (result as Promise<T>).then(then, (error) => {
         if (!this.#closed) this.#onError(error);
         then(undefined);
       });

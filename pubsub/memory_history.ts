@@ -2,6 +2,8 @@
 
 import type { HistoryBackend, HistoryMessage, HistoryPage, Position } from "./history_backend.ts";
 import { newEpoch } from "./_epoch.ts";
+import { showValue } from "../engine/show_value.ts";
+import { checkInteger } from "../engine/check_integer.ts";
 
 /** Options of {@linkcode MemoryHistory}. */
 export interface MemoryHistoryOptions {
@@ -90,15 +92,6 @@ class Ring {
   }
 }
 
-function checkLimit(name: string, value: unknown, min: number): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) {
-    throw new RangeError(
-      `Invalid option ${name}: ${String(value)} is not an integer >= ${min}`,
-    );
-  }
-  return value;
-}
-
 /**
  * The in-process {@linkcode HistoryBackend}, the default of {@linkcode HistoryPubSub}: each
  * topic keeps its last `maxLength` messages, none older than `maxAge`, in a ring buffer.
@@ -143,13 +136,13 @@ export class MemoryHistory implements HistoryBackend {
    */
   constructor(options: MemoryHistoryOptions = {}) {
     if (options === null || typeof options !== "object") {
-      throw new TypeError(`Invalid MemoryHistory options: ${String(options)} is not an object`);
+      throw new TypeError(`Invalid MemoryHistory options: ${showValue(options)} is not an object`);
     }
     const { maxLength = 1000, maxAge = 300_000, now = Date.now } = options;
-    this.#maxLength = checkLimit("maxLength", maxLength, 1);
-    this.#maxAge = checkLimit("maxAge", maxAge, 0);
+    this.#maxLength = checkInteger("maxLength", maxLength, 1);
+    this.#maxAge = checkInteger("maxAge", maxAge, 0);
     if (typeof now !== "function") {
-      throw new TypeError(`Invalid option now: ${String(now)} is not a function`);
+      throw new TypeError(`Invalid option now: ${showValue(now)} is not a function`);
     }
     this.#now = now;
   }

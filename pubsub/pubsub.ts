@@ -307,6 +307,7 @@ export class PubSub<M = unknown> {
             const state = native.native.state();
             if (state === "ready") {
               native.group.ready++, delivered++; // the hub publishes after the loop
+              native.native.sent?.(data);
               continue;
             }
             if (state === "busy" || state === "full") {

@@ -29,6 +29,8 @@ import type { HistoryBackend, HistoryMessage, HistoryPage, Position } from "./hi
 import { checkRedisOptions, closeClient, DISCONNECT_TIMEOUT, redact } from "./_redis_client.ts";
 import { newEpoch } from "./_epoch.ts";
 import { LUA_CHECK, LUA_PUBLISH, LUA_READ, type RawEntry, type Scripts } from "./_streams_lua.ts";
+import { showValue } from "../engine/show_value.ts";
+import { checkInteger } from "../engine/check_integer.ts";
 
 export type { HistoryBackend, HistoryMessage, HistoryPage, Position } from "./history_backend.ts";
 
@@ -94,13 +96,6 @@ function notSent(error: unknown): boolean {
   return /^Stream isn't writeable/.test((error as Error)?.message);
 }
 
-function checkCount(name: string, value: unknown, min: number): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) {
-    throw new RangeError(`Invalid option ${name}: ${String(value)} is not an integer >= ${min}`);
-  }
-  return value;
-}
-
 /**
  * A {@linkcode HistoryBackend} over Redis Streams. Uses two connections: one for publishing
  * and reading history, one that blocks in `XREAD` for the topics this node subscribes to.
@@ -164,7 +159,7 @@ export class RedisStreamsBackend implements HistoryBackend {
   constructor(options: RedisStreamsBackendOptions = {}) {
     if (options === null || typeof options !== "object") {
       throw new TypeError(
-        `Invalid RedisStreamsBackend options: ${String(options)} is not an object`,
+        `Invalid RedisStreamsBackend options: ${showValue(options)} is not an object`,
       );
     }
     const {
@@ -178,8 +173,8 @@ export class RedisStreamsBackend implements HistoryBackend {
     this.#url = url;
     this.#where = redact(url);
     this.#prefix = prefix;
-    this.#maxLength = checkCount("maxLength", maxLength, 1);
-    this.#maxAge = checkCount("maxAge", maxAge, 0);
+    this.#maxLength = checkInteger("maxLength", maxLength, 1);
+    this.#maxAge = checkInteger("maxAge", maxAge, 0);
     this.#metaTtl = this.#maxAge > 0 ? Math.max(2 * this.#maxAge, 10 * BLOCK) : 0;
     this.#maxRetryDelay = maxRetryDelay;
   }
@@ -481,7 +476,7 @@ export class RedisStreamsBackend implements HistoryBackend {
     }
     const data = JSON.stringify(message);
     if (data === undefined) {
-      throw new TypeError(`Cannot publish to ${topic}: ${String(message)} is not JSON`);
+      throw new TypeError(`Cannot publish to ${topic}: ${showValue(message)} is not JSON`);
     }
     if (writer.status !== "ready") {
       throw new Error(`Cannot publish to ${topic}: Redis at ${this.#where} is unreachable`);

@@ -16,6 +16,7 @@ import type {
 } from "../engine/telemetry.ts";
 import type { TerminateReason } from "../websock.ts";
 import { type Buckets, Exposition, type Sample } from "./_prometheus.ts";
+import { showValue } from "../engine/show_value.ts";
 import { presenceFamilies, sumPresence } from "./_presence.ts";
 import type { PresenceCounts, PresenceSource } from "./presence_counts.ts";
 
@@ -174,7 +175,7 @@ class Histogram implements Buckets {
       bounds.some((b, i) => typeof b !== "number" || !(b > (i > 0 ? bounds[i - 1] : 0)))
     ) {
       throw new TypeError(
-        `Invalid option ${name}: ${String(bounds)} is not a list of increasing positive numbers`,
+        `Invalid option ${name}: ${showValue(bounds)} is not a list of increasing positive numbers`,
       );
     }
     this.bounds = [...bounds];
@@ -301,7 +302,7 @@ export class Metrics implements Telemetry {
   constructor(options: MetricsOptions = {}) {
     const prefix = options.prefix ?? "websock";
     if (typeof prefix !== "string" || !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(prefix)) {
-      throw new TypeError(`Invalid option prefix: ${String(prefix)} is not a metric name`);
+      throw new TypeError(`Invalid option prefix: ${showValue(prefix)} is not a metric name`);
     }
     this.#prefix = prefix;
     this.#duration = new Histogram(

@@ -217,7 +217,8 @@ export class OtelTelemetry extends Metrics implements Telemetry {
    * @param options The meter or its provider, spans, callback durations.
    */
   constructor(options: OtelOptions = {}) {
-    super();
+    // Metrics records callback durations too: snapshot() and prometheus() have them.
+    super({ callbackDurations: options.callbackDurations });
     const meter = options.meter ??
       (options.meterProvider ?? (metrics as OtelMeterProvider)).getMeter(SCOPE_NAME, SCOPE_VERSION);
     this.#meter = meter;
@@ -304,7 +305,11 @@ export class OtelTelemetry extends Metrics implements Telemetry {
           name,
         ) => [name, { "websock.callback": name }]),
       ) as unknown as Record<CallbackName, OtelAttributes>;
-      this.onCallbackDuration = (callback, ms) => histogram.record(ms / 1000, attributes[callback]);
+      const metricsRecord = this.onCallbackDuration!;
+      this.onCallbackDuration = (callback, ms) => {
+        metricsRecord(callback, ms);
+        histogram.record(ms / 1000, attributes[callback]);
+      };
     }
   }
 

@@ -94,6 +94,60 @@ export const PROTOCOL_ERROR_CHECKS: WireCheck[] = ([
   },
 }));
 
+// (1b) A peer whose connection drops without a close frame (1006) did not close: `terminate`
+// sees an error (code CONNECTION_LOST where the runtime gives no error of its own), the same
+// on every adapter, never `remote` with a code the peer did not send.
+export const CONNECTION_LOST_CHECKS: WireCheck[] = [
+  {
+    name: "a connection dropped without a close frame reaches terminate as an error",
+    async run(ctx) {
+      const raw = await Raw.connect(ctx.server.port);
+      await rawOpen(raw);
+      const id = await rawId(ctx, raw);
+      raw.close(); // TCP goes, no close frame
+      const [report] = await ctx.reports(id);
+      same(report.reason.type, "error", "terminate reason");
+      same(
+        report.reason.error,
+        "Error: Connection lost: it ended without a close frame (1006)",
+        "the error",
+      );
+    },
+  },
+];
+
+/**
+ * The bound on how long a peer that does not answer the server's close frame keeps its TCP
+ * connection: Node drops it after 4 s (ws's `closeTimeout`); Bun ends its side at once and
+ * uWebSockets drops the connection about 4 s later (not configurable from Bun). Deno has no
+ * way to drop a server WebSocket's connection: it stays until the peer's TCP goes.
+ */
+export const CLOSE_GRACE_MS = 5000;
+
+// (1c) A peer that never answers the server's close frame (a dead one, or one that does not
+// read) does not hold its connection for long after it.
+export const CLOSE_GRACE_CHECKS: WireCheck[] = [
+  {
+    name: `a peer that never answers the close frame is dropped within ${CLOSE_GRACE_MS} ms`,
+    async run(ctx) {
+      using raw = await Raw.connect(ctx.server.port);
+      await rawOpen(raw);
+      await raw.frame(1, "close:4000:bye");
+      same((await raw.readClose())?.code, 4000, "the server's close code");
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<false>((resolve) => {
+        timer = setTimeout(resolve, CLOSE_GRACE_MS + ctx.waitMs, false);
+      });
+      const dropped = await Promise.race([raw.drain().then(() => true), late]);
+      clearTimeout(timer);
+      check(
+        dropped,
+        `the connection is still open ${CLOSE_GRACE_MS + ctx.waitMs} ms after the close frame`,
+      );
+    },
+  },
+];
+
 // (2) The slow-peer bound (`maxBufferedBytes`) is for peers that do not read, not for one
 // large message to a peer that does.
 export const SLOW_PEER_CHECKS: WireCheck[] = [

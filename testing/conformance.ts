@@ -27,7 +27,9 @@ import { Buffer } from "node:buffer";
 import { check, Client, fail, same } from "./_client.ts";
 import { KEEPALIVE_CHECKS } from "./_keepalive_checks.ts";
 import {
+  CLOSE_GRACE_CHECKS,
   COMPRESSION_CHECKS,
+  CONNECTION_LOST_CHECKS,
   FLOOD_CLOSE_CHECKS,
   FRAGMENT_CHECKS,
   NO_COMPRESSION_CHECKS,
@@ -41,7 +43,10 @@ export type { TerminateReason } from "../websock.ts";
 
 export type { ConformanceReport } from "./conformance_handler.ts";
 
-/** Options the suite asks a server to use; pass them to the adapter unchanged. */
+/**
+ * Options the suite asks a server to use; pass them to the adapter unchanged (an adapter
+ * without `compression` that refuses `perMessageDeflate`, as the Deno one does, leaves it out).
+ */
 export interface ConformanceServerOptions {
   /** Liveness timeout in milliseconds (the peer is pinged; no sign of life closes). */
   readonly timeout?: number;
@@ -503,6 +508,8 @@ export function conformance(adapter: ConformanceAdapter, options: ConformanceOpt
     ...KEEPALIVE_CHECKS,
     ...(adapter.controlFrames ? CONTROL_CHECKS : NO_CONTROL_CHECKS),
     ...PROTOCOL_ERROR_CHECKS,
+    ...CONNECTION_LOST_CHECKS,
+    ...CLOSE_GRACE_CHECKS,
     ...SLOW_PEER_CHECKS,
     ...FLOOD_CLOSE_CHECKS,
     ...FRAGMENT_CHECKS,
@@ -536,6 +543,8 @@ export const CONFORMANCE_CHECKS: readonly string[] = [
   ...CONTROL_CHECKS,
   ...NO_CONTROL_CHECKS,
   ...PROTOCOL_ERROR_CHECKS,
+  ...CONNECTION_LOST_CHECKS,
+  ...CLOSE_GRACE_CHECKS,
   ...SLOW_PEER_CHECKS,
   ...FLOOD_CLOSE_CHECKS,
   ...FRAGMENT_CHECKS,

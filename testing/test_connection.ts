@@ -1,8 +1,11 @@
 // TestConnection: a handler on the real engine over an in-memory transport.
 
 import {
+  checkHandler,
+  checkOptionNames,
   type CloseFrame,
   Engine,
+  ENGINE_OPTION_NAMES,
   type EngineOptions,
   resolveEngineOptions,
   type Transport,
@@ -52,6 +55,16 @@ export interface TestConnectionOptions<A> extends Omit<EngineOptions, "clock"> {
   clock?: FakeClock;
 }
 
+const OPTION_NAMES = [
+  ...ENGINE_OPTION_NAMES,
+  "arg",
+  "url",
+  "headers",
+  "remoteAddr",
+  "protocol",
+  "controlFrames",
+];
+
 /**
  * The options parameter of {@linkcode TestConnection.start}, given the argument `A` that the
  * handler's `init` takes: optional when `init` takes none, required with `arg` otherwise.
@@ -59,7 +72,22 @@ export interface TestConnectionOptions<A> extends Omit<EngineOptions, "clock"> {
  * @typeParam A The argument `init` receives.
  */
 export type TestConnectionArgs<A> = undefined extends A ? [options?: TestConnectionOptions<A>]
-  : [options: TestConnectionOptions<A> & { readonly arg: A }];
+  : [
+    optionsWithArgBecauseInitTakesAnArgument:
+      & TestConnectionOptions<A>
+      & InitTakesAnArgumentSoArgMustGiveIt<A>,
+  ];
+
+/**
+ * The part of {@linkcode TestConnectionOptions} that a handler whose `init` takes an argument
+ * needs: `arg`. Its name is the compile error's message when `arg` is missing.
+ *
+ * @typeParam A The argument `init` receives.
+ */
+export interface InitTakesAnArgumentSoArgMustGiveIt<A> {
+  /** The argument `init` receives. */
+  readonly arg: A;
+}
 
 /**
  * One connection of a handler, on the real engine, over memory. Every method that feeds an
@@ -115,11 +143,17 @@ export class TestConnection<S, M = never, A = undefined> {
       bufferedAmount: () => this.#buffered,
     };
     const userOnError = options.onError;
+    // Each callback is called on the handler itself (a class instance keeps its methods and
+    // its `this`), only terminate is watched.
     const observed: WebSock<S, M, A> = {
-      ...handler,
+      init: (arg, connection) => handler.init(arg, connection),
+      handleIn: (data, state) => handler.handleIn(data, state),
+      handleControl: handler.handleControl &&
+        ((frame, state) => handler.handleControl!(frame, state)),
+      handleInfo: handler.handleInfo && ((message, state) => handler.handleInfo!(message, state)),
       terminate: (reason, state) => {
         this.#terminateReason = reason;
-        return handler.terminate?.call(handler, reason, state);
+        return handler.terminate?.(reason, state);
       },
     };
     this.#engine = new Engine(observed, transport, {
@@ -172,8 +206,11 @@ export class TestConnection<S, M = never, A = undefined> {
    */
   static async start<S, M, A>(
     handler: WebSock<S, M, A>,
-    ...[options = {}]: TestConnectionArgs<A>
+    ...optionsWithArgWhenInitTakesAnArgument: TestConnectionArgs<A>
   ): Promise<TestConnection<S, M, A>> {
+    const [options = {}] = optionsWithArgWhenInitTakesAnArgument;
+    checkHandler(handler, "TestConnection.start()");
+    checkOptionNames(options, OPTION_NAMES);
     const connection = new TestConnection(handler, options);
     connection.#engine.open();
     await connection.settle();

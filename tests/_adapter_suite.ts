@@ -8,12 +8,18 @@ import assert from "node:assert/strict";
 import { WebSocket as WsClient } from "npm:ws@^8";
 import { Raw, upgradeRequest } from "../testing/_raw.ts";
 import { connect } from "./_helpers.ts";
+import type { Report } from "./fixtures/handlers.ts";
 
 /** A running fixture server. */
 export interface FixtureServer {
   readonly port: number;
   /** Resolves with the terminate reason of the connection `?id=id`. */
   report(id: string): Promise<Record<string, unknown>>;
+  /**
+   * Takes the errors reported so far for the connection `?id=id` (`""`: without one) as
+   * `{ source, name, message }`; the errors of a connection are all in once its report is.
+   */
+  errors(id: string): Record<string, unknown>[];
   close(): Promise<void>;
 }
 
@@ -39,17 +45,29 @@ export async function within<T>(promise: Promise<T>, ms: number, what: string): 
   }
 }
 
-/** Collects reports (objects with `terminate`) and hands them out by connection id. */
+/** Collects reports (terminates and errors) and hands them out by connection id. */
 export class Reports {
   readonly #seen = new Map<string, Record<string, unknown>>();
   readonly #waiting = new Map<string, (reason: Record<string, unknown>) => void>();
+  #errors: Record<string, unknown>[] = [];
 
-  add(report: { terminate: string; reason: Record<string, unknown> }): void {
+  add(report: Report): void {
+    if ("error" in report) {
+      const { error: source, id, name, message } = report;
+      this.#errors.push({ id, source, name, message });
+      return;
+    }
     const waiting = this.#waiting.get(report.terminate);
     if (waiting) {
       this.#waiting.delete(report.terminate);
       waiting(report.reason);
     } else this.#seen.set(report.terminate, report.reason);
+  }
+
+  errors(id: string): Record<string, unknown>[] {
+    const taken = this.#errors.filter((e) => e.id === id).map(({ id: _, ...e }) => e);
+    this.#errors = this.#errors.filter((e) => e.id !== id);
+    return taken;
   }
 
   get(id: string): Promise<Record<string, unknown>> {
@@ -84,7 +102,9 @@ export async function startChild(command: string, args: string[]): Promise<Fixtu
         if (!line.startsWith("{")) continue;
         const message = JSON.parse(line);
         if (typeof message.port === "number") resolvePort(message.port);
-        else if (message.terminate !== undefined) reports.add(message);
+        else if (message.terminate !== undefined || message.error !== undefined) {
+          reports.add(message);
+        }
       }
     }
   })();
@@ -101,6 +121,7 @@ export async function startChild(command: string, args: string[]): Promise<Fixtu
     return {
       port: await within(port, 20_000, `${command} to print its port`),
       report: (id) => reports.get(id),
+      errors: (id) => reports.errors(id),
       close,
     };
   } catch (error) {
@@ -223,6 +244,10 @@ export async function adapterSuite(t: Deno.TestContext, start: Start): Promise<v
         client.socket.send(command);
         assert.deepEqual(await closedOf(client.socket), { code, reason });
         assert.deepEqual(await main.report(id), terminate);
+        const errors = command === "throw"
+          ? [{ source: "handleIn", name: "Error", message: "boom" }]
+          : [];
+        assert.deepEqual(main.errors(id), errors, "what the error hook was told");
       }
       const client = await connect(url("stop-with"));
       client.socket.send("stop-with:last");

@@ -1,6 +1,7 @@
 // The conformance suite against the Node adapter under real Node and the Bun adapter under
 // real Bun: each server is a child process serving ConformanceHandler.
 
+import assert from "node:assert/strict";
 import { conformance, type ConformanceAdapter } from "../testing/conformance.ts";
 import {
   bundleNodeServer,
@@ -11,6 +12,11 @@ import {
 } from "./_adapter_suite.ts";
 
 const root = new URL("..", import.meta.url).pathname;
+
+// What the conformance handler provokes on purpose: a throw, an invalid result, a close code
+// that cannot be sent.
+const EXPECTED_ERRORS =
+  /^(conformance-secret-detail|Invalid result from handleIn: .*|Cannot close WebSocket: code .*)$/;
 
 function childAdapter(
   name: string,
@@ -37,7 +43,13 @@ function childAdapter(
           const response = await fetch(`http://127.0.0.1:${server.port}/shutdown`);
           await response.body?.cancel();
         },
-        stop: () => server.close(),
+        async stop() {
+          await server.close();
+          // The errors the checks provoke (the child reports them instead of logging them).
+          for (const error of server.errors("")) {
+            assert.match(String(error.message), EXPECTED_ERRORS, JSON.stringify(error));
+          }
+        },
       };
     },
   };

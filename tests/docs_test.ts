@@ -150,6 +150,11 @@ Deno.test("README: the map of the guides names every deno.json entry, each with 
   }
 });
 
+Deno.test("README: a front page of at most 300 lines (the topics live in docs/)", async () => {
+  const lines = (await Deno.readTextFile(new URL("README.md", root))).split("\n").length - 1;
+  assert.ok(lines <= 300, `README.md has ${lines} lines: move a topic into docs/`);
+});
+
 Deno.test("docs: every page of docs/ is linked from the README", async () => {
   const readme = await Deno.readTextFile(new URL("README.md", root));
   for (const page of (await pages()).slice(1)) {

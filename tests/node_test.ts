@@ -3,7 +3,7 @@
 
 import { websockUpgrade } from "../adapters/node.ts";
 import { fixtureServer } from "./fixtures/_node_fixture.ts";
-import { handlers, setReporter, upgradeHooks } from "./fixtures/handlers.ts";
+import { handlers, reportError, setReporter, upgradeHooks } from "./fixtures/handlers.ts";
 import {
   adapterSuite,
   bundleNodeServer,
@@ -47,6 +47,7 @@ function startInProcess(
   const upgradeHandler = websockUpgrade(handlers[handler], {
     ...options,
     upgrade: upgrade ? upgradeHooks[upgrade] : undefined,
+    onError: reportError,
   });
   const server = fixtureServer(upgradeHandler);
   return new Promise((resolve) => {
@@ -55,6 +56,7 @@ function startInProcess(
       resolve({
         port: address.port,
         report: (id) => reports.get(id),
+        errors: (id) => reports.errors(id),
         async close() {
           await within(upgradeHandler.shutdown(), 5000, "shutdown");
           server.closeAllConnections();

@@ -158,6 +158,12 @@ Deno.test("otelTelemetry() records connections, messages, bytes, codes and durat
       "websock.callback": "handleIn",
     }) as Histogram;
     assert.equal(handleIn.count, 4);
+    // The Metrics side (snapshot, Prometheus text) has the callback durations too.
+    assert.equal(telemetry.snapshot().callbackDuration?.handleIn.count, 4);
+    assert.match(
+      telemetry.prometheus(),
+      /^websock_callback_duration_seconds_count\{callback="handleIn"\} 4$/m,
+    );
   } finally {
     telemetry.close();
     await meterProvider.shutdown();

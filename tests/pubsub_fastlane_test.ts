@@ -112,7 +112,7 @@ Deno.test("PubSub.subscribe() rejects a bad encode and a subscriber without send
   assert.throws(() => pubsub.subscribe("t", { send: () => true }, { encode: String }), {
     name: "TypeError",
     message:
-      "Cannot subscribe to t with encode: subscriber [object Object] has no sendFrame() (pass a connection)",
+      "Cannot subscribe to t with encode: subscriber { send: [function send] } has no sendFrame() (pass a connection)",
   });
   assert.throws(
     () =>
@@ -272,6 +272,32 @@ bunRoomTest(
   "the fastlane uses Bun's native topics under real Bun, in order and counted",
   {},
   (port) => roomChecks(`ws://127.0.0.1:${port}/`, () => bunPublishes(port)),
+);
+
+bunRoomTest(
+  "telemetry counts the frames Bun publishes natively as sent, like the engine's",
+  { metrics: true },
+  async (port) => {
+    const a = await connect(`ws://127.0.0.1:${port}/?lane=frame`);
+    const b = await connect(`ws://127.0.0.1:${port}/?lane=frame`);
+    try {
+      assert.equal(await a.next(), "joined");
+      assert.equal(await b.next(), "joined");
+      // The publisher gets "joined", then the result.
+      assert.equal(await command(port, "publish:x"), 'result:{"delivered":2,"dropped":0}');
+      assert.equal(await bunPublishes(port), 1, "through Bun's server.publish");
+      assert.equal(await a.next(), '"x"');
+      assert.equal(await b.next(), '"x"');
+    } finally {
+      await a[Symbol.asyncDispose]();
+      await b[Symbol.asyncDispose]();
+    }
+    const snapshot = await (await fetch(`http://127.0.0.1:${port}/metrics.json`)).json();
+    // 3 × "joined" and the result through the engine, 2 × '"x"' through server.publish.
+    assert.equal(snapshot.sent.text.messages, 6);
+    const result = 'result:{"delivered":2,"dropped":0}'.length;
+    assert.equal(snapshot.sent.text.bytes, 3 * "joined".length + result + 2 * '"x"'.length);
+  },
 );
 
 bunRoomTest(

@@ -236,7 +236,7 @@ Deno.test("HistoryPubSub rejects bad arguments with errors naming the value", as
   });
   assert.throws(() => new HistoryPubSub({ backend: { start() {} } as never }), {
     name: "TypeError",
-    message: "Invalid option backend: [object Object] has no subscribe() method",
+    message: "Invalid option backend: { start: [function start] } has no subscribe() method",
   });
   assert.throws(() => new MemoryHistory({ maxLength: 0 }), {
     name: "RangeError",

@@ -100,7 +100,7 @@ Deno.test("PubSub rejects bad arguments with errors naming the value", async () 
   });
   assert.throws(() => new PubSub({ backend: {} as never }), {
     name: "TypeError",
-    message: "Invalid option backend: [object Object] has no start() method",
+    message: "Invalid option backend: {} has no start() method",
   });
   assert.throws(() => new BroadcastChannelBackend({ name: "" }), TypeError);
   const pubsub = new PubSub();
@@ -110,7 +110,7 @@ Deno.test("PubSub rejects bad arguments with errors naming the value", async () 
   });
   assert.throws(() => pubsub.subscribe("t", {} as never), {
     name: "TypeError",
-    message: "Cannot subscribe: subscriber [object Object] has no send() (pass a connection)",
+    message: "Cannot subscribe: subscriber {} has no send() (pass a connection)",
   });
   await pubsub.close();
   assert.throws(() => pubsub.publish("t", "x"), {

@@ -12,7 +12,7 @@ import { websockUpgrade } from "../adapters/node.ts";
 import { Metrics, type MetricsSnapshot } from "../telemetry/mod.ts";
 import { fixtureServer } from "./fixtures/_node_fixture.ts";
 import { metricsResponse } from "./fixtures/_args.ts";
-import { handlers, setReporter } from "./fixtures/handlers.ts";
+import { handlers, reportError, setReporter } from "./fixtures/handlers.ts";
 import {
   bundleNodeServer,
   findBun,
@@ -52,6 +52,7 @@ async function session(server: FixtureServer): Promise<void> {
   b.send("throw");
   assert.equal((await b.closed).code, 1011);
   assert.equal((await server.report("b")).type, "error");
+  assert.deepEqual(server.errors("b"), [{ source: "handleIn", name: "Error", message: "boom" }]);
 
   const c = new WsClient(url("c"), { perMessageDeflate: false });
   await within(
@@ -140,7 +141,7 @@ Deno.test("websockHandler() counts a scripted session exactly with Metrics (Deno
   const metrics = new Metrics();
   const handler = websockHandler(handlers.echo, {
     telemetry: metrics,
-    onError() {},
+    onError: reportError,
     fallback: (request) =>
       metricsResponse(new URL(request.url).pathname, metrics) ??
         new Response("Not found\n", { status: 404 }),
@@ -150,6 +151,7 @@ Deno.test("websockHandler() counts a scripted session exactly with Metrics (Deno
     await check({
       port: server.addr.port,
       report: (id) => reports.get(id),
+      errors: (id) => reports.errors(id),
       close: () => Promise.resolve(),
     }, false);
   } finally {
@@ -161,13 +163,14 @@ Deno.test("websockHandler() counts a scripted session exactly with Metrics (Deno
 Deno.test("websockUpgrade() counts a scripted session exactly with Metrics (Deno's node:http)", async () => {
   const reports = inProcessReports();
   const metrics = new Metrics();
-  const upgrade = websockUpgrade(handlers.echo, { telemetry: metrics, onError() {} });
+  const upgrade = websockUpgrade(handlers.echo, { telemetry: metrics, onError: reportError });
   const server = fixtureServer(upgrade, metrics);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   try {
     await check({
       port: (server.address() as { port: number }).port,
       report: (id) => reports.get(id),
+      errors: (id) => reports.errors(id),
       close: () => Promise.resolve(),
     }, true);
   } finally {

@@ -14,7 +14,7 @@ import type {
 } from "../engine/mod.ts";
 import { TestConnection } from "../testing/mod.ts";
 import { Metrics, PROMETHEUS_CONTENT_TYPE } from "../telemetry/mod.ts";
-import { utf8Bytes } from "../engine/_probe.ts";
+import { utf8Length as utf8Bytes } from "../engine/utf8_length.ts";
 import { connect, Raw, serve, upgradeRequest } from "./_helpers.ts";
 import { parsePrometheus, valueOf } from "./_prometheus_format.ts";
 
@@ -269,7 +269,7 @@ Deno.test("resolveEngineOptions() rejects a telemetry that is not an object of f
   );
   assert.throws(
     () => resolveEngineOptions({ telemetry: { onSlowPeer: "no" } as never }),
-    new TypeError("Invalid option telemetry: onSlowPeer no is not a function"),
+    new TypeError('Invalid option telemetry: onSlowPeer "no" is not a function'),
   );
 });
 
@@ -468,12 +468,12 @@ Deno.test("the Prometheus checker rejects what breaks the grammar", () => {
 Deno.test("Metrics() rejects a bad prefix or buckets", () => {
   assert.throws(
     () => new Metrics({ prefix: "9x" }),
-    new TypeError("Invalid option prefix: 9x is not a metric name"),
+    new TypeError('Invalid option prefix: "9x" is not a metric name'),
   );
   assert.throws(
     () => new Metrics({ durationBuckets: [2, 1] }),
     new TypeError(
-      "Invalid option durationBuckets: 2,1 is not a list of increasing positive numbers",
+      "Invalid option durationBuckets: [2,1] is not a list of increasing positive numbers",
     ),
   );
 });

@@ -30,6 +30,13 @@ async function check(args: string[]): Promise<{ success: boolean; diagnostics: D
   const diagnostics: Diagnostic[] = [];
   let pending: { code: string; message: string } | undefined;
   for (const line of text.split("\n")) {
+    // An indented message under a diagnostic is related information: part of its text.
+    const related = /^TS\d+ \[ERROR\]: {4}(.*)$/.exec(line);
+    if (related && diagnostics.length > 0) {
+      const last = diagnostics[diagnostics.length - 1];
+      diagnostics[diagnostics.length - 1] = { ...last, message: `${last.message} ${related[1]}` };
+      continue;
+    }
     const head = /^(TS\d+) \[ERROR\]: (.*)$/.exec(line);
     if (head) {
       pending = { code: head[1], message: head[2] };
@@ -54,18 +61,27 @@ function describe(diagnostics: readonly Diagnostic[]): string {
     .join("\n");
 }
 
-/** The `expect: TS1, TS2` line before each ```ts block, keyed by the block's first line. */
-async function expectations(path: string): Promise<Map<number, string[]>> {
+/**
+ * The `expect: TS1, TS2` line before each ```ts block, keyed by the block's first line, and
+ * the `- says: text` items (what the block's errors must say, in order, one per error).
+ */
+async function expectations(
+  path: string,
+): Promise<Map<number, { codes: string[]; says: string[] }>> {
   const lines = (await Deno.readTextFile(new URL(path, root))).split("\n");
-  const expected = new Map<number, string[]>();
+  const expected = new Map<number, { codes: string[]; says: string[] }>();
   let codes: string[] | undefined;
+  let says: string[] = [];
   lines.forEach((line, i) => {
     const expect = /^expect: (.+)$/.exec(line);
     if (expect) codes = expect[1].split(",").map((code) => code.trim());
+    const said = /^- says: (.+)$/.exec(line);
+    if (said) says.push(said[1]);
     if (line.startsWith("```ts")) {
       assert.ok(codes, `${path}:${i + 1}: a block without an "expect:" line before it`);
-      expected.set(i + 1, codes);
+      expected.set(i + 1, { codes, says });
       codes = undefined;
+      says = [];
     }
   });
   return expected;
@@ -99,7 +115,7 @@ Deno.test("WebSock types: each mistake fails with the TypeScript errors it names
     const start = Number(block[1]);
     got.set(start, [...got.get(start) ?? [], d]);
   }
-  for (const [start, codes] of expected) {
+  for (const [start, { codes, says }] of expected) {
     // deno check numbers a block from the line of its opening fence.
     const found = (got.get(start) ?? []).sort((a, b) => a.line - b.line || a.column - b.column);
     assert.deepEqual(
@@ -107,6 +123,12 @@ Deno.test("WebSock types: each mistake fails with the TypeScript errors it names
       codes,
       `${MUST_NOT}:${start}: expected ${codes.join(", ")}, got:\n${describe(found) || "nothing"}`,
     );
+    says.forEach((text, i) => {
+      assert.ok(
+        found[i].message.includes(text),
+        `${MUST_NOT}:${start}: error ${i + 1} does not say "${text}":\n${describe([found[i]])}`,
+      );
+    });
     got.delete(start);
   }
   assert.equal(got.size, 0, `errors in blocks without expectations: ${[...got.keys()]}`);
