@@ -467,3 +467,23 @@ Deno.test("Tracker: a replica keeps at most maxEntries of a node, and at most ma
   );
   await close();
 });
+
+Deno.test("Tracker: a node restarted with a clock gone back (a smaller epoch) is heard once its old incarnation is down for downAfter", async () => {
+  const { net, nodes, make, run, views, close } = cluster(["a", "b"]);
+  const a = nodes.get("a")!;
+  a.track({}, "room", "alice", { run: 1 });
+  run(100);
+  net.cut.add("a");
+  await a.close(); // killed: its bye is lost
+  net.cut.delete("a");
+  const a2 = make("a", { epoch: a.epoch - 1000 });
+  nodes.set("a", a2);
+  a2.track({}, "room", "alice", { run: 2 });
+  run(300);
+  // Still taken for late messages of an older incarnation: the newer one is not down yet.
+  assert.deepEqual(views.get("b")!.state.alice.metas.map((m) => m.run), [1]);
+  run(1300); // the old one down after 500 ms, then 500 ms more
+  assert.deepEqual(views.get("b")!.state.alice.metas.map((m) => m.run), [2]);
+  assert.deepEqual(sorted(nodes.get("b")!.list("room")), sorted(a2.list("room")));
+  await close();
+});
