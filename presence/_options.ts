@@ -98,6 +98,25 @@ export function frozenMeta(
   return Object.freeze(copy) as PresenceMeta;
 }
 
+function checkPubSub(pubsub: unknown): void {
+  for (const method of ["subscribe", "unsubscribe", "publish"]) {
+    if (typeof (pubsub as Record<string, unknown> | null)?.[method] !== "function") {
+      throw new TypeError(`Invalid option pubsub: ${String(pubsub)} has no ${method}()`);
+    }
+  }
+}
+
+/** The error hook, made never to throw: it must not break the tracker. */
+function guarded(onError: (error: unknown) => void): (error: unknown) => void {
+  return (error) => {
+    try {
+      onError(error);
+    } catch {
+      // ignored: see above
+    }
+  };
+}
+
 /** The options checked, with their defaults; a wrong one throws. */
 export function resolveOptions(options: TrackerOptions): Resolved {
   if (options === null || typeof options !== "object") {
@@ -118,13 +137,7 @@ export function resolveOptions(options: TrackerOptions): Resolved {
     clock = systemClock,
     epoch = Date.now() * 1000 + Math.floor(Math.random() * 1000),
   } = options;
-  if (pubsub !== undefined) {
-    for (const method of ["subscribe", "unsubscribe", "publish"]) {
-      if (typeof (pubsub as unknown as Record<string, unknown> | null)?.[method] !== "function") {
-        throw new TypeError(`Invalid option pubsub: ${String(pubsub)} has no ${method}()`);
-      }
-    }
-  }
+  if (pubsub !== undefined) checkPubSub(pubsub);
   checkName("name", name);
   checkName("topic", topic);
   atLeast("heartbeatInterval", heartbeatInterval, 1);
@@ -141,13 +154,6 @@ export function resolveOptions(options: TrackerOptions): Resolved {
   if (typeof (clock as Partial<Clock> | null)?.setTimeout !== "function") {
     throw new TypeError(`Invalid option clock: ${String(clock)} has no setTimeout()`);
   }
-  const guarded = (error: unknown) => {
-    try {
-      onError(error);
-    } catch {
-      // The error hook must not break the tracker.
-    }
-  };
   return {
     pubsub,
     name,
@@ -159,7 +165,7 @@ export function resolveOptions(options: TrackerOptions): Resolved {
     maxMetaBytes,
     maxNodes,
     onDiff,
-    onError: guarded,
+    onError: guarded(onError),
     clock,
     epoch,
   };

@@ -134,9 +134,11 @@ export class Replicas {
       this.#down(name, known, false, diffs); // a new incarnation: the old one's entries leave
     }
     const grave = this.#graves.get(name);
-    if (grave !== undefined && (epoch < grave.epoch || (epoch === grave.epoch && grave.bye))) {
-      return undefined;
-    }
+    // An older incarnation is a late message, unless the newer one has been gone for
+    // downAfter: then it is a restart whose clock went back (epochs come from Date.now()).
+    const older = grave !== undefined && epoch < grave.epoch &&
+      now - grave.at <= this.#hooks.downAfter;
+    if (older || (grave?.epoch === epoch && grave.bye)) return undefined;
     if (message.t === "b") {
       this.#graves.set(name, { epoch, at: now, bye: true });
       return undefined;

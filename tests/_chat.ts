@@ -15,7 +15,15 @@ export interface ChatServer extends AsyncDisposable {
  * Start the chat server; `env` picks the backend (REDIS_URL, PUBSUB=broadcast) and the
  * keep-alive (CHAT_TIMEOUT_MS). Disposing it kills it (SIGKILL: a crash, as clients see it).
  */
-export async function startChat(
+export function startChat(
+  options: { env?: Record<string, string>; parallel?: number; port?: number } = {},
+): Promise<ChatServer> {
+  return startServe(SERVER, options);
+}
+
+/** Start `deno serve` on a module (its `export default`), as {@linkcode startChat} does. */
+export async function startServe(
+  server: string,
   { env = {}, parallel = 0, port = 0 }: {
     env?: Record<string, string>;
     parallel?: number;
@@ -24,7 +32,7 @@ export async function startChat(
 ): Promise<ChatServer> {
   const args = ["serve", "--host", "127.0.0.1", "--port", String(port), "-A"];
   if (parallel > 0) args.push("--parallel");
-  args.push(SERVER);
+  args.push(server);
   const child = new Deno.Command(Deno.execPath(), {
     args,
     env: { ...env, NO_COLOR: "1", ...(parallel > 0 ? { DENO_JOBS: String(parallel) } : {}) },
@@ -36,7 +44,7 @@ export async function startChat(
     child,
     /Listening on http:\/\/127\.0\.0\.1:(\d+)\//,
     20_000,
-    "chat server",
+    server,
   );
   const bound = Number(match[1]);
   return {

@@ -77,6 +77,24 @@ function cluster(names: string[], options: Partial<TrackerOptions> = {}) {
   return { clock, net, errors, views, nodes, make, run, close };
 }
 
+/**
+ * Nodes a and b; a tracks alice and is killed (its bye lost), then starts again with the
+ * same name and its epoch moved by `epochStep`, and tracks alice anew.
+ */
+async function restarted(epochStep: number) {
+  const c = cluster(["a", "b"]);
+  const a = c.nodes.get("a")!;
+  a.track({}, "room", "alice", { run: 1 });
+  c.run(100);
+  c.net.cut.add("a");
+  await a.close();
+  c.net.cut.delete("a");
+  const a2 = c.make("a", { epoch: a.epoch + epochStep });
+  c.nodes.set("a", a2);
+  a2.track({}, "room", "alice", { run: 2 });
+  return { ...c, a, a2 };
+}
+
 Deno.test("Tracker tracks, updates and untracks on one node, each change a diff", async () => {
   const view = new View();
   const tracker = new Tracker({ onDiff: view.apply });
@@ -268,16 +286,7 @@ Deno.test("Tracker: a node that comes back (same incarnation) is merged from its
 });
 
 Deno.test("Tracker: a restarted node (same name, new incarnation) replaces its old entries at once", async () => {
-  const { net, nodes, make, run, views, close } = cluster(["a", "b"]);
-  const a = nodes.get("a")!;
-  a.track({}, "room", "alice", { run: 1 });
-  run(100);
-  net.cut.add("a");
-  await a.close(); // killed: its bye is lost
-  net.cut.delete("a");
-  const a2 = make("a", { epoch: a.epoch + 1 });
-  nodes.set("a", a2);
-  a2.track({}, "room", "alice", { run: 2 });
+  const { net, nodes, run, views, close, a, a2 } = await restarted(1);
   run(50); // well before downAfter
   const metas = views.get("b")!.state.alice.metas as PresenceMeta[];
   assert.deepEqual(metas.map((m) => m.run), [2]);
@@ -447,5 +456,34 @@ Deno.test("Tracker: a burst of changes on one node is one diff per topic, on tha
     assert.ok(diffs.every((d) => !("gone" in d.joins) && Object.keys(d.leaves).length === 0));
   }
   assert.equal(a.stats.diffs, 2);
+  await close();
+});
+
+Deno.test("Tracker: a replica keeps at most maxEntries of a node, and at most maxNodes nodes, saying so", async () => {
+  const { nodes, make, run, errors, close } = cluster(["a"], { maxEntries: 10 });
+  const b = make("b", { maxEntries: 3, maxNodes: 1 });
+  nodes.set("b", b);
+  const a = nodes.get("a")!;
+  for (let i = 0; i < 5; i++) a.track({}, "room", `user${i}`);
+  run(150);
+  assert.equal(b.size, 3, "b keeps the first 3 of a's 5");
+  assert.ok(errors.some((e) => e instanceof RangeError && /over maxEntries \(3\)/.test(e.message)));
+  nodes.set("c", make("c"));
+  run(150);
+  assert.deepEqual(b.nodes().map((n) => n.name), ["b", "a"], "b keeps no second node");
+  assert.ok(
+    errors.some((e) => e instanceof RangeError && /ignored node c: over maxNodes/.test(e.message)),
+  );
+  await close();
+});
+
+Deno.test("Tracker: a node restarted with a clock gone back (a smaller epoch) is heard once its old incarnation is down for downAfter", async () => {
+  const { nodes, run, views, close, a2 } = await restarted(-1000);
+  run(300);
+  // Still taken for late messages of an older incarnation: the newer one is not down yet.
+  assert.deepEqual(views.get("b")!.state.alice.metas.map((m) => m.run), [1]);
+  run(1300); // the old one down after 500 ms, then 500 ms more
+  assert.deepEqual(views.get("b")!.state.alice.metas.map((m) => m.run), [2]);
+  assert.deepEqual(sorted(nodes.get("b")!.list("room")), sorted(a2.list("room")));
   await close();
 });
