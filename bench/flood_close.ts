@@ -31,9 +31,7 @@ async function flood(raw: Raw, frame: Uint8Array, stop: () => boolean): Promise<
   for (let i = 0; i < reps; i++) chunk.set(frame, i * frame.byteLength);
   try {
     for (let n = 0; n < 2000 && !stop(); n++) {
-      for (let offset = 0; offset < chunk.byteLength;) {
-        offset += await raw.conn.write(chunk.subarray(offset));
-      }
+      await raw.write(chunk);
     }
   } catch {
     // reset by the server

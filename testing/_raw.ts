@@ -37,8 +37,12 @@ export class Raw implements Disposable {
     return new Raw(await Deno.connect({ hostname: "127.0.0.1", port }));
   }
 
+  /** Write all of `data` (one `conn.write` may take only part of a large buffer). */
   async write(data: string | Uint8Array): Promise<void> {
-    await this.conn.write(typeof data === "string" ? encoder.encode(data) : data);
+    const bytes = typeof data === "string" ? encoder.encode(data) : data;
+    for (let offset = 0; offset < bytes.byteLength;) {
+      offset += await this.conn.write(bytes.subarray(offset));
+    }
   }
 
   async #fill(): Promise<boolean> {

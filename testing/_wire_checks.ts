@@ -215,10 +215,7 @@ async function flood(raw: Raw, frame: Uint8Array, count: number): Promise<void> 
   for (let i = 0; i < perChunk; i++) chunk.set(frame, i * frame.byteLength);
   try {
     for (let sent = 0; sent < count; sent += perChunk) {
-      const part = chunk.subarray(0, Math.min(perChunk, count - sent) * frame.byteLength);
-      for (let offset = 0; offset < part.byteLength;) {
-        offset += await raw.conn.write(part.subarray(offset));
-      }
+      await raw.write(chunk.subarray(0, Math.min(perChunk, count - sent) * frame.byteLength));
     }
   } catch {
     // reset or closed by the server
@@ -281,12 +278,6 @@ function fragmented(count: number, bytes: number): Uint8Array {
   return out;
 }
 
-async function writeAll(raw: Raw, data: Uint8Array): Promise<void> {
-  for (let offset = 0; offset < data.byteLength;) {
-    offset += await raw.conn.write(data.subarray(offset));
-  }
-}
-
 // (4) Fragmentation is not a limit of its own: a message is judged by its size
 // (`maxMessageBytes`, 1009), however many frames it came in (ws's default limit of 16,384
 // fragments closed these with 1008).
@@ -296,7 +287,7 @@ export const FRAGMENT_CHECKS: WireCheck[] = [
     async run(ctx) {
       using raw = await Raw.connect(ctx.server.port);
       await rawOpen(raw);
-      const writing = writeAll(raw, fragmented(100_000, 8));
+      const writing = raw.write(fragmented(100_000, 8));
       const echo = await raw.readFrame(ctx.waitMs);
       await writing;
       check(echo !== null && echo.opcode === 1, "a text frame back");
@@ -312,7 +303,7 @@ export const FRAGMENT_CHECKS: WireCheck[] = [
       using raw = await Raw.connect(ctx.server.port);
       await rawOpen(raw);
       const id = await rawId(ctx, raw);
-      const writing = writeAll(raw, fragmented(100_000, 11)).catch(() => {});
+      const writing = raw.write(fragmented(100_000, 11)).catch(() => {});
       try {
         same(await closeCode(ctx, raw), 1009, "close code");
       } finally {
