@@ -5,6 +5,14 @@
  * pushes ping and pong frames, and offers permessage-deflate. `ws` uses the optional
  * `bufferutil` add-on when it is installed.
  *
+ * Limits follow the engine's rules, as on Deno and Bun: a message is judged by its size
+ * (`maxMessageBytes`, 1009) however many frames it comes in (`ws`'s own limit of 16,384
+ * fragments, which closed with 1008, is off). Until a fragmented message completes, `ws` keeps
+ * each non-empty fragment as a view of about 110 bytes: a peer that sends 1-byte fragments can
+ * hold about 110 × `maxMessageBytes` of memory (measured: 114 MB for 1,000,000 fragments, the
+ * 1 MiB default); lower `maxMessageBytes` where that matters. An upgrade over HTTP/1.0 is
+ * refused with 400 (RFC 6455 asks for HTTP/1.1 or later).
+ *
  * @example Attach to your own server
  * ```ts ignore
  * import { createServer } from "node:http";
@@ -115,6 +123,26 @@ function bytes(data: Buffer): Uint8Array {
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
+// The rare events (ping, pong, error, close) go to listeners that every socket shares (`this`
+// is the socket), which find its engine here: not four closures per connection (~220 B).
+const engines = new WeakMap<WsSocket, Engine<unknown, unknown, unknown>>();
+
+function onPing(this: WsSocket, data: Buffer): void {
+  engines.get(this)?.control("ping", bytes(data));
+}
+
+function onPong(this: WsSocket, data: Buffer): void {
+  engines.get(this)?.control("pong", bytes(data));
+}
+
+function onError(this: WsSocket, error: Error): void {
+  engines.get(this)?.error(error);
+}
+
+function onClose(this: WsSocket, code: number, reason: Buffer): void {
+  engines.get(this)?.closed(code, reason.toString());
+}
+
 // One `ws` socket: the engine's transport, and the listener of its events.
 class NodeSocket implements Transport {
   readonly #socket: WsSocket;
@@ -126,10 +154,11 @@ class NodeSocket implements Transport {
     socket.on("message", (data: Buffer, isBinary: boolean) => {
       engine.receive(isBinary ? bytes(data) : data.toString());
     });
-    socket.on("ping", (data: Buffer) => engine.control("ping", bytes(data)));
-    socket.on("pong", (data: Buffer) => engine.control("pong", bytes(data)));
-    socket.on("error", (error: Error) => engine.error(error));
-    socket.on("close", (code: number, reason: Buffer) => engine.closed(code, reason.toString()));
+    engines.set(socket, engine);
+    socket.on("ping", onPing);
+    socket.on("pong", onPong);
+    socket.on("error", onError);
+    socket.on("close", onClose);
   }
 
   sendText(data: string): void {
