@@ -63,12 +63,13 @@ const bunPath = [Deno.env.get("WEBSOCK_BUN"), `${root}node_modules/.bin/bun`].fi
 const hardLimit = Number(await sh("ulimit -Hn"));
 const [portLow, portHigh] = (await Deno.readTextFile("/proc/sys/net/ipv4/ip_local_port_range"))
   .trim().split(/\s+/).map(Number);
-const portsPerSource = portHigh - portLow + 1;
 const memAvailable = Number(
   (await Deno.readTextFile("/proc/meminfo")).match(/MemAvailable:\s+(\d+)/)?.[1] ?? 0,
 ) * 1024;
 const perServerMax = hardLimit - 500; // the listener, Redis, control, stdio, headroom
-const perSourceMax = Math.min(hardLimit - 200, portsPerSource - 500);
+// The clients bind their source ports themselves below the ephemeral range (1024 to portLow - 1,
+// bench/fanout_client.mjs), leaving that range to the machine's other connections.
+const perSourceMax = Math.min(hardLimit - 200, portLow - 1024 - 500);
 // The kernel spreads connections over the servers by a hash, unevenly (seen: ±20 % at 1,000
 // each): allow 30 % over the average.
 const serverCap = Math.floor(servers * perServerMax / 1.3);
@@ -83,8 +84,10 @@ if (conns > serverCap || conns > sourceCap) {
 }
 const perClient = Math.ceil(conns / sources);
 const limits = `ulimit -Hn ${hardLimit} (per process: servers hold ≤ ${perServerMax}, ` +
-  `${conns / servers | 0} on average); ephemeral ports ${portLow}-${portHigh} ` +
-  `(${portsPerSource} per source address, ${perClient} used on each of ${sources}); ` +
+  `${conns / servers | 0} on average); ephemeral ports ${portLow}-${portHigh}, left alone: ` +
+  `the clients bind 1024-${
+    portLow - 1
+  } (${perClient} used on each of ${sources} source addresses); ` +
   `MemAvailable ${(memAvailable / 2 ** 30).toFixed(1)} GiB`;
 console.error(limits);
 for (const note of notes) console.error(note);
