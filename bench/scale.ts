@@ -301,13 +301,6 @@ async function runtimeRun(runtime: string): Promise<RuntimeResult> {
 
 const started = performance.now();
 const load = (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" ");
-const results: RuntimeResult[] = [];
-const loads: string[] = [];
-for (const runtime of runtimes) {
-  results.push(await runtimeRun(runtime));
-  loads.push(`${runtime} ${(await Deno.readTextFile("/proc/loadavg")).split(" ")[0]}`);
-}
-
 const fmt = (v: number, digits = 2) =>
   !Number.isFinite(v)
     ? "–"
@@ -315,7 +308,7 @@ const fmt = (v: number, digits = 2) =>
     ? Math.round(v).toLocaleString("en-US")
     : v.toFixed(digits);
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
-const tables = results.map((r) => {
+function table(r: RuntimeResult): string {
   const rss = sum(r.rssAfter), growth = rss - sum(r.rssBefore);
   const rows = [
     `**${r.runtime}**: ${r.opened.toLocaleString("en-US")} of ${
@@ -346,7 +339,22 @@ const tables = results.map((r) => {
     );
   }
   return rows.join("\n");
-});
+}
+const results: RuntimeResult[] = [];
+const failures: string[] = [];
+const loads: string[] = [];
+for (const runtime of runtimes) {
+  try {
+    results.push(await runtimeRun(runtime));
+    console.error(table(results.at(-1)!)); // at once: a later runtime may fail
+  } catch (error) {
+    failures.push(`**${runtime}**: the run failed: ${(error as Error)?.message ?? error}`);
+    console.error(failures.at(-1));
+  }
+  loads.push(`${runtime} ${(await Deno.readTextFile("/proc/loadavg")).split(" ")[0]}`);
+}
+
+const tables = [...results.map(table), ...failures];
 
 const report = `## Scale across processes (bench/scale.ts)
 
