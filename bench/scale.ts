@@ -63,12 +63,13 @@ const bunPath = [Deno.env.get("WEBSOCK_BUN"), `${root}node_modules/.bin/bun`].fi
 const hardLimit = Number(await sh("ulimit -Hn"));
 const [portLow, portHigh] = (await Deno.readTextFile("/proc/sys/net/ipv4/ip_local_port_range"))
   .trim().split(/\s+/).map(Number);
-const portsPerSource = portHigh - portLow + 1;
 const memAvailable = Number(
   (await Deno.readTextFile("/proc/meminfo")).match(/MemAvailable:\s+(\d+)/)?.[1] ?? 0,
 ) * 1024;
 const perServerMax = hardLimit - 500; // the listener, Redis, control, stdio, headroom
-const perSourceMax = Math.min(hardLimit - 200, portsPerSource - 500);
+// The clients bind their source ports themselves below the ephemeral range (1024 to portLow - 1,
+// bench/fanout_client.mjs), leaving that range to the machine's other connections.
+const perSourceMax = Math.min(hardLimit - 200, portLow - 1024 - 500);
 // The kernel spreads connections over the servers by a hash, unevenly (seen: ±20 % at 1,000
 // each): allow 30 % over the average.
 const serverCap = Math.floor(servers * perServerMax / 1.3);
@@ -83,8 +84,10 @@ if (conns > serverCap || conns > sourceCap) {
 }
 const perClient = Math.ceil(conns / sources);
 const limits = `ulimit -Hn ${hardLimit} (per process: servers hold ≤ ${perServerMax}, ` +
-  `${conns / servers | 0} on average); ephemeral ports ${portLow}-${portHigh} ` +
-  `(${portsPerSource} per source address, ${perClient} used on each of ${sources}); ` +
+  `${conns / servers | 0} on average); ephemeral ports ${portLow}-${portHigh}, left alone: ` +
+  `the clients bind 1024-${
+    portLow - 1
+  } (${perClient} used on each of ${sources} source addresses); ` +
   `MemAvailable ${(memAvailable / 2 ** 30).toFixed(1)} GiB`;
 console.error(limits);
 for (const note of notes) console.error(note);
@@ -298,13 +301,6 @@ async function runtimeRun(runtime: string): Promise<RuntimeResult> {
 
 const started = performance.now();
 const load = (await Deno.readTextFile("/proc/loadavg")).split(" ").slice(0, 3).join(" ");
-const results: RuntimeResult[] = [];
-const loads: string[] = [];
-for (const runtime of runtimes) {
-  results.push(await runtimeRun(runtime));
-  loads.push(`${runtime} ${(await Deno.readTextFile("/proc/loadavg")).split(" ")[0]}`);
-}
-
 const fmt = (v: number, digits = 2) =>
   !Number.isFinite(v)
     ? "–"
@@ -312,7 +308,7 @@ const fmt = (v: number, digits = 2) =>
     ? Math.round(v).toLocaleString("en-US")
     : v.toFixed(digits);
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
-const tables = results.map((r) => {
+function table(r: RuntimeResult): string {
   const rss = sum(r.rssAfter), growth = rss - sum(r.rssBefore);
   const rows = [
     `**${r.runtime}**: ${r.opened.toLocaleString("en-US")} of ${
@@ -343,7 +339,22 @@ const tables = results.map((r) => {
     );
   }
   return rows.join("\n");
-});
+}
+const results: RuntimeResult[] = [];
+const failures: string[] = [];
+const loads: string[] = [];
+for (const runtime of runtimes) {
+  try {
+    results.push(await runtimeRun(runtime));
+    console.error(table(results.at(-1)!)); // at once: a later runtime may fail
+  } catch (error) {
+    failures.push(`**${runtime}**: the run failed: ${(error as Error)?.message ?? error}`);
+    console.error(failures.at(-1));
+  }
+  loads.push(`${runtime} ${(await Deno.readTextFile("/proc/loadavg")).split(" ")[0]}`);
+}
+
+const tables = [...results.map(table), ...failures];
 
 const report = `## Scale across processes (bench/scale.ts)
 

@@ -95,6 +95,8 @@ export async function probeCluster(
     }
     await within(node.ping(), timeoutMs);
   }
+  // Reached once the slot map is right, so once or twice per outage: ioredis keeps each channel
+  // once more in its own list per SSUBSCRIBE (harmless: it subscribes them again as one call).
   for (const channel of channels) await within(cluster.ssubscribe(channel), timeoutMs);
 }
 

@@ -114,7 +114,7 @@ export type RedisBackendEvent = "down" | "up" | "error";
 export class RedisBackendError extends Error {
   /** What happened. */
   readonly event: RedisBackendEvent;
-  /** The backend's URL, password redacted. */
+  /** The backend's URL, password redacted (on a cluster: its startup nodes, comma-separated). */
   readonly url: string;
   /** On `up`: the publishes dropped during the outage, per topic. */
   readonly dropped: Readonly<Record<string, number>> | undefined;
