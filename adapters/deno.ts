@@ -247,6 +247,10 @@ function accept(
 
 // upgrade()'s own options.
 const UPGRADE_OPTIONS = ["registry", "info", "headers"];
+const UPGRADE_REFUSED = {
+  ...REFUSED,
+  upgrade: "upgrade() takes init's argument itself (the hook is websockHandler()'s)",
+};
 
 /**
  * Upgrade one request to a WebSocket served by `handler`, for use inside your own routing.
@@ -296,15 +300,10 @@ export function upgrade<S, M, A>(
 ): Response {
   const [arg, options = {}] = initArgumentThenOptions;
   checkHandler(handler, "upgrade()");
-  if ((options as { upgrade?: unknown }).upgrade !== undefined) {
-    throw new TypeError(
-      "Invalid option upgrade: upgrade() takes init's argument itself (the hook is websockHandler()'s)",
-    );
-  }
   const resolved = resolveAdapterOptions(
     options as DenoOptions<unknown, unknown>,
     UPGRADE_OPTIONS,
-    REFUSED,
+    UPGRADE_REFUSED,
   );
   // Without a hook (upgrade() takes init's argument itself), preparing is synchronous.
   const prepared = prepareUpgrade(

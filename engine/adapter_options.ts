@@ -186,15 +186,26 @@ export function resolveAdapterOptions<A, M>(
   own: readonly string[] = [],
   refused: Readonly<Record<string, string>> = {},
 ): ResolvedAdapterOptions<A, M> {
-  // Once per options object: a per-request function (Deno's upgrade()) resolves them once.
+  // Once per options object and caller (the same `own` and `refused`): a per-request
+  // function (Deno's upgrade()) resolves them once; another adapter checks them anew.
   const memo = resolvedOnce.get(options);
-  if (memo !== undefined) return memo as ResolvedAdapterOptions<A, M>;
+  if (memo !== undefined && memo.own === own && memo.refused === refused) {
+    return memo.resolved as ResolvedAdapterOptions<A, M>;
+  }
   const resolved = resolveNow(options, own, refused);
-  resolvedOnce.set(options, resolved as ResolvedAdapterOptions<unknown, unknown>);
+  resolvedOnce.set(options, {
+    own,
+    refused,
+    resolved: resolved as ResolvedAdapterOptions<unknown, unknown>,
+  });
   return resolved;
 }
 
-const resolvedOnce = new WeakMap<object, ResolvedAdapterOptions<unknown, unknown>>();
+const resolvedOnce = new WeakMap<object, {
+  readonly own: readonly string[];
+  readonly refused: Readonly<Record<string, string>>;
+  readonly resolved: ResolvedAdapterOptions<unknown, unknown>;
+}>();
 
 function resolveNow<A, M>(
   options: AdapterOptions<A, M>,

@@ -6,7 +6,7 @@ import { showValue } from "./show_value.ts";
 
 /**
  * Check that `options` is an object (or `undefined`) whose own names are all in `known`; a
- * name in `refused` is refused with its reason (an option another runtime honours, a removed
+ * name in `refused` (known or not) is refused with its reason (an option another runtime honours, a removed
  * one) unless its value is `false` or `undefined`, any other unknown name with a suggestion of
  * the nearest known one.
  *
@@ -37,7 +37,7 @@ export function checkOptionNames(
     throw new TypeError(`Invalid options: ${showValue(options)} is not an object`);
   }
   for (const name of Object.keys(options)) {
-    if (known.includes(name)) continue;
+    if (!Object.hasOwn(refused, name) && known.includes(name)) continue;
     if (Object.hasOwn(refused, name)) {
       // `false` (or `undefined`) asks for nothing the function lacks: portable options may say so.
       const value = (options as Record<string, unknown>)[name];

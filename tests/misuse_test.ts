@@ -186,6 +186,14 @@ Deno.test("the adapters refuse what they cannot honour, and take what they can",
   await (await TestConnection.start(Echo, { controlFrames: false, url: "ws://x/" })).close();
 });
 
+Deno.test("options shared by two adapters are checked by each", () => {
+  const shared = { perMessageDeflate: true };
+  websockUpgrade(Echo, shared); // Node compresses
+  assert.throws(() => websockHandler(Echo, shared as never), {
+    message: /^Invalid option perMessageDeflate: Deno's WebSocket server cannot compress/,
+  });
+});
+
 Deno.test("checkOptionNames() lists the known names when none is near", () => {
   assert.throws(() => checkOptionNames({ zzzzzzzz: 1 }, ["timeout", "origins"]), {
     message: 'Unknown option "zzzzzzzz": expected one of timeout, origins',
