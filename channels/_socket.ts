@@ -2,7 +2,7 @@
 // its limits, its heartbeat, and its id (for `app.disconnect`).
 
 import { type Connection, ok, push, type Result, stop, type TerminateReason } from "../websock.ts";
-import type { ChannelErrorContext, ConnectArg, SocketMail, SocketState } from "./channels.ts";
+import type { ChannelErrorContext, ConnectArg, SocketMail, SocketState } from "./socket_state.ts";
 import { encodeReply, type Message } from "./serializer.ts";
 import type { Broadcast, Hub } from "./_hub.ts";
 import { type ChannelErrorSource, ChannelProcess, type Host } from "./_process.ts";

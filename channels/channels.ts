@@ -9,11 +9,13 @@ import { HistoryPubSub } from "../pubsub/history.ts";
 import type { Channel } from "./channel.ts";
 import { decodeMessage, type Message } from "./serializer.ts";
 import { type Broadcast, Hub } from "./_hub.ts";
-import type { ChannelErrorSource, ChannelProcess } from "./_process.ts";
+import type { ChannelProcess } from "./_process.ts";
 import { type App, DISCONNECT, frames, HEARTBEAT, Sock } from "./_socket.ts";
 import { Routes } from "./_routes.ts";
 import { Heartbeats } from "./_heartbeat.ts";
 import { isThenable } from "./_util.ts";
+
+import type { ChannelErrorContext, ConnectArg, SocketMail, SocketState } from "./socket_state.ts";
 
 export type { Broadcast } from "./_hub.ts";
 export type { ChannelErrorSource } from "./_process.ts";
@@ -31,16 +33,6 @@ export interface ConnectContext {
   readonly info: ConnectionInfo | undefined;
   /** Headers to add to the 101 response (a cookie), when the adapter gave them. */
   readonly response: UpgradeResponse | undefined;
-}
-
-/** Where the error hook was called from, and for which topic. */
-export interface ChannelErrorContext {
-  /** The callback that failed. */
-  readonly source: ChannelErrorSource;
-  /** The channel's topic. */
-  readonly topic: string;
-  /** The socket's connection. */
-  readonly connection: ConnectionInfo;
 }
 
 /** Options of {@linkcode channels}. */
@@ -103,38 +95,6 @@ export interface ChannelsOptions<A> {
    * @default {The global Date.now, setTimeout and clearTimeout}
    */
   clock?: Clock;
-}
-
-/** What the app's upgrade hook gives `init`: the socket's params, vsn and assigns. */
-export interface ConnectArg<A> {
-  /** The query string's parameters, `vsn` excluded. */
-  readonly params: Readonly<Record<string, string>>;
-  /** The serializer version the client asked for (`"2.0.0"`). */
-  readonly vsn: string;
-  /** What the `connect` hook returned. */
-  readonly assigns: A;
-}
-
-/** A socket's state, as the handler's callbacks pass it. */
-export interface SocketState<A = unknown> {
-  /** What the `connect` hook returned. */
-  readonly assigns: A;
-  /** The socket's connect params. */
-  readonly params: Readonly<Record<string, string>>;
-  /** The socket's id (the `id` option), or `null`. */
-  readonly id: string | null;
-  /** The topics joined now. */
-  topics(): string[];
-}
-
-/** A message of a socket's mailbox: mail for one of its channels, or a heartbeat check. */
-export interface SocketMail {
-  /** The channel the message is for (or the heartbeat check). */
-  readonly target: unknown;
-  /** The message. */
-  readonly message: unknown;
-  /** Whether it is an intercepted broadcast (for `handleOut`). */
-  readonly out: boolean;
 }
 
 /** The upgrade hook of an app: the socket's {@linkcode ConnectArg}, or a refusal. */
