@@ -112,6 +112,8 @@ export interface ChannelSocket<M = never, A = unknown> {
    * @param event The event name.
    * @param payload A JSON value, or a `Uint8Array` (a binary frame).
    * @returns `false` when dropped: the channel or the socket has ended.
+   * @throws {RangeError} With a `Uint8Array` payload, when the event or topic is over 255
+   *   bytes (the binary frame's limit).
    */
   push(event: string, payload: unknown): boolean;
   /**

@@ -1,27 +1,21 @@
 // channels(): the Phoenix channel protocol as a WebSock handler. One socket multiplexes
 // joined channels; each channel is an actor of its own (_process.ts).
 
-import {
-  type Connection,
-  type ConnectionInfo,
-  ok,
-  push,
-  type Result,
-  stop,
-  type TerminateReason,
-  type WebSock,
-} from "../websock.ts";
+import { type ConnectionInfo, ok, stop, type WebSock } from "../websock.ts";
 import type { Clock } from "../engine/options.ts";
 import type { UpgradeResponse } from "../engine/adapter_options.ts";
 import { type PublishResult, PubSub } from "../pubsub/pubsub.ts";
 import { HistoryPubSub } from "../pubsub/history.ts";
 import type { Channel } from "./channel.ts";
-import { decodeMessage, encodeReply, type Message } from "./serializer.ts";
+import { decodeMessage, type Message } from "./serializer.ts";
 import { type Broadcast, Hub } from "./_hub.ts";
-import { type ChannelErrorSource, ChannelProcess, type Host } from "./_process.ts";
+import type { ChannelProcess } from "./_process.ts";
+import { type App, DISCONNECT, frames, HEARTBEAT, Sock } from "./_socket.ts";
 import { Routes } from "./_routes.ts";
 import { Heartbeats } from "./_heartbeat.ts";
-import { byteLength, isThenable } from "./_util.ts";
+import { isThenable } from "./_util.ts";
+
+import type { ChannelErrorContext, ConnectArg, SocketMail, SocketState } from "./socket_state.ts";
 
 export type { Broadcast } from "./_hub.ts";
 export type { ChannelErrorSource } from "./_process.ts";
@@ -39,16 +33,6 @@ export interface ConnectContext {
   readonly info: ConnectionInfo | undefined;
   /** Headers to add to the 101 response (a cookie), when the adapter gave them. */
   readonly response: UpgradeResponse | undefined;
-}
-
-/** Where the error hook was called from, and for which topic. */
-export interface ChannelErrorContext {
-  /** The callback that failed. */
-  readonly source: ChannelErrorSource;
-  /** The channel's topic. */
-  readonly topic: string;
-  /** The socket's connection. */
-  readonly connection: ConnectionInfo;
 }
 
 /** Options of {@linkcode channels}. */
@@ -88,6 +72,13 @@ export interface ChannelsOptions<A> {
    */
   maxChannels?: number;
   /**
+   * The socket's id, from its assigns and params (Phoenix's `id/1`): a socket with an id can
+   * be closed from anywhere, on every node, with {@linkcode Channels.disconnect}. `null` or
+   * `undefined`: no id.
+   * @default {None: sockets have no id}
+   */
+  id?: (assigns: A, params: Readonly<Record<string, string>>) => string | null | undefined;
+  /**
    * How many events may wait across a socket's channels (behind their async callbacks);
    * one more closes the socket with 1013.
    * @default {1024}
@@ -104,36 +95,6 @@ export interface ChannelsOptions<A> {
    * @default {The global Date.now, setTimeout and clearTimeout}
    */
   clock?: Clock;
-}
-
-/** What the app's upgrade hook gives `init`: the socket's params, vsn and assigns. */
-export interface ConnectArg<A> {
-  /** The query string's parameters, `vsn` excluded. */
-  readonly params: Readonly<Record<string, string>>;
-  /** The serializer version the client asked for (`"2.0.0"`). */
-  readonly vsn: string;
-  /** What the `connect` hook returned. */
-  readonly assigns: A;
-}
-
-/** A socket's state, as the handler's callbacks pass it. */
-export interface SocketState<A = unknown> {
-  /** What the `connect` hook returned. */
-  readonly assigns: A;
-  /** The socket's connect params. */
-  readonly params: Readonly<Record<string, string>>;
-  /** The topics joined now. */
-  topics(): string[];
-}
-
-/** A message of a socket's mailbox: mail for one of its channels, or a heartbeat check. */
-export interface SocketMail {
-  /** The channel the message is for (or the heartbeat check). */
-  readonly target: unknown;
-  /** The message. */
-  readonly message: unknown;
-  /** Whether it is an intercepted broadcast (for `handleOut`). */
-  readonly out: boolean;
 }
 
 /** The upgrade hook of an app: the socket's {@linkcode ConnectArg}, or a refusal. */
@@ -177,6 +138,15 @@ export interface Channels<A = undefined>
    *   delivers once the message has its position).
    */
   broadcast(topic: string, event: string, payload: unknown): PublishResult;
+  /**
+   * Close every socket whose id (the `id` option) is `id`, on every node of the pub/sub, with
+   * 1000 `Disconnected`. The `phoenix` client (1.8) reconnects after any close it did not ask
+   * for: to log a user out, make `connect` refuse them first, then disconnect.
+   *
+   * @param id The socket id.
+   * @returns How many sockets on this node were told (0 and 0 on a HistoryPubSub).
+   */
+  disconnect(id: string): PublishResult;
 }
 
 /**
@@ -189,8 +159,6 @@ export type AnyChannel<A> = Channel<any, any, A>;
 
 const VERSIONS = new Set(["2.0.0"]);
 const TOKEN_PREFIX = "base64url.bearer.phx.";
-const TOPIC_LIMIT = 255;
-const HEARTBEAT: unique symbol = Symbol("heartbeat");
 const genuine = new WeakSet<object>();
 
 function count(name: string, value: number | undefined, fallback: number, min: number): number {
@@ -235,178 +203,6 @@ function tokenOf(header: string | null): string | null {
 
 function offersPhoenix(header: string | null): boolean {
   return header !== null && header.split(",").some((p) => p.trim() === "phoenix");
-}
-
-interface App {
-  readonly routes: Routes;
-  readonly hub: Hub;
-  readonly heartbeats: Heartbeats;
-  readonly maxChannels: number;
-  readonly maxQueuedEvents: number;
-  readonly onError: (error: unknown, context: ChannelErrorContext) => void;
-}
-
-const UNMATCHED = { reason: "unmatched topic" };
-
-// One socket: its channels by topic, the frames of the running callback, its limits.
-class Sock implements SocketState<unknown>, Host {
-  readonly app: App;
-  readonly connection: Connection<SocketMail>;
-  readonly assigns: unknown;
-  readonly params: Readonly<Record<string, string>>;
-  readonly channels = new Map<string, ChannelProcess>();
-  #ending: Set<ChannelProcess> | undefined = undefined;
-  #collecting = false;
-  #out: (string | Uint8Array)[] | undefined = undefined;
-  #queued = 0;
-  overflow = false;
-  lastHeartbeat: number;
-
-  constructor(app: App, connection: Connection<SocketMail>, arg: ConnectArg<unknown>) {
-    this.app = app;
-    this.connection = connection;
-    this.assigns = arg.assigns;
-    this.params = arg.params;
-    this.lastHeartbeat = app.heartbeats.now;
-  }
-
-  get hub(): Hub {
-    return this.app.hub;
-  }
-
-  topics(): string[] {
-    return [...this.channels.keys()];
-  }
-
-  // Run `body` collecting the frames it emits; the frames, to push in one result.
-  collect(body: () => void): (string | Uint8Array)[] | undefined {
-    this.#collecting = true;
-    try {
-      body();
-    } finally {
-      this.#collecting = false;
-    }
-    const out = this.#out;
-    this.#out = undefined;
-    return out;
-  }
-
-  emit(frame: string | Uint8Array): boolean {
-    if (this.#collecting) {
-      (this.#out ??= []).push(frame);
-      return true;
-    }
-    return this.connection.sendFrame(frame);
-  }
-
-  mail(target: ChannelProcess, message: unknown, out: boolean): boolean {
-    return this.connection.send({ target, message, out });
-  }
-
-  expire(): void {
-    this.connection.send({ target: HEARTBEAT, message: undefined, out: false });
-  }
-
-  hold(): boolean {
-    if (this.#queued >= this.app.maxQueuedEvents) {
-      this.overflow = true;
-      return false;
-    }
-    this.#queued++;
-    return true;
-  }
-
-  release(n: number): void {
-    this.#queued -= n;
-  }
-
-  forget(process: ChannelProcess): void {
-    if (this.channels.get(process.topic) === process) this.channels.delete(process.topic);
-    (this.#ending ??= new Set()).add(process);
-  }
-
-  gone(process: ChannelProcess): void {
-    this.#ending?.delete(process);
-  }
-
-  get size(): number {
-    return this.channels.size + (this.#ending?.size ?? 0);
-  }
-
-  report(error: unknown, source: ChannelErrorSource, topic: string): void {
-    try {
-      this.app.onError(error, { source, topic, connection: this.connection });
-    } catch {
-      // An error hook that throws must not take the socket down.
-    }
-  }
-
-  dispatch(m: Message): void {
-    const { topic, event, ref } = m;
-    if (topic === "phoenix" && event === "heartbeat") {
-      this.lastHeartbeat = this.app.heartbeats.now;
-      this.emit(encodeReply(null, ref, "phoenix", "ok", {}));
-      return;
-    }
-    const channel = this.channels.get(topic);
-    switch (event) {
-      case "phx_join":
-        return this.#join(m, channel);
-      case "phx_leave":
-        if (channel === undefined) this.emit(encodeReply(m.joinRef, ref, topic, "ok", {}));
-        else channel.leave(ref);
-        return;
-      case "phx_reply":
-      case "phx_error":
-      case "phx_close":
-        this.emit(encodeReply(m.joinRef, ref, topic, "error", { reason: "reserved event" }));
-        return;
-    }
-    if (channel === undefined) this.emit(encodeReply(null, ref, topic, "error", UNMATCHED));
-    else channel.in(event, m.payload, ref);
-  }
-
-  #join(m: Message, existing: ChannelProcess | undefined): void {
-    const { topic, ref } = m;
-    const joinRef = m.joinRef ?? ref;
-    existing?.replace();
-    const definition = this.app.routes.match(topic);
-    let refusal: string | undefined;
-    if (definition === undefined) refusal = "unmatched topic";
-    else if (byteLength(topic, TOPIC_LIMIT) > TOPIC_LIMIT) refusal = "topic too long";
-    else if (this.size >= this.app.maxChannels) refusal = "too many channels";
-    if (refusal !== undefined) {
-      this.emit(encodeReply(joinRef, ref, topic, "error", { reason: refusal }));
-      return;
-    }
-    const process = new ChannelProcess(this, definition!, topic, joinRef);
-    this.channels.set(topic, process);
-    process.join(m.payload, ref);
-  }
-
-  // The socket ended: every channel ends; wait for the terminates still running.
-  close(reason: TerminateReason): Promise<void> | undefined {
-    let waits: Promise<void>[] | undefined;
-    const end = { type: "closed", reason } as const;
-    for (const process of [...this.channels.values(), ...(this.#ending ?? [])]) {
-      const finished = process.close(end);
-      if (finished !== undefined) (waits ??= []).push(finished);
-    }
-    return waits && Promise.all(waits).then(() => {});
-  }
-}
-
-// The result of a socket callback: the frames its channels emitted, or the overflow's close.
-function frames<S>(state: S, out: (string | Uint8Array)[] | undefined): Result<S> {
-  if ((state as unknown as Sock).overflow) {
-    return stop(
-      "too many queued events",
-      state,
-      { code: 1013, reason: "Too many queued events" },
-      out,
-    );
-  }
-  return out === undefined ? ok(state) : push(out, state);
 }
 
 /**
@@ -473,7 +269,11 @@ export function channels<A = undefined>(
     onError: onError ??
       ((error, context) =>
         console.error(`channels: ${context.source} of ${context.topic} failed:`, error)),
+    id: options.id as App["id"],
   };
+  if (options.id !== undefined && typeof options.id !== "function") {
+    throw new TypeError(`Invalid option id: ${String(options.id)} is not a function`);
+  }
 
   const hook: ConnectHook<A> = (request, info, response) => {
     const vsn = vsnOf(request.url);
@@ -528,6 +328,17 @@ export function channels<A = undefined>(
           reason: "Unsupported vsn",
         });
       }
+      if (app.id !== undefined) {
+        try {
+          sock.identify(app.id(sock.assigns, sock.params));
+        } catch (error) {
+          sock.report(error, "connect", "phoenix");
+          return stop(error as Error, sock as SocketState<A>, {
+            code: 1011,
+            reason: "Invalid socket id",
+          });
+        }
+      }
       app.heartbeats.add(sock);
       return ok(sock as SocketState<A>);
     },
@@ -543,6 +354,9 @@ export function channels<A = undefined>(
     },
     handleInfo(mail, state) {
       const sock = state as unknown as Sock;
+      if (mail.target === DISCONNECT) {
+        return stop("normal", state, { code: 1000, reason: "Disconnected" });
+      }
       if (mail.target === HEARTBEAT) {
         if (!app.heartbeats.expired(sock)) return ok(state);
         return stop("heartbeat timeout", state, { code: 1001, reason: "Heartbeat timeout" });
@@ -559,6 +373,7 @@ export function channels<A = undefined>(
     upgrade: hook,
     pubsub,
     broadcast: (topic, event, payload) => app.hub.broadcast(topic, event, payload, undefined),
+    disconnect: (id) => app.hub.broadcast(id, "disconnect", {}, undefined),
   };
   return handler;
 }

@@ -57,6 +57,7 @@
  */
 
 export * from "./channels.ts";
+export * from "./socket_state.ts";
 export * from "./channel.ts";
 export * from "./serializer.ts";
 export type {

@@ -237,3 +237,30 @@ Deno.test("channels() without a connect hook takes the params from the URL", asy
   assert.deepEqual(client.take(), [replyOf(j, j, "me", "ok", { params: { a: "1", b: "two" } })]);
   await client.conn.close(1000);
 });
+
+Deno.test("channels().disconnect closes every socket with that id (1000), the others go on", async () => {
+  const errors: string[] = [];
+  const app = channels<User>({ "me": Whoami }, {
+    connect: (params) => ({ id: params.user, token: null }),
+    id: (assigns) =>
+      assigns.id === "none" ? null : assigns.id === "bad" ? (42 as never) : `user:${assigns.id}`,
+    onError: (error) => errors.push((error as Error).message),
+  });
+  const start = async (user: string) =>
+    Client.start(app, { arg: await app.upgrade(request(`user=${user}`)) as never });
+  const [a1, a2, b, none] = await Promise.all(["1", "1", "2", "none"].map(start));
+  assert.equal(a1.conn.state?.id, "user:1");
+  assert.equal(none.conn.state?.id, null);
+  await a1.join("me");
+  assert.deepEqual(app.disconnect("user:1"), { delivered: 2, dropped: 0 });
+  await a1.conn.settle(), await a2.conn.settle(), await b.conn.settle();
+  assert.deepEqual(a1.conn.closeFrame, { code: 1000, reason: "Disconnected" });
+  assert.deepEqual(a2.conn.closeFrame, { code: 1000, reason: "Disconnected" });
+  assert.equal(b.conn.closeFrame, null);
+  assert.equal(app.pubsub.subscribers("user:1"), 0);
+  const bad = await start("bad");
+  assert.deepEqual(bad.conn.closeFrame, { code: 1011, reason: "Invalid socket id" });
+  assert.deepEqual(errors, ["Invalid socket id: 42 is not a non-empty string"]);
+  await b.conn.close(1000), await none.conn.close(1000);
+  assert.equal(app.pubsub.topics().length, 0);
+});

@@ -225,3 +225,23 @@ Deno.test("phoenix client: a crashed channel is rejoined by the client; the sock
   assert.equal((await crash).status, "timeout");
   await disconnect(socket);
 });
+
+Deno.test("phoenix client: app.disconnect(id) closes the user's sockets with 1000 (phoenix 1.8 then reconnects)", async () => {
+  await using server = start();
+  const socket = phoenixSocket(server.url, auth("dd"));
+  let opens = 0;
+  const closes: number[] = [];
+  socket.onOpen(() => opens++);
+  socket.onClose((event: CloseEvent) => closes.push(event.code));
+  await connected(socket);
+  const room = socket.channel("room:dd");
+  assert.equal((await outcome(room.join())).status, "ok");
+  assert.deepEqual(server.app.disconnect("user:dd"), { delivered: 1, dropped: 0 });
+  await until(() => closes.length === 1, "the close");
+  assert.deepEqual(closes, [1000]);
+  await until(() => server.ends.includes("room:dd closed"), "the channel's end");
+  // phoenix 1.8 reconnects after any close it did not ask for: to keep a user out, its
+  // connect hook must refuse it from now on (revoke the token first).
+  await until(() => opens === 2 && room.state === "joined", "the client's own reconnect");
+  await disconnect(socket);
+});

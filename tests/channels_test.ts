@@ -482,3 +482,70 @@ Deno.test("channels(): a channel kept busy by async callbacks answers hundreds o
   );
   await client.conn.close(1000);
 });
+
+Deno.test("channels() closes with 1009 on a frame over the adapter's maxMessageBytes", async () => {
+  const client = await Client.start(channels({ "r:*": room() }), { maxMessageBytes: 1024 });
+  const j = await client.join("r:1");
+  await client.push("r:1", "echo", { big: "x".repeat(2000) }, j);
+  assert.deepEqual(client.conn.closeFrame, { code: 1009, reason: "Message too big" });
+});
+
+Deno.test("channels() survives random frames: each one is answered, ignored or closes with 1007", async () => {
+  let seed = 7;
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const pick = <T>(values: T[]): T => values[Math.floor(random() * values.length)];
+  const values = [
+    null,
+    0,
+    -1,
+    1.5,
+    "",
+    "1",
+    "phx_join",
+    "phx_leave",
+    "heartbeat",
+    "phoenix",
+    "r:1",
+    "r:*",
+    [],
+    {},
+    { deny: true },
+    "x".repeat(300),
+    true,
+    "phx_reply",
+    "echo",
+    "boom",
+    "quit",
+  ];
+  const errors: unknown[] = [];
+  const app = channels({ "r:*": room() }, { onError: (e) => errors.push(e) });
+  for (let round = 0; round < 200; round++) {
+    const client = await Client.start(app);
+    for (let i = 0; i < 20 && client.conn.closeFrame === null; i++) {
+      const kind = random();
+      if (kind < 0.1) {
+        await client.conn.receive(
+          new Uint8Array(
+            Array.from({ length: Math.floor(random() * 12) }, () => Math.floor(random() * 256)),
+          ),
+        );
+      } else if (kind < 0.2) {
+        await client.conn.receive(pick(["", "[", "[]", "null", '{"a":1}', "[1,2,3,4,5,6]"]));
+      } else {
+        const frame = [pick(values), pick(values), pick(values), pick(values), pick(values)];
+        if (random() < 0.5) frame[2] = pick(["r:1", "r:2", "phoenix"]);
+        if (random() < 0.5) frame[3] = pick(["phx_join", "echo", "boom", "phx_leave", "heartbeat"]);
+        await client.conn.receive(JSON.stringify(frame));
+      }
+    }
+    const close = client.conn.closeFrame;
+    assert.ok(close === null || close.code === 1007, JSON.stringify(close));
+    for (const message of client.all()) assert.equal(typeof message.event, "string");
+    await client.conn.close(1000);
+    assert.equal(client.conn.over, true);
+  }
+  assert.ok(
+    errors.every((e) => (e as Error).message === "boom"),
+    String(errors.find((e) => (e as Error).message !== "boom")),
+  );
+});
