@@ -41,9 +41,10 @@ export type EngineError<E extends Error = Error> = E & { readonly code: EngineEr
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { withCode } from "@websock/websock/engine";
  * const error = withCode(new RangeError("Too big"), "MESSAGE_TOO_BIG");
- * error.code; // "MESSAGE_TOO_BIG"
+ * assert.equal(error.code, "MESSAGE_TOO_BIG");
  * ```
  */
 export function withCode<E extends Error>(error: E, code: EngineErrorCode): EngineError<E> {
