@@ -266,6 +266,7 @@ const UPGRADE_REFUSED = {
  *
  * @example Route by path
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ok, push, type WebSock } from "@websock/websock";
  * import { Registry, upgrade } from "@websock/websock/deno";
  *
@@ -288,6 +289,9 @@ const UPGRADE_REFUSED = {
  *   if (pathname === "/echo") return upgrade(request, Echo); // init takes no argument
  *   return new Response("Not found", { status: 404 });
  * });
+ * const elsewhere = await fetch(`http://127.0.0.1:${server.addr.port}/elsewhere`);
+ * assert.equal(elsewhere.status, 404);
+ * await elsewhere.body?.cancel();
  * // On the way out: drain the connections, then stop the server.
  * await registry.shutdown();
  * await server.shutdown();
@@ -330,6 +334,7 @@ export function upgrade<S, M, A>(
  *
  * @example With authentication
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ok, type WebSock } from "@websock/websock";
  * import { websockHandler } from "@websock/websock/deno";
  *
@@ -345,6 +350,9 @@ export function upgrade<S, M, A>(
  *   },
  * });
  * const server = Deno.serve({ hostname: "127.0.0.1", port: 0 }, handler);
+ * const plain = await fetch(`http://127.0.0.1:${server.addr.port}/`); // not an upgrade
+ * assert.equal(plain.status, 426);
+ * await plain.body?.cancel();
  * // On the way out: drain the connections (1001), then stop the server.
  * await handler.shutdown();
  * await server.shutdown();

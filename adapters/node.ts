@@ -200,6 +200,7 @@ class NodeSocket implements Transport {
  *
  * @example On your own server
  * ```ts
+ * import assert from "node:assert/strict";
  * import { once } from "node:events";
  * import { createServer } from "node:http";
  * import { ok, push, type WebSock } from "@websock/websock";
@@ -213,6 +214,8 @@ class NodeSocket implements Transport {
  * const upgrade = websockUpgrade(Echo, { perMessageDeflate: true });
  * const server = createServer((_req, res) => res.end("hello\n")).on("upgrade", upgrade);
  * await once(server.listen(0, "127.0.0.1"), "listening");
+ * const { port } = server.address() as { port: number };
+ * assert.equal(await (await fetch(`http://127.0.0.1:${port}/`)).text(), "hello\n");
  * // On the way out: drain the connections (1001), then close the server.
  * await upgrade.shutdown();
  * await new Promise((resolve) => server.close(resolve));
@@ -308,6 +311,7 @@ function upgradeListener(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ok, push, type WebSock } from "@websock/websock";
  * import { serve } from "@websock/websock/node";
  *
@@ -317,7 +321,9 @@ function upgradeListener(
  * } satisfies WebSock<null>;
  *
  * const { listening, shutdown } = serve(Echo, { hostname: "127.0.0.1", port: 0 });
- * console.log(await listening); // { hostname: "127.0.0.1", port: 40123 }: 0 picks a free port
+ * const { hostname, port } = await listening;
+ * assert.equal(hostname, "127.0.0.1");
+ * assert.ok(port > 0); // 0 picks a free port
  * await shutdown(); // drain the connections (1001), then close the server
  * ```
  */

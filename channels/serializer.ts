@@ -53,9 +53,16 @@ function isRef(value: unknown): value is string | null {
  *
  * @example Decode a join
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeMessage } from "@websock/websock/channels";
  * const message = decodeMessage('["1","1","room:lobby","phx_join",{}]');
- * // { joinRef: "1", ref: "1", topic: "room:lobby", event: "phx_join", payload: {} }
+ * assert.deepEqual(message, {
+ *   joinRef: "1",
+ *   ref: "1",
+ *   topic: "room:lobby",
+ *   event: "phx_join",
+ *   payload: {},
+ * });
  * ```
  */
 export function decodeMessage(data: string | Uint8Array): Message {
@@ -141,9 +148,12 @@ function frame(kind: number, fields: Uint8Array[], payload: Uint8Array): Uint8Ar
  *
  * @example A text push
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodePush } from "@websock/websock/channels";
- * encodePush("1", "room:lobby", "new_msg", { body: "hi" });
- * // '["1",null,"room:lobby","new_msg",{"body":"hi"}]'
+ * assert.equal(
+ *   encodePush("1", "room:lobby", "new_msg", { body: "hi" }),
+ *   '["1",null,"room:lobby","new_msg",{"body":"hi"}]',
+ * );
  * ```
  */
 export function encodePush(
@@ -174,9 +184,12 @@ export function encodePush(
  *
  * @example Reply to a heartbeat
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeReply } from "@websock/websock/channels";
- * encodeReply(null, "7", "phoenix", "ok", {});
- * // '[null,"7","phoenix","phx_reply",{"status":"ok","response":{}}]'
+ * assert.equal(
+ *   encodeReply(null, "7", "phoenix", "ok", {}),
+ *   '[null,"7","phoenix","phx_reply",{"status":"ok","response":{}}]',
+ * );
  * ```
  */
 export function encodeReply(
@@ -210,9 +223,12 @@ export function encodeReply(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeBroadcast } from "@websock/websock/channels";
- * encodeBroadcast("room:lobby", "new_msg", { body: "hi" });
- * // '[null,null,"room:lobby","new_msg",{"body":"hi"}]'
+ * assert.equal(
+ *   encodeBroadcast("room:lobby", "new_msg", { body: "hi" }),
+ *   '[null,null,"room:lobby","new_msg",{"body":"hi"}]',
+ * );
  * ```
  */
 export function encodeBroadcast(

@@ -80,9 +80,10 @@ const HANDSHAKE_HEADERS = new Set([
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { extraResponseHeaders } from "@websock/websock/engine";
  * const headers = new Headers({ "set-cookie": "a=1", upgrade: "h2c" });
- * extraResponseHeaders(headers); // [["set-cookie", "a=1"]]
+ * assert.deepEqual(extraResponseHeaders(headers), [["set-cookie", "a=1"]]);
  * ```
  */
 export function extraResponseHeaders(headers: Headers): [string, string][] {
@@ -238,10 +239,12 @@ function resolveNow<A, M>(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { keptHeaders, resolveAdapterOptions } from "@websock/websock/engine";
  * const request = new Headers({ cookie: "a=1", "user-agent": "x" });
  * const options = resolveAdapterOptions({ keepHeaders: ["cookie"] });
- * keptHeaders(options, request, () => new Headers(request)); // Headers { cookie: "a=1" }
+ * const kept = keptHeaders(options, request, () => new Headers(request));
+ * assert.deepEqual([...(kept ?? new Headers()).entries()], [["cookie", "a=1"]]);
  * ```
  */
 export function keptHeaders(
@@ -296,9 +299,10 @@ class Info implements ConnectionInfo {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { connectionInfo } from "@websock/websock/engine";
  * const info = connectionInfo("http://x/", undefined, null, "");
- * info.headers.get("cookie"); // null
+ * assert.equal(info.headers.get("cookie"), null);
  * ```
  */
 export function connectionInfo(
@@ -344,9 +348,11 @@ export function announceConnection<M>(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resolveAdapterOptions, vetUpgrade } from "@websock/websock/engine";
  * const verdict = vetUpgrade("GET", new Headers(), resolveAdapterOptions({}));
- * // typeof verdict !== "string": a 426 rejection
+ * assert.ok(typeof verdict !== "string"); // not an upgrade: a rejection, not a protocol
+ * assert.equal(verdict.status, 426);
  * ```
  */
 export function vetUpgrade(
@@ -372,11 +378,14 @@ export function vetUpgrade(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { reportRefusal, resolveAdapterOptions } from "@websock/websock/engine";
+ * const refused: number[] = [];
  * const options = resolveAdapterOptions({
- *   telemetry: { onUpgradeRefused: ({ status }) => console.log(status) },
+ *   telemetry: { onUpgradeRefused: ({ status }) => void refused.push(status) },
  * });
- * reportRefusal(options, 400, "Invalid WebSocket upgrade"); // logs 400
+ * reportRefusal(options, 400, "Invalid WebSocket upgrade");
+ * assert.deepEqual(refused, [400]);
  * ```
  */
 export function reportRefusal(
@@ -418,8 +427,9 @@ function safeCheckOrigin(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { rejectionResponse } from "@websock/websock/engine";
- * rejectionResponse({ status: 403, reason: "Origin not allowed" }).status; // 403
+ * assert.equal(rejectionResponse({ status: 403, reason: "Origin not allowed" }).status, 403);
  * ```
  */
 export function rejectionResponse(rejection: Rejection): Response {
@@ -446,6 +456,7 @@ const INTERNAL_ERROR: Rejection = { status: 500, reason: "Internal Server Error"
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resolveAdapterOptions, withUpgradeHook } from "@websock/websock/engine";
  * const options = resolveAdapterOptions({ upgrade: () => 42 });
  * const info = { url: "http://x/", headers: new Headers(), remoteAddr: null, protocol: "" };
@@ -455,7 +466,8 @@ const INTERNAL_ERROR: Rejection = { status: 500, reason: "Internal Server Error"
  *   info,
  *   (arg) => `open with ${arg}`,
  *   (response) => `refused with ${response.status}`,
- * ); // "open with 42"
+ * );
+ * assert.equal(outcome, "open with 42"); // a synchronous hook: decided at once
  * ```
  */
 export function withUpgradeHook<A, R>(

@@ -14,8 +14,9 @@ import { showValue } from "./show_value.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkInteger } from "./check_integer.ts";
- * checkInteger("maxLength", 10, 1); // 10
+ * assert.equal(checkInteger("maxLength", 10, 1), 10);
  * ```
  */
 export function checkInteger(name: string, value: unknown, min: number): number {

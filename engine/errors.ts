@@ -41,9 +41,10 @@ export type EngineError<E extends Error = Error> = E & { readonly code: EngineEr
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { withCode } from "@websock/websock/engine";
  * const error = withCode(new RangeError("Too big"), "MESSAGE_TOO_BIG");
- * error.code; // "MESSAGE_TOO_BIG"
+ * assert.equal(error.code, "MESSAGE_TOO_BIG");
  * ```
  */
 export function withCode<E extends Error>(error: E, code: EngineErrorCode): EngineError<E> {
@@ -58,18 +59,25 @@ export function withCode<E extends Error>(error: E, code: EngineErrorCode): Engi
  *
  * @example In terminate
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ok, type WebSock } from "@websock/websock";
  * import { engineErrorCode } from "@websock/websock/engine";
+ * import { TestConnection } from "@websock/websock/testing";
  *
+ * const gone: string[] = [];
  * export const Handler = {
  *   init: () => ok(null),
  *   handleIn: (_data, state) => ok(state),
  *   terminate(reason) {
  *     if (reason.type === "error" && engineErrorCode(reason.error) === "CONNECTION_LOST") {
- *       console.log("the peer went away without a close frame");
+ *       gone.push("the peer went away without a close frame");
  *     }
  *   },
  * } satisfies WebSock<null>;
+ *
+ * const conn = await TestConnection.start(Handler);
+ * await conn.close(1006); // what a dropped TCP connection looks like
+ * assert.deepEqual(gone, ["the peer went away without a close frame"]);
  * ```
  */
 export function engineErrorCode(error: unknown): EngineErrorCode | undefined {

@@ -66,8 +66,9 @@ function hasToken(value: string | null, token: string): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isWebSocketUpgrade } from "@websock/websock/engine";
- * isWebSocketUpgrade(new Headers({ upgrade: "websocket" })); // true
+ * assert.equal(isWebSocketUpgrade(new Headers({ upgrade: "websocket" })), true);
  * ```
  */
 export function isWebSocketUpgrade(headers: HeaderReader): boolean {
@@ -85,9 +86,10 @@ export function isWebSocketUpgrade(headers: HeaderReader): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkUpgrade } from "@websock/websock/engine";
  * const rejection = checkUpgrade("POST", new Headers());
- * // rejection?.status === 405
+ * assert.equal(rejection?.status, 405);
  * ```
  */
 export function checkUpgrade(
@@ -152,9 +154,10 @@ function sameOrigin(origin: string, host: string | null): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkOrigin } from "@websock/websock/engine";
  * const headers = new Headers({ host: "example.com", origin: "https://evil.example" });
- * checkOrigin("same-origin", headers)?.status; // 403
+ * assert.equal(checkOrigin("same-origin", headers)?.status, 403);
  * ```
  */
 export function checkOrigin(policy: OriginPolicy, headers: HeaderReader): Rejection | null {
@@ -178,8 +181,9 @@ export function checkOrigin(policy: OriginPolicy, headers: HeaderReader): Reject
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { negotiateProtocol } from "@websock/websock/engine";
- * negotiateProtocol(new Headers({ "sec-websocket-protocol": "a,b" }), ["b", "a"]); // "b"
+ * assert.equal(negotiateProtocol(new Headers({ "sec-websocket-protocol": "a,b" }), ["b", "a"]), "b");
  * ```
  */
 export function negotiateProtocol(

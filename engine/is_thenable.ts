@@ -9,9 +9,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isThenable } from "./is_thenable.ts";
- * isThenable(Promise.resolve(1)); // true
- * isThenable({ then: 1 }); // false
+ * assert.equal(isThenable(Promise.resolve(1)), true);
+ * assert.equal(isThenable({ then: 1 }), false);
  * ```
  */
 export function isThenable(value: unknown): value is PromiseLike<unknown> {

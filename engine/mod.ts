@@ -11,6 +11,7 @@
  *
  * @example A minimal in-memory transport
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Engine, resolveEngineOptions, type Transport } from "@websock/websock/engine";
  * import { ok, push, type WebSock } from "@websock/websock";
  *
@@ -36,7 +37,7 @@
  * engine.open();
  * engine.receive("hi");
  * engine.closed(1000, "");
- * // sent is now ["hi"]
+ * assert.deepEqual(sent, ["hi"]); // the peer closed first: no close frame of ours
  * ```
  *
  * @module

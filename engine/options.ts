@@ -141,8 +141,11 @@ function logError(error: unknown, context: ErrorContext): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resolveEngineOptions } from "@websock/websock/engine";
  * const options = resolveEngineOptions({ timeout: 5_000 });
+ * assert.equal(options.timeout, 5_000);
+ * assert.equal(options.maxMessageBytes, 1024 * 1024); // the defaults filled in
  * ```
  */
 export function resolveEngineOptions(options: EngineOptions = {}): ResolvedEngineOptions {

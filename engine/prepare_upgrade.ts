@@ -116,9 +116,10 @@ export function prepareUpgrade<A>(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { upgradeRequestOf } from "@websock/websock/engine";
  * const request = upgradeRequestOf(new Request("http://localhost/"), null);
- * request.method; // "GET"
+ * assert.equal(request.method, "GET");
  * ```
  */
 export function upgradeRequestOf(request: Request, remoteAddr: RemoteAddr | null): UpgradeRequest {
@@ -142,9 +143,10 @@ export function upgradeRequestOf(request: Request, remoteAddr: RemoteAddr | null
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { whenReady } from "@websock/websock/engine";
- * whenReady(2, (n) => n * 2); // 4
- * await whenReady(Promise.resolve(2), (n) => n * 2); // 4
+ * assert.equal(whenReady(2, (n) => n * 2), 4);
+ * assert.equal(await whenReady(Promise.resolve(2), (n) => n * 2), 4);
  * ```
  */
 export function whenReady<T, R>(value: T | Promise<T>, next: (value: T) => R): R | Promise<R> {

@@ -29,8 +29,10 @@ export interface ShutdownOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Registry } from "@websock/websock/engine";
  * const registry = new Registry();
+ * assert.equal(registry.size, 0);
  * await registry.shutdown(); // no connections: resolves at once
  * ```
  */

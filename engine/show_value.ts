@@ -13,10 +13,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { showValue } from "./show_value.ts";
- * showValue(""); // '""'
- * showValue({ a: 1 }); // '{"a":1}'
- * showValue({ send() {} }); // "{ send: [function send] }"
+ * assert.equal(showValue(""), '""');
+ * assert.equal(showValue({ a: 1 }), '{"a":1}');
+ * assert.equal(showValue({ send() {} }), "{ send: [function send] }");
  * ```
  */
 export function showValue(value: unknown): string {

@@ -147,13 +147,26 @@ export interface SlowPeerEvent {
  *
  * @example Log every connection's end
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { ok, push, type WebSock } from "@websock/websock";
  * import type { Telemetry } from "@websock/websock/engine";
+ * import { TestConnection } from "@websock/websock/testing";
  *
+ * const ends: string[] = [];
  * const telemetry: Telemetry = {
- *   onConnectionStop({ connection, duration, stats, reason }) {
- *     console.log(connection.url, duration, stats.received.text, reason.type);
+ *   onConnectionStop({ stats, reason }) {
+ *     ends.push(`${reason.type}: ${stats.received.text} in, ${stats.sent.text} out`);
  *   },
  * };
+ *
+ * const Echo = {
+ *   init: () => ok(null),
+ *   handleIn: (data, state) => push(data, state),
+ * } satisfies WebSock<null>;
+ * const conn = await TestConnection.start(Echo, { telemetry });
+ * await conn.receive("hi");
+ * await conn.close(1000, "");
+ * assert.deepEqual(ends, ["remote: 1 in, 1 out"]);
  * ```
  */
 export interface Telemetry {

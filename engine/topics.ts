@@ -69,6 +69,7 @@ const offered = new WeakMap<object, NativeTopics>();
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { nativeTopicsOf, offerNativeTopics } from "@websock/websock/engine";
  * const connection = {} as Parameters<typeof offerNativeTopics>[0];
  * offerNativeTopics(connection, {
@@ -77,7 +78,7 @@ const offered = new WeakMap<object, NativeTopics>();
  *   unsubscribe: () => {},
  *   state: () => "ready",
  * });
- * nativeTopicsOf(connection)?.state(); // "ready"
+ * assert.equal(nativeTopicsOf(connection)?.state(), "ready");
  * ```
  */
 export function offerNativeTopics(connection: Connection<unknown>, topics: NativeTopics): void {
@@ -92,8 +93,9 @@ export function offerNativeTopics(connection: Connection<unknown>, topics: Nativ
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { nativeTopicsOf } from "@websock/websock/engine";
- * nativeTopicsOf({}); // undefined
+ * assert.equal(nativeTopicsOf({}), undefined);
  * ```
  */
 export function nativeTopicsOf(subscriber: object): NativeTopics | undefined {

@@ -13,8 +13,9 @@ const scratch = new Uint8Array(3 * 4096);
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { utf8Length } from "./utf8_length.ts";
- * utf8Length("né ✓"); // 7
+ * assert.equal(utf8Length("né ✓"), 7);
  * ```
  */
 export function utf8Length(text: string): number {
