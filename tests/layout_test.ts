@@ -108,8 +108,6 @@ const LONG_FUNCTIONS: Record<string, string> = {
     "the Node adapter's closure: ws's server, its headers hook and the listener share it",
   "channels/channels.ts channels":
     "the channels closure (issue 20, new in this wave): its join, reply and broadcast share it",
-  "presence/_options.ts resolveOptions":
-    "presence's option checks, one after another (new in this wave; to split by option group)",
   "pubsub/pubsub.ts #deliver": "one publish's hot loop over the subscribers, fastlane inlined",
   "pubsub/redis_streams.ts #read": "the XREAD loop with its retry and outage reports in one place",
   "telemetry/metrics.ts prometheus": "the exposition, one family after another in a fixed order",
