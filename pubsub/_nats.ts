@@ -3,6 +3,7 @@
 // itself up and says when it goes and comes back.
 
 import { connect, type NatsConnection } from "npm:@nats-io/transport-node@^3.4.0";
+import { guardNatsSockets } from "./_nats_sockets.ts";
 
 /** Where to connect, and how the reports name it. */
 export interface NatsTarget {
@@ -140,6 +141,7 @@ export class NatsLink {
     this.#noEcho = options.noEcho;
     this.#maxRetryDelay = options.maxRetryDelay;
     this.#hooks = hooks;
+    guardNatsSockets(); // a late socket error must never crash the process
   }
 
   /** The client while it is connected. */

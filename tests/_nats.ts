@@ -37,6 +37,8 @@ export interface NatsServer extends AsyncDisposable {
    * connections stay open, nothing is read or sent.
    */
   freeze(): Promise<void>;
+  /** How many client connections it has accepted since it started (its /varz). */
+  connections(): Promise<number>;
   /** Kill the server (SIGKILL) and wait for it to exit. */
   kill(): Promise<void>;
   /** Start it again on the same port; with `wipe`, with an empty store (JetStream lost). */
@@ -109,6 +111,11 @@ export async function startNats({ args = [] as string[] } = {}): Promise<NatsSer
         await new Promise((resolve) => setTimeout(resolve, 5));
       }
       throw new Error("nats-server did not stop");
+    },
+    async connections() {
+      const response = await fetch(`http://127.0.0.1:${monitor}/varz`);
+      const { total_connections } = await response.json();
+      return total_connections;
     },
     kill,
     async restart({ wipe = false } = {}) {
