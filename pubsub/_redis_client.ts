@@ -7,21 +7,48 @@ import { showValue } from "../engine/show_value.ts";
 export const DISCONNECT_TIMEOUT = 100;
 
 /**
+ * How long ioredis waits before it asks a Redis that is still loading its data (a restart
+ * with an append-only file) again whether it is ready (`maxLoadingRetryTime`; its default
+ * follows Redis's estimate, a second or more). Short, so that `closeClient` can wait out that
+ * timer, which `disconnect()` does not clear.
+ */
+export const LOADING_RETRY = 100;
+
+/** The clients that connected and have not been ready since: a ready check may be pending. */
+const checking = new WeakSet<Redis>();
+
+/**
+ * Follow the client's ready check, for `closeClient`: from a connection until the client is
+ * ready, ioredis may have a retry timer running (Redis was loading), and when that timer
+ * fires after a close it fails the check and disconnects once more (another
+ * `DISCONNECT_TIMEOUT` timer). Call it once, on a new client.
+ */
+export function followReadyCheck(client: Redis): void {
+  client.on("connect", () => checking.add(client));
+  client.on("ready", () => checking.delete(client));
+}
+
+/**
  * Close an ioredis client and wait until its socket is gone. A client that is waiting to
  * reconnect (Redis down) only needs its timer cleared: `disconnect()` does that, and no
  * `end` event follows, so none is awaited (waiting for it would hang forever). ioredis then
- * leaves a `disconnectTimeout` timer running, which is waited for instead (bounded).
+ * leaves a `disconnectTimeout` timer running, which is waited for instead (bounded), as is a
+ * pending ready check's retry (see {@linkcode followReadyCheck}).
  * `quit: false` disconnects a ready client too (a reader blocked in XREAD: QUIT would wait
  * behind it).
  */
 export async function closeClient(client: Redis, { quit = true } = {}): Promise<void> {
   const status = client.status;
   if (status === "end") return;
+  const disconnecting = (client.options.disconnectTimeout ?? 2000) + 20;
+  // A ready check's retry (ioredis's own timer, see followReadyCheck), then its disconnect.
+  const retrying = checking.has(client)
+    ? (client.options.maxLoadingRetryTime ?? 10_000) + disconnecting
+    : 0;
   if (status === "reconnecting" || status === "close" || status === "wait") {
     client.disconnect();
     if (status === "wait") return;
-    const wait = (client.options.disconnectTimeout ?? 2000) + 20;
-    await new Promise((resolve) => setTimeout(resolve, wait));
+    await sleep(Math.max(disconnecting, retrying));
     return;
   }
   const ended = new Promise<void>((resolve) => client.once("end", () => resolve()));
@@ -33,6 +60,11 @@ export async function closeClient(client: Redis, { quit = true } = {}): Promise<
     }
   } else client.disconnect();
   await ended;
+  if (retrying > 0) await sleep(retrying);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** The URL with its password (or a lone user part, which Redis takes as one) as ***. */

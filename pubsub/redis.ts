@@ -43,7 +43,14 @@
 
 import { type Cluster, Redis } from "npm:ioredis@^5.4.1";
 import type { Backend } from "./pubsub.ts";
-import { checkRedisOptions, closeClient, DISCONNECT_TIMEOUT, redact } from "./_redis_client.ts";
+import {
+  checkRedisOptions,
+  closeClient,
+  DISCONNECT_TIMEOUT,
+  followReadyCheck,
+  LOADING_RETRY,
+  redact,
+} from "./_redis_client.ts";
 import { checkClusterOption, closeCluster, openCluster, probeCluster } from "./_redis_cluster.ts";
 
 export type { Backend } from "./pubsub.ts";
@@ -233,7 +240,9 @@ export class RedisBackend implements Backend {
         maxRetriesPerRequest: role === "publish" ? 1 : null,
         autoResubscribe: true,
         disconnectTimeout: DISCONNECT_TIMEOUT,
+        maxLoadingRetryTime: LOADING_RETRY,
       });
+      followReadyCheck(client);
       // ioredis repeats a connection error on every attempt: one report per outage.
       client.on("error", (error: unknown) => {
         if (client.status === "ready") this.#report("error", `${messageOf(error)}`, error);

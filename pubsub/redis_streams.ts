@@ -26,7 +26,14 @@
 
 import { Redis } from "npm:ioredis@^5.4.1";
 import type { HistoryBackend, HistoryMessage, HistoryPage, Position } from "./history_backend.ts";
-import { checkRedisOptions, closeClient, DISCONNECT_TIMEOUT, redact } from "./_redis_client.ts";
+import {
+  checkRedisOptions,
+  closeClient,
+  DISCONNECT_TIMEOUT,
+  followReadyCheck,
+  LOADING_RETRY,
+  redact,
+} from "./_redis_client.ts";
 import { newEpoch } from "./_epoch.ts";
 import { LUA_CHECK, LUA_PUBLISH, LUA_READ, type RawEntry, type Scripts } from "./_streams_lua.ts";
 import { showValue } from "../engine/show_value.ts";
@@ -214,10 +221,12 @@ export class RedisStreamsBackend implements HistoryBackend {
         maxRetriesPerRequest: 0,
         enableOfflineQueue: false,
         disconnectTimeout: DISCONNECT_TIMEOUT,
+        maxLoadingRetryTime: LOADING_RETRY,
       }) as Client;
       client.defineCommand("websockPublish", { numberOfKeys: 2, lua: LUA_PUBLISH });
       client.defineCommand("websockRead", { numberOfKeys: 2, lua: LUA_READ });
       client.defineCommand("websockCheck", { lua: LUA_CHECK });
+      followReadyCheck(client);
       client.on("error", report);
       client.on("ready", () => {
         this.#down = false;

@@ -118,3 +118,100 @@ export async function startRedis({ persist = false } = {}): Promise<RedisServer>
     },
   };
 }
+
+/** A fake Redis that is forever loading its data, and counts the ready checks (INFO). */
+export interface LoadingRedis extends AsyncDisposable {
+  readonly url: string;
+  /** How many INFO commands it was sent. */
+  readonly infos: number;
+}
+
+/**
+ * A server speaking just enough RESP to look like a Redis still loading its append-only
+ * file: INFO says `loading:1`, every other command gets `-LOADING` (as Redis answers).
+ */
+export function loadingRedis(): LoadingRedis {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const encoder = new TextEncoder(), decoder = new TextDecoder("latin1");
+  const info = "# Persistence\r\nloading:1\r\nloading_eta_seconds:1\r\n";
+  const conns = new Set<Deno.Conn>();
+  let infos = 0;
+  const serve = async (conn: Deno.Conn) => {
+    const buffer = new Uint8Array(16 * 1024);
+    let pending = "";
+    try {
+      for (;;) {
+        const n = await conn.read(buffer);
+        if (n === null) return;
+        pending += decoder.decode(buffer.subarray(0, n));
+        // Whole commands only: *<count>, then <count> times $<length> and the bytes.
+        for (;;) {
+          const args: string[] = [];
+          let at = 0, whole = false;
+          const line = () => {
+            const end = pending.indexOf("\r\n", at);
+            if (end < 0) return undefined;
+            const text = pending.slice(at, end);
+            at = end + 2;
+            return text;
+          };
+          const head = line();
+          if (head !== undefined && head.startsWith("*")) {
+            whole = true;
+            for (let i = 0; i < Number(head.slice(1)) && whole; i++) {
+              const size = line();
+              if (size === undefined || at + Number(size.slice(1)) + 2 > pending.length) {
+                whole = false;
+              } else {
+                args.push(pending.slice(at, at + Number(size.slice(1))));
+                at += Number(size.slice(1)) + 2;
+              }
+            }
+          }
+          if (!whole) break;
+          pending = pending.slice(at);
+          const reply = args[0]?.toUpperCase() === "INFO"
+            ? (infos++, `$${info.length}\r\n${info}\r\n`)
+            : "-LOADING Redis is loading the dataset in memory\r\n";
+          const bytes = encoder.encode(reply);
+          for (let done = 0; done < bytes.length;) done += await conn.write(bytes.subarray(done));
+        }
+      }
+    } catch {
+      // the client went, or the server is closing
+    } finally {
+      conns.delete(conn);
+      try {
+        conn.close();
+      } catch {
+        // already closed
+      }
+    }
+  };
+  const tasks = new Set<Promise<void>>();
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      conns.add(conn);
+      const task = serve(conn).finally(() => tasks.delete(task));
+      tasks.add(task);
+    }
+  })();
+  return {
+    url: `redis://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+    get infos() {
+      return infos;
+    },
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      await accepting.catch(() => {});
+      for (const conn of [...conns]) {
+        try {
+          conn.close();
+        } catch {
+          // already closed
+        }
+      }
+      await Promise.all(tasks);
+    },
+  };
+}

@@ -4,7 +4,7 @@ import { HistoryPubSub } from "../pubsub/mod.ts";
 import { RedisStreamsBackend, type RedisStreamsBackendOptions } from "../pubsub/redis_streams.ts";
 import { historyContract, inbox } from "./_history_contract.ts";
 import { until } from "./_helpers.ts";
-import { HAS_REDIS, startRedis, warnWithoutRedis } from "./_redis.ts";
+import { HAS_REDIS, loadingRedis, startRedis, warnWithoutRedis } from "./_redis.ts";
 
 warnWithoutRedis("pubsub_redis_streams_test.ts");
 
@@ -69,6 +69,19 @@ Deno.test({
     await one.close();
     await two.close();
   },
+});
+
+Deno.test("RedisStreamsBackend.close() while Redis is still loading its data leaves no timer running", async () => {
+  // ioredis asks a loading Redis again after a timer that disconnect() does not clear (and
+  // a failed check then disconnects once more): the ops sanitizer fails the test if
+  // close() returns before they have run. (Not through HistoryPubSub: its close() waits for
+  // the backend's start(), which waits for Redis to be ready.)
+  await using redis = loadingRedis();
+  const backend = new RedisStreamsBackend({ url: redis.url });
+  const started = backend.start(() => {}, () => {});
+  await until(() => redis.infos >= 4, () => `each client's ready check twice, got ${redis.infos}`);
+  await backend.close();
+  await started;
 });
 
 Deno.test("RedisStreamsBackend rejects bad options with errors naming the value", () => {

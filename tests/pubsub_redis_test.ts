@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { PubSub, type Subscriber } from "../pubsub/mod.ts";
 import { RedisBackend, RedisBackendError } from "../pubsub/redis.ts";
 import { delay, until } from "./_helpers.ts";
-import { freePort, HAS_REDIS, startRedis, warnWithoutRedis } from "./_redis.ts";
+import { freePort, HAS_REDIS, loadingRedis, startRedis, warnWithoutRedis } from "./_redis.ts";
 
 warnWithoutRedis("pubsub_redis_test.ts");
 
@@ -163,4 +163,14 @@ Deno.test({
     clearTimeout(timer);
     assert.equal(outcome, "closed");
   },
+});
+
+Deno.test("RedisBackend.close() while Redis is still loading its data leaves no timer running", async () => {
+  // As RedisStreamsBackend's: ioredis's ready check retries on a timer disconnect() leaves.
+  await using redis = loadingRedis();
+  const backend = new RedisBackend({ url: redis.url });
+  const started = backend.start(() => {}, () => {});
+  await until(() => redis.infos >= 4, () => `each client's ready check twice, got ${redis.infos}`);
+  await backend.close();
+  await started;
 });
