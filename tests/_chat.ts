@@ -1,7 +1,10 @@
 // Runs the chat example (examples/chat/server.ts) as a child `deno serve` process on
 // 127.0.0.1, port 0 (or a given port, to restart a server where it was), and reads the port
 // it got from its "Listening on" line.
-import { type Client, connect } from "./_helpers.ts";
+import { disconnect, outcome, phoenixSocket, type Socket, until } from "./_phoenix.ts";
+
+export { until };
+import { type Channel, Presence } from "npm:phoenix@1.8.16";
 import { awaitStderr } from "./_stderr.ts";
 
 const SERVER = new URL("../examples/chat/server.ts", import.meta.url).pathname;
@@ -62,31 +65,56 @@ export async function startServe(
   };
 }
 
-/** A chat member: a client that has joined and read its welcome. */
+/** A chat member: a phoenix client joined to a room, with what it received. */
 export interface Member {
-  readonly client: Client;
-  readonly worker: string;
+  readonly socket: Socket;
+  /** The session it joined with. */
+  readonly session: string;
+  readonly channel: Channel;
+  /** The node (process or worker) its presence meta names. */
+  readonly node: string;
+  /** The messages received, in order. */
+  readonly messages: { name: string; text: string; at: number }[];
+  /** The names online in the room, as the client's Presence lists them. */
+  online(): string[];
+  close(): Promise<void>;
 }
 
-/** Join as `name` and return the client with the worker its welcome names. */
-export async function join(port: number, name: string): Promise<Member> {
-  const client = await connect(`ws://127.0.0.1:${port}/?name=${encodeURIComponent(name)}`);
-  const welcome = JSON.parse(String(await client.next()));
-  if (welcome.type !== "welcome") throw new Error(`Expected a welcome, got ${welcome.type}`);
-  return { client, worker: welcome.worker };
-}
-
-/** Read events until one matches (bounded by `max` events), returning what was read. */
-export async function readUntil(
-  client: Client,
-  match: (event: Record<string, unknown>) => boolean,
-  max = 1000,
-): Promise<Record<string, unknown>[]> {
-  const events = [];
-  for (let i = 0; i < max; i++) {
-    const event = JSON.parse(String(await client.next()));
-    events.push(event);
-    if (match(event)) return events;
+/** Join `room` as `name` (a fresh session unless given); throws with the reason if refused. */
+export async function join(
+  port: number,
+  name: string,
+  { room = "lobby", session = crypto.randomUUID() as string, since = "-:0" }: {
+    room?: string;
+    session?: string;
+    since?: string;
+  } = {},
+): Promise<Member> {
+  const socket = phoenixSocket(`ws://127.0.0.1:${port}/socket`, { params: { name, session } });
+  socket.connect();
+  const channel = socket.channel(`room:${room}`, { since });
+  const presence = new Presence(channel);
+  const messages: Member["messages"] = [];
+  channel.on("message", (m: Member["messages"][number]) => messages.push(m));
+  const joined = await outcome(channel.join());
+  if (joined.status !== "ok") {
+    await disconnect(socket);
+    throw new Error(`Refused: ${(joined.response as { reason?: string })?.reason}`);
   }
-  throw new Error(`No matching event in ${max}`);
+  await until(() => presence.list().length > 0, "the presence state");
+  const mine = presence.list((
+    who: string,
+    { metas }: { metas: { session: string; node: string }[] },
+  ) => who === name ? metas.find((m) => m.session === session)?.node : undefined).find((
+    n: string | undefined,
+  ) => n !== undefined);
+  return {
+    socket,
+    session,
+    channel,
+    node: String(mine),
+    messages,
+    online: () => presence.list((who: string) => who).sort(),
+    close: () => disconnect(socket),
+  };
 }

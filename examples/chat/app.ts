@@ -1,106 +1,108 @@
-// The chat room: one topic, every connection subscribed; join, message and leave events go
-// to every member through pub/sub. The backend decides how far "every" reaches. With a
-// history (HistoryPubSub), every event carries its position: a page that reconnects sends
-// the last one it showed and first gets what it missed.
-import { type Connection, ok, push, stop, type WebSock } from "@websock/websock";
+// The chat app: Phoenix channels, one topic per room ("room:<name>"), a presence per room and
+// the room's messages on a pub/sub with a history.
+//
+// - connect: params `name` and `session` (a page's id, shared by its tabs). Any name connects;
+//   the join of a room checks it, so that the page can show the reason (a browser cannot read a
+//   refused upgrade).
+// - join "room:<name>": refused for a bad name or room, and for a name online in that room from
+//   another session (the same session in another tab is the same user: shown once). Tracks the
+//   user, pushes `presence_state`; with a history the join's `since` replays what came after it.
+// - "message" `{ text }`: broadcast to the room as `{ name, text, at }` (ms since the epoch).
 import {
-  type Delivery,
-  HistoryPubSub,
-  isPosition,
-  type Position,
-  type PubSub,
-} from "@websock/websock/pubsub";
+  type Broadcast,
+  type Channel,
+  type Channels,
+  channels,
+  type ChannelSocket,
+  joined,
+  noreply,
+  refused,
+  reply,
+} from "@websock/websock/channels";
+import type { HistoryPubSub, PubSub } from "@websock/websock/pubsub";
+import { Presence, type PresenceBroadcast } from "@websock/websock/presence";
 
-/** What travels on the room's topic. */
-export type ChatEvent =
-  | { type: "join"; name: string; worker: string }
-  | { type: "message"; name: string; text: string; worker: string }
-  | { type: "leave"; name: string; worker: string };
+/** The socket's assigns: who connected, from which page session. */
+export interface User {
+  readonly name: string;
+  readonly session: string;
+}
 
-/** The room's hub: with a history (a page that reconnects gets what it missed) or without. */
-export type Room = HistoryPubSub<ChatEvent> | PubSub<ChatEvent>;
+type Room = { socket: ChannelSocket<never, User>; topic: string };
 
-/**
- * What the upgrade hook hands to `init`: the member's name and the last position its page
- * showed (when it reconnects), or why they are refused.
- */
-export type Join = { name: string; since?: Position } | { refused: string };
-
-/** A line the room could not store (Redis unreachable): told to its sender only. */
-type Unsent = { type: "unsent"; text: string };
-type Mail = ChatEvent | Delivery<ChatEvent> | Unsent;
-type State = { name: string; connection: Connection<Mail>; joined: boolean };
-
-const ROOM = "chat:lobby";
 const NAME = /^[\p{L}\p{N}_.-]{1,24}$/u;
+const ROOM = /^room:[a-z0-9-]{1,24}$/;
 
-/** Close code of a refused join: the page shows the reason and does not reconnect. */
-export const REFUSED = 4001;
+/** Why a join with a bad name is refused. */
+export const BAD_NAME = "Names are 1 to 24 letters, digits, _ . or - (no spaces)";
+
+/** Why a join of a name online elsewhere is refused. */
+export const taken = (name: string): string =>
+  `The name ${name} is already online in this room: choose another`;
 
 /**
- * The name from `?name=` and the position from `?epoch=&offset=`, used as the `upgrade` hook.
- * A bad name is not refused with a 4xx: a browser cannot read a refused upgrade's status or
- * body (its WebSocket only sees 1006), so the upgrade goes through and `init` closes with 4001
- * and a reason the page can show. A bad position is ignored (the page gets live events only).
+ * The presence diffs of this node, pushed to this node's sockets of the topic: the messages'
+ * pub/sub may keep a history, which must not store (or replay) them.
  */
-export function joinRequest(request: Request): Join {
-  const params = new URL(request.url).searchParams;
-  const name = (params.get("name") ?? "").trim();
-  if (!NAME.test(name)) {
-    return { refused: "Names are 1 to 24 letters, digits, _ . or - (no spaces)" };
+class LocalDiffs {
+  readonly #rooms = new Map<string, Set<ChannelSocket<never, User>>>();
+  add(topic: string, socket: ChannelSocket<never, User>): void {
+    let room = this.#rooms.get(topic);
+    if (!room) this.#rooms.set(topic, room = new Set());
+    room.add(socket);
+    socket.onClose(() => {
+      room.delete(socket);
+      if (room.size === 0 && this.#rooms.get(topic) === room) this.#rooms.delete(topic);
+    });
   }
-  const since = { epoch: params.get("epoch"), offset: Number(params.get("offset") ?? "") };
-  return isPosition(since) ? { name, since } : { name };
+  subscribe(): void {}
+  unsubscribe(): void {}
+  publish(topic: string, message: unknown): void {
+    const { event, payload } = message as PresenceBroadcast;
+    for (const socket of this.#rooms.get(topic) ?? []) socket.push(event, payload);
+  }
 }
 
-/** What the page receives for a mailbox message: the event, with its position if it has one. */
-function forPage(mail: Mail): string {
-  if (mail.type === "gap") {
-    return JSON.stringify({ type: "gap", missed: mail.missed, position: mail.position });
-  }
-  if ("position" in mail) return JSON.stringify({ ...mail.message, position: mail.position });
-  return JSON.stringify(mail);
-}
-
-/** The chat handler over a room; `worker` names this process or worker. */
-export function chat(pubsub: Room, worker: string): WebSock<State, Mail, Join> {
-  return {
-    async init(join, connection) {
-      if ("refused" in join) {
-        const state = { name: "", connection, joined: false };
-        return stop("normal", state, { code: REFUSED, reason: join.refused });
-      }
-      const { name, since } = join;
-      if (pubsub instanceof HistoryPubSub) {
-        // What the page missed after `since`, then live. Not awaited: the catch-up reaches
-        // handleInfo only once init has returned.
-        pubsub.subscribe(ROOM, connection, since ? { since } : {});
-      } else {
-        // Wait for the backend: from here on messages of other nodes reach this member.
-        await pubsub.subscribe(ROOM, connection);
-      }
-      pubsub.publish(ROOM, { type: "join", name, worker });
-      const state = { name, connection, joined: true };
-      return push(JSON.stringify({ type: "welcome", name, worker }), state);
+/**
+ * The chat over `pubsub` (the rooms' messages, with or without a history) and `replicas`
+ * (where the nodes' presence trackers talk); `node` names this process or worker;
+ * `heartbeatTimeout` closes a socket silent that long (the channels' default: 60 s).
+ */
+export function chatApp(
+  pubsub: HistoryPubSub<Broadcast> | PubSub<Broadcast>,
+  replicas: PubSub<unknown>,
+  node: string,
+  heartbeatTimeout?: number,
+): { app: Channels<User>; presence: Presence } {
+  const diffs = new LocalDiffs();
+  const presence = new Presence({ pubsub: diffs }, { pubsub: replicas, name: node });
+  const RoomChannel = {
+    join(topic, _payload, socket) {
+      const { name, session } = socket.assigns;
+      if (!NAME.test(name)) return refused(BAD_NAME);
+      if (!ROOM.test(topic)) return refused("Rooms are 1 to 24 letters a-z, digits or -");
+      const metas = presence.list(topic)[name]?.metas ?? [];
+      if (metas.some((meta) => meta.session !== session)) return refused(taken(name));
+      diffs.add(topic, socket);
+      presence.track(socket, topic, name, { session, node, online_at: Date.now() });
+      socket.push("presence_state", presence.list(topic));
+      return joined({ socket, topic });
     },
-    handleIn(data, state) {
-      if (typeof data !== "string") {
-        return stop("normal", state, { code: 1003, reason: "text only" });
-      }
-      const text = data.trim().slice(0, 500);
-      if (!text) return ok(state);
-      const sent = pubsub.publish(ROOM, { type: "message", name: state.name, text, worker });
-      // With a history, a line that could not be stored fails visibly: its sender is told.
-      if (sent instanceof Promise) {
-        sent.catch(() => state.connection.send({ type: "unsent", text }));
-      }
-      return ok(state);
+    handleIn(event, payload, state) {
+      if (event !== "message") return noreply(state);
+      const text = String((payload as { text?: unknown } | null)?.text ?? "").trim().slice(0, 500);
+      if (!text) return reply("error", { reason: "empty message" }, state);
+      state.socket.broadcast("message", { name: state.socket.assigns.name, text, at: Date.now() });
+      return reply("ok", {}, state);
     },
-    handleInfo: (mail, state) => push(forPage(mail), state),
-    terminate(_reason, state) {
-      if (!state.joined) return;
-      pubsub.unsubscribe(ROOM, state.connection);
-      pubsub.publish(ROOM, { type: "leave", name: state.name, worker });
-    },
-  };
+  } satisfies Channel<Room, never, User>;
+  const app = channels<User>({ "room:*": RoomChannel }, {
+    pubsub,
+    heartbeatTimeout,
+    connect: (params) => ({
+      name: String(params.name ?? "").trim(),
+      session: String(params.session ?? ""),
+    }),
+  });
+  return { app, presence };
 }
