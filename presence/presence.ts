@@ -2,6 +2,7 @@
 // joined to the topic on this node as `presence_diff` broadcasts, and whose entries leave as
 // soon as the channel that tracked them ends.
 
+import { HistoryPubSub } from "../pubsub/history.ts";
 import { Tracker } from "./tracker.ts";
 import type {
   NodeInfo,
@@ -105,6 +106,14 @@ export class Presence {
     const pubsub = app?.pubsub;
     if (typeof pubsub?.publish !== "function") {
       throw new TypeError(`Invalid app: ${String(app)} has no pubsub`);
+    }
+    if (pubsub instanceof HistoryPubSub) {
+      // Its publish has no `local`: the diffs would be stored and sent to every node, which
+      // computes its own, so every client would get each diff once per node.
+      throw new TypeError(
+        "Invalid app: its pubsub is a HistoryPubSub, which cannot publish to this node only; " +
+          "give Presence { pubsub } of a plain PubSub that the channels also subscribe to",
+      );
     }
     const { diffEvent = "presence_diff", onDiff, ...rest } = options ?? {};
     if (typeof diffEvent !== "string" || diffEvent === "") {

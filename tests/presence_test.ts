@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { Presence as ClientPresence } from "npm:phoenix@1.8.16";
-import { BroadcastChannelBackend, PubSub } from "../pubsub/mod.ts";
+import { BroadcastChannelBackend, HistoryPubSub, PubSub } from "../pubsub/mod.ts";
 import {
   Presence,
   type PresenceBroadcast,
@@ -486,4 +486,18 @@ Deno.test("Tracker: a node restarted with a clock gone back (a smaller epoch) is
   assert.deepEqual(views.get("b")!.state.alice.metas.map((m) => m.run), [2]);
   assert.deepEqual(sorted(nodes.get("b")!.list("room")), sorted(a2.list("room")));
   await close();
+});
+
+Deno.test("Presence refuses an app whose pubsub is a HistoryPubSub (its diffs would be stored and sent to every node)", async () => {
+  const history = new HistoryPubSub<PresenceBroadcast>();
+  try {
+    assert.throws(
+      () => new Presence({ pubsub: history } as never),
+      (error: unknown) =>
+        error instanceof TypeError && /HistoryPubSub, which cannot publish to this node only/
+          .test(error.message),
+    );
+  } finally {
+    await history.close();
+  }
 });
