@@ -6,7 +6,8 @@ import type { ConnectionInfo } from "../websock.ts";
 import type { PublishResult } from "../pubsub/pubsub.ts";
 import type { Channel, ChannelEnd, ChannelSocket, JoinResult } from "./channel.ts";
 import { encodePush, encodeReply } from "./serializer.ts";
-import { describe, isThenable } from "./_util.ts";
+import { isThenable } from "../engine/is_thenable.ts";
+import { describe } from "./_util.ts";
 import { type Broadcast, excluded, type Hub } from "./_hub.ts";
 
 // Event kinds.

@@ -8,7 +8,7 @@ import type { Broadcast, Hub } from "./_hub.ts";
 import { type ChannelErrorSource, ChannelProcess, type Host } from "./_process.ts";
 import type { Routes } from "./_routes.ts";
 import type { Heartbeats } from "./_heartbeat.ts";
-import { byteLength } from "./_util.ts";
+import { utf8Length } from "../engine/utf8_length.ts";
 
 /** The mail target of a heartbeat check. */
 export const HEARTBEAT: unique symbol = Symbol("heartbeat");
@@ -184,7 +184,7 @@ export class Sock implements SocketState<unknown>, Host {
     const definition = this.app.routes.match(topic);
     let refusal: string | undefined;
     if (definition === undefined) refusal = "unmatched topic";
-    else if (byteLength(topic, TOPIC_LIMIT) > TOPIC_LIMIT) refusal = "topic too long";
+    else if (utf8Length(topic) > TOPIC_LIMIT) refusal = "topic too long";
     else if (this.size >= this.app.maxChannels) refusal = "too many channels";
     if (refusal !== undefined) {
       this.emit(encodeReply(joinRef, ref, topic, "error", { reason: refusal }));

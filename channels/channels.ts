@@ -13,7 +13,7 @@ import type { ChannelProcess } from "./_process.ts";
 import { type App, DISCONNECT, frames, HEARTBEAT, Sock } from "./_socket.ts";
 import { Routes } from "./_routes.ts";
 import { Heartbeats } from "./_heartbeat.ts";
-import { isThenable } from "./_util.ts";
+import { isThenable } from "../engine/is_thenable.ts";
 
 import type { ChannelErrorContext, ConnectArg, SocketMail, SocketState } from "./socket_state.ts";
 
