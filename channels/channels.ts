@@ -14,6 +14,9 @@ import { type App, DISCONNECT, frames, HEARTBEAT, Sock } from "./_socket.ts";
 import { Routes } from "./_routes.ts";
 import { Heartbeats } from "./_heartbeat.ts";
 import { isThenable } from "../engine/is_thenable.ts";
+import { checkInteger } from "../engine/check_integer.ts";
+import { checkOptionNames } from "../engine/check_options.ts";
+import { showValue } from "../engine/show_value.ts";
 
 import type { ChannelErrorContext, ConnectArg, SocketMail, SocketState } from "./socket_state.ts";
 
@@ -161,13 +164,19 @@ const VERSIONS = new Set(["2.0.0"]);
 const TOKEN_PREFIX = "base64url.bearer.phx.";
 const genuine = new WeakSet<object>();
 
+const OPTION_NAMES = [
+  "connect",
+  "pubsub",
+  "heartbeatTimeout",
+  "maxChannels",
+  "id",
+  "maxQueuedEvents",
+  "onError",
+  "clock",
+];
+
 function count(name: string, value: number | undefined, fallback: number, min: number): number {
-  const n = value ?? fallback;
-  if (typeof n !== "number" || !Number.isInteger(n)) {
-    throw new TypeError(`Invalid option ${name}: ${String(n)} is not an integer`);
-  }
-  if (n < min) throw new RangeError(`Invalid option ${name}: ${n} is less than ${min}`);
-  return n;
+  return checkInteger(name, value ?? fallback, min);
 }
 
 function paramsOf(url: string): Record<string, string> {
@@ -236,20 +245,18 @@ export function channels<A = undefined>(
   routes: Readonly<Record<string, AnyChannel<A>>>,
   options: ChannelsOptions<A> = {},
 ): Channels<A> {
-  if (options === null || typeof options !== "object") {
-    throw new TypeError(`Invalid channels options: ${String(options)} is not an object`);
-  }
+  checkOptionNames(options, OPTION_NAMES);
   const { connect, onError } = options;
   if (connect !== undefined && typeof connect !== "function") {
-    throw new TypeError(`Invalid option connect: ${String(connect)} is not a function`);
+    throw new TypeError(`Invalid option connect: ${showValue(connect)} is not a function`);
   }
   if (onError !== undefined && typeof onError !== "function") {
-    throw new TypeError(`Invalid option onError: ${String(onError)} is not a function`);
+    throw new TypeError(`Invalid option onError: ${showValue(onError)} is not a function`);
   }
   const pubsub = options.pubsub ?? new PubSub<Broadcast>();
   if (!(pubsub instanceof PubSub) && !(pubsub instanceof HistoryPubSub)) {
     throw new TypeError(
-      `Invalid option pubsub: ${String(pubsub)} is not a PubSub or a HistoryPubSub`,
+      `Invalid option pubsub: ${showValue(pubsub)} is not a PubSub or a HistoryPubSub`,
     );
   }
   const clock = options.clock ?? {
@@ -272,7 +279,7 @@ export function channels<A = undefined>(
     id: options.id as App["id"],
   };
   if (options.id !== undefined && typeof options.id !== "function") {
-    throw new TypeError(`Invalid option id: ${String(options.id)} is not a function`);
+    throw new TypeError(`Invalid option id: ${showValue(options.id)} is not a function`);
   }
 
   const hook: ConnectHook<A> = (request, info, response) => {

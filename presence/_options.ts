@@ -1,6 +1,8 @@
 // The options of a Tracker, checked, with their defaults; the checks of its arguments and metas.
 
 import type { Clock } from "../engine/options.ts";
+import { checkOptionNames } from "../engine/check_options.ts";
+import { showValue } from "../engine/show_value.ts";
 import type { PresenceDiff, PresenceMeta, PresencePubSub, TrackerOptions } from "./types.ts";
 
 /** Every option of a tracker, resolved. */
@@ -35,14 +37,14 @@ export function randomId(bytes: number): string {
 
 function atLeast(name: string, value: unknown, min: number): number {
   if (typeof value !== "number" || !Number.isFinite(value) || value < min) {
-    throw new RangeError(`Invalid option ${name}: ${String(value)} is not a number >= ${min}`);
+    throw new RangeError(`Invalid option ${name}: ${showValue(value)} is not a number >= ${min}`);
   }
   return value;
 }
 
 function checkFunction(name: string, value: unknown): void {
   if (typeof value !== "function") {
-    throw new TypeError(`Invalid option ${name}: ${String(value)} is not a function`);
+    throw new TypeError(`Invalid option ${name}: ${showValue(value)} is not a function`);
   }
 }
 
@@ -117,11 +119,25 @@ function guarded(onError: (error: unknown) => void): (error: unknown) => void {
   };
 }
 
+const OPTION_NAMES = [
+  "pubsub",
+  "name",
+  "topic",
+  "heartbeatInterval",
+  "downAfter",
+  "batchDelay",
+  "maxEntries",
+  "maxMetaBytes",
+  "maxNodes",
+  "onDiff",
+  "onError",
+  "clock",
+  "epoch",
+];
+
 /** The options checked, with their defaults; a wrong one throws. */
 export function resolveOptions(options: TrackerOptions): Resolved {
-  if (options === null || typeof options !== "object") {
-    throw new TypeError(`Invalid Tracker options: ${String(options)} is not an object`);
-  }
+  checkOptionNames(options, OPTION_NAMES);
   const {
     pubsub,
     name = randomId(9),

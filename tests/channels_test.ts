@@ -549,3 +549,18 @@ Deno.test("channels() survives random frames: each one is answered, ignored or c
     String(errors.find((e) => (e as Error).message !== "boom")),
   );
 });
+
+Deno.test("channels() refuses a misspelled option with the nearest name, and quotes a wrong value", () => {
+  const routes = { "room:*": { join: () => joined(null) } };
+  assert.throws(
+    () => channels(routes, { heartbeatTimout: 5 } as never),
+    {
+      name: "TypeError",
+      message: 'Unknown option "heartbeatTimout": did you mean "heartbeatTimeout"?',
+    },
+  );
+  assert.throws(
+    () => channels(routes, { maxChannels: "5" } as never),
+    { name: "TypeError", message: 'Invalid option maxChannels: "5" is not a number' },
+  );
+});

@@ -501,3 +501,17 @@ Deno.test("Presence refuses an app whose pubsub is a HistoryPubSub (its diffs wo
     await history.close();
   }
 });
+
+Deno.test("Tracker and Presence refuse a misspelled option with the nearest name", () => {
+  assert.throws(
+    () => new Tracker({ heartbeatIntervall: 5 } as never),
+    {
+      name: "TypeError",
+      message: 'Unknown option "heartbeatIntervall": did you mean "heartbeatInterval"?',
+    },
+  );
+  assert.throws(
+    () => new Presence({ pubsub: new PubSub() }, { downAftr: 5 } as never),
+    { name: "TypeError", message: 'Unknown option "downAftr": did you mean "downAfter"?' },
+  );
+});
