@@ -59,6 +59,7 @@ export class Probe {
   readonly timesCallbacks: boolean;
   #connection: Connection<unknown> | undefined;
   #started = 0;
+  #callStart = 0; // callbacks never overlap: one clock is enough
   #closeSent: CloseFrame | null = null;
   #closeReceived: CloseFrame | null = null;
   #stopped = false;
@@ -133,8 +134,18 @@ export class Probe {
     this.#tell("onSlowPeer", { connection: this.#connection, buffered, limit });
   }
 
-  /** A callback returned (or its promise settled): it took since `start` (`performance.now()`). */
-  callback(name: CallbackName, start: number): void {
+  /** A callback starts: its clock starts, when callbacks are timed. */
+  callStarted(): void {
+    if (this.timesCallbacks) this.#callStart = performance.now();
+  }
+
+  /** The callback started last returned (or its promise settled): tell how long it took. */
+  callEnded(name: CallbackName): void {
+    if (this.timesCallbacks) this.took(name, this.#callStart);
+  }
+
+  /** A callback timed on its own clock (`terminate`) took since `start` (`performance.now()`). */
+  took(name: CallbackName, start: number): void {
     try {
       this.#telemetry.onCallbackDuration!(name, performance.now() - start);
     } catch {

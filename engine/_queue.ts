@@ -66,10 +66,4 @@ export class EventQueue {
     this.#head = this.#tail = 0;
     if (this.#items!.length > 256) this.#items = undefined;
   }
-
-  /** Drop every waiting event. */
-  clear(): void {
-    this.#items = undefined;
-    this.#head = this.#tail = 0;
-  }
 }

@@ -47,9 +47,9 @@ const SOURCES: readonly ("init" | "handleIn" | "handleControl" | "handleInfo")[]
 //   TERMINATING  an async `terminate` runs
 //   DONE         over: telemetry told, registry left (terminate ran, or never will)
 // Beside it: whether the socket is closed (`#socketClosed`: either side may close first),
-// and what the run loop is doing (`#run`: IDLE, RUNNING a callback, or SCHEDULED to drain
-// mail in the shared microtask). `terminate` runs iff `init` returned a result (`#state` is
-// no longer NO_STATE).
+// and what the run loop is doing (`#run`: IDLE, RUNNING a callback, or SCHEDULED to deliver
+// `#mail` in the shared microtask). `terminate` runs iff `init` returned a result (`#state`
+// is no longer NO_STATE). An OPEN engine that is IDLE has nothing queued.
 const CONNECTING = 0;
 const OPEN = 1;
 const STOPPING = 2;
@@ -61,6 +61,10 @@ const RUNNING = 1;
 const SCHEDULED = 2;
 
 const NO_STATE: unique symbol = Symbol("no state");
+
+// The queue of an engine that never had to queue (most connections, most of the time): one
+// shared empty queue, replaced by a queue of its own at the first event that must wait.
+const NO_EVENTS = new EventQueue();
 
 function connectionLost(): TerminateReason {
   const error = new Error("Connection lost: it ended without a close frame (1006)");
@@ -110,25 +114,29 @@ function connectionLost(): TerminateReason {
  * ```
  */
 export class Engine<S, M = never, A = undefined> implements Drainable {
-  readonly #handler: WebSock<S, M, A>;
-  readonly #transport: Transport;
-  readonly #options: ResolvedEngineOptions;
-  readonly #onDone: (() => void) | undefined;
-  readonly #registry: Registry | undefined;
-  readonly #handle: Handle<M>;
-  readonly #probe: Probe | undefined;
-  readonly #queue = new EventQueue();
+  // The fields a message touches come first (an engine is laid out in this order): a
+  // broadcast to many connections reads each engine from memory, line by line.
   #phase = CONNECTING;
   #socketClosed = false;
   #run = IDLE;
-  #arg: A | undefined;
+  // The mailbox message of a SCHEDULED engine: the one that found it idle (a broadcast's
+  // case), kept here rather than queued; later events queue behind it.
+  #mail: unknown = undefined;
+  readonly #handler: WebSock<S, M, A>;
   #state: S | typeof NO_STATE = NO_STATE;
+  readonly #transport: Transport;
+  readonly #options: ResolvedEngineOptions;
+  readonly #probe: Probe | undefined;
+  #unchecked = 0;
+  #queue = NO_EVENTS;
+  #live: Liveness | undefined = undefined;
+  readonly #handle: Handle<M>;
+  #arg: A | undefined;
   // The decided end (from STOPPING on); while OPEN, a transport failure the close will carry.
   #end: TerminateReason | undefined = undefined;
-  #live: Liveness | undefined = undefined;
-  #unchecked = 0;
-  #callStart = 0;
   #closeListeners: Set<() => void> | undefined = undefined;
+  readonly #registry: Registry | undefined;
+  readonly #onDone: (() => void) | undefined;
 
   /**
    * Make the engine of one connection. Nothing runs until {@linkcode Engine.open}.
@@ -243,13 +251,14 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
       this.#probe?.mailDropped("unhandled");
       return refuseMail(this, (e) => this.#report(e, "handleInfo"));
     }
-    if (!this.#enqueue(INFO, message)) return this.#dropped("full");
-    if (this.#run === IDLE && this.#phase === OPEN) {
-      this.#run = SCHEDULED;
-      const ready = Engine.#ready;
-      ready.push(this as Engine<unknown, unknown, unknown>);
-      if (ready.length === 1) queueMicrotask(Engine.#drainReady);
+    if (this.#run !== IDLE || this.#phase !== OPEN) {
+      return this.#enqueue(INFO, message) || this.#dropped("full");
     }
+    this.#run = SCHEDULED;
+    this.#mail = message;
+    const ready = Engine.#ready;
+    ready.push(this as Engine<unknown, unknown, unknown>);
+    if (ready.length === 1) queueMicrotask(Engine.#drainReady);
     return true;
   }
 
@@ -291,9 +300,11 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
     for (let i = 0; i < ready.length; i++) {
       const engine = ready[i];
       if (engine.#run !== SCHEDULED) continue;
+      const mail = engine.#mail;
+      engine.#mail = undefined;
       engine.#run = IDLE;
       try {
-        if (engine.#phase === OPEN) engine.#next();
+        if (engine.#phase === OPEN) engine.#loop(INFO, mail);
       } catch (error) {
         // #loop catches callback errors; this only guards the loop for the other engines.
         queueMicrotask(() => {
@@ -364,7 +375,7 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
     if (this.#phase !== OPEN) return;
     const end = this.#end ??
       (code === CloseCode.Abnormal ? connectionLost() : { type: "remote", code, reason });
-    if (this.#run === RUNNING || !this.#queue.empty) this.#queue.push(CLOSED, end);
+    if (this.#run !== IDLE || !this.#queue.empty) this.#events().push(CLOSED, end);
     else this.#decideEnd(end);
   }
 
@@ -388,7 +399,8 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
   }
 
   #enqueue(kind: Kind, payload: unknown): boolean {
-    if (this.#queue.size >= this.#options.maxQueuedEvents) {
+    const waiting = this.#queue.size + (this.#run === SCHEDULED ? 1 : 0); // #mail waits too
+    if (waiting >= this.#options.maxQueuedEvents) {
       const max = this.#options.maxQueuedEvents;
       const message = `Cannot queue event: ${max} events already wait (maxQueuedEvents)`;
       this.#stop(CloseCode.TryAgainLater, "Too many queued events", {
@@ -397,8 +409,20 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
       });
       return false;
     }
-    this.#queue.push(kind, payload);
+    this.#events().push(kind, payload);
     return true;
+  }
+
+  // The queue to push on: this engine's own, made at the first event that must wait.
+  #events(): EventQueue {
+    const queue = this.#queue;
+    return queue === NO_EVENTS ? (this.#queue = new EventQueue()) : queue;
+  }
+
+  // Nothing waits any more (the end was decided): drop the queue and the mail.
+  #dropEvents(): void {
+    this.#queue = NO_EVENTS;
+    this.#mail = undefined;
   }
 
   // Run one event, then every queued one, until the queue is empty or a callback is async.
@@ -409,8 +433,8 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
         this.#run = IDLE;
         return this.#decideEnd(payload as TerminateReason);
       }
-      const probe = this.#probe;
-      if (probe?.timesCallbacks && kind !== FRAME) this.#callStart = performance.now();
+      const probe = kind === FRAME ? undefined : this.#probe; // a frame is no callback
+      probe?.callStarted();
       try {
         const result = this.#call(kind, payload);
         if (isThenable(result)) {
@@ -421,10 +445,10 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
           );
           return;
         }
-        if (probe?.timesCallbacks && kind !== FRAME) probe.callback(SOURCES[kind], this.#callStart);
+        probe?.callEnded(SOURCES[kind]);
         this.#apply(result, kind);
       } catch (error) {
-        if (probe?.timesCallbacks && kind !== FRAME) probe.callback(SOURCES[kind], this.#callStart);
+        probe?.callEnded(SOURCES[kind]);
         this.#crash(error, kind);
       }
       if (this.#phase !== OPEN) return this.#settled();
@@ -468,7 +492,7 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
   }
 
   #resume(result: unknown, kind: Kind): void {
-    if (this.#probe?.timesCallbacks) this.#probe.callback(SOURCES[kind], this.#callStart);
+    this.#probe?.callEnded(SOURCES[kind]);
     if (this.#phase === OPEN) {
       try {
         this.#apply(result, kind);
@@ -484,7 +508,7 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
   }
 
   #resumeFailed(error: unknown, kind: Kind): void {
-    if (this.#probe?.timesCallbacks) this.#probe.callback(SOURCES[kind], this.#callStart);
+    this.#probe?.callEnded(SOURCES[kind]);
     if (this.#phase === OPEN) this.#crash(error, kind);
     else this.#report(error, SOURCES[kind]);
     this.#settled();
@@ -572,7 +596,7 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
     this.#phase = STOPPING;
     this.#end = end;
     this.#closing();
-    this.#queue.clear();
+    this.#dropEvents();
     this.#clearTimer();
     if (code !== undefined) this.#closeSocket(code, reason);
     if (this.#run !== RUNNING) this.#terminate();
@@ -594,7 +618,7 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
   // STOPPING → TERMINATING → DONE: `terminate` (when init returned), then the end is told.
   #terminate(): void {
     this.#phase = TERMINATING;
-    this.#queue.clear();
+    this.#dropEvents();
     this.#clearTimer();
     const state = this.#state;
     if (state !== NO_STATE) {
@@ -612,13 +636,13 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
       } catch (error) {
         this.#report(error, "terminate");
       }
-      if (probe?.timesCallbacks && this.#handler.terminate) probe.callback("terminate", start);
+      if (probe?.timesCallbacks && this.#handler.terminate) probe.took("terminate", start);
     }
     this.#done();
   }
 
   #terminated(start: number): void {
-    if (this.#probe?.timesCallbacks) this.#probe.callback("terminate", start);
+    if (this.#probe?.timesCallbacks) this.#probe.took("terminate", start);
     this.#done();
   }
 
