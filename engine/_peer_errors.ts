@@ -1,11 +1,13 @@
-// The errors of a peer that an adapter learns of from its runtime instead of the engine:
-// a message over maxMessageBytes, and a broken protocol, with their engine error codes.
+// A peer's errors, one place for their messages and codes: a message over maxMessageBytes
+// (a runtime that enforces the limit itself, as Bun does, does not say the size) and a broken
+// protocol (where the runtime says so without an error of its own).
 
 import { type EngineError, withCode } from "./errors.ts";
 
-/** A peer's message over `maxMessageBytes`, whose size the runtime does not say (1009). */
-export function messageTooBig(max: number): EngineError<RangeError> {
-  const message = `Cannot receive message: more than maxMessageBytes ${max}`;
+/** A peer's message over `maxMessageBytes` (1009); `size` where the runtime says it. */
+export function messageTooBig(max: number, size?: number): EngineError<RangeError> {
+  const what = size === undefined ? "more" : `${size} bytes is more`;
+  const message = `Cannot receive message: ${what} than maxMessageBytes ${max}`;
   return withCode(new RangeError(message), "MESSAGE_TOO_BIG");
 }
 
