@@ -5,8 +5,7 @@ export { checkCallback, checkCount } from "./_validate.ts";
 export { announceConnection } from "./adapter_options.ts";
 export { NOT_AN_UPGRADE } from "./handshake.ts";
 export { showValue } from "./show_value.ts";
-export { type AdapterSetup, checkDeflate, setUp, withDrain } from "./_setup.ts";
-export { requestSetUp } from "./_setup.ts";
+export { type AdapterSetup, checkDeflate, requestSetUp, setUp, withDrain } from "./_setup.ts";
 export {
   type AcceptedUpgrade,
   type ConnectionSetup,
