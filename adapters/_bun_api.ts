@@ -1,6 +1,6 @@
 // The Bun adapter's API types: the part of Bun's server API it uses (typed here: the adapter
-// runs under Deno's checker too, where @types/bun is not loaded), its options and what
-// websockServe() returns.
+// runs under Deno's checker too, where @types/bun is not loaded), its options (their names,
+// and those it refuses) and what websockServe() returns.
 
 import type { AdapterOptions, Registry, ShutdownOptions } from "../engine/mod.ts";
 
@@ -96,3 +96,11 @@ export interface BunServe {
   /** The live connections. */
   readonly registry: Registry;
 }
+
+/** The names of websockServe()'s own options. */
+export const SERVE_OPTIONS: readonly string[] = ["perMessageDeflate", "fallback"];
+
+/** Options the Bun adapter no longer takes, refused with the reason. */
+export const REFUSED: Readonly<Record<string, string>> = {
+  bunIdleTimeout: "it was removed, the engine's timeout (ms) keeps peers alive",
+};

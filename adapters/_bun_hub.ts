@@ -1,5 +1,5 @@
 // Bun's native topics (`ws.subscribe` + `server.publish`) as the engine's NativeHub, for
-// pub/sub's fastlane, and the compression rule every Bun send follows.
+// pub/sub's fastlane (one hub per server), and the compression rule every Bun send follows.
 
 import type { NativeHub } from "../engine/mod.ts";
 import type { BunServer } from "./_bun_api.ts";
@@ -24,5 +24,15 @@ export function bunHub(server: BunServer, limit: number, compress: boolean): Bun
       const size = typeof data === "string" ? data.length : data.byteLength;
       server.publish(topic, data, compress && size >= COMPRESS_FROM);
     },
+  };
+}
+
+// The hub of each server an adapter's connections come from, made on first use.
+export function bunHubs(limit: number, compress: boolean): (server: BunServer) => BunHub {
+  const hubs = new WeakMap<BunServer, BunHub>();
+  return (server) => {
+    let hub = hubs.get(server);
+    if (hub === undefined) hubs.set(server, hub = bunHub(server, limit, compress));
+    return hub;
   };
 }

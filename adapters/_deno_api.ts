@@ -1,4 +1,5 @@
-// The Deno adapter's API types: its options and what its functions return.
+// The Deno adapter's API types: its options (and those it refuses) and what its functions
+// return.
 
 import type { AdapterOptions, Registry, ShutdownOptions } from "../engine/mod.ts";
 
@@ -62,3 +63,10 @@ export interface WebSockHandler {
   /** The handler's live connections. */
   readonly registry: Registry;
 }
+
+/** Options the Deno adapter cannot honour, refused with the reason. */
+export const REFUSED: Readonly<Record<string, string>> = {
+  perMessageDeflate:
+    "Deno's WebSocket server cannot compress (permessage-deflate is on Node and Bun)",
+  denoIdleTimeout: "it was removed, Deno's keep-alive follows timeout (ms)",
+};

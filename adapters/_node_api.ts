@@ -1,4 +1,4 @@
-// The Node adapter's API types: its options and what its functions return.
+// The Node adapter's API types: its options (and their names) and what its functions return.
 
 import type { IncomingMessage, Server } from "node:http";
 import type { Duplex } from "node:stream";
@@ -49,3 +49,15 @@ export interface NodeServer {
   /** Drain the connections (1001), then close the server. */
   shutdown(options?: ShutdownOptions): Promise<void>;
 }
+
+const SERVE_ONLY = "serve() listens, websockUpgrade() serves on your own server";
+
+/** The names of websockUpgrade()'s own options, and serve()'s. */
+export const UPGRADE_OPTIONS: readonly string[] = ["perMessageDeflate"];
+export const SERVE_OPTIONS: readonly string[] = [...UPGRADE_OPTIONS, "port", "hostname"];
+
+/** serve()'s options, refused by websockUpgrade() with the reason. */
+export const UPGRADE_REFUSED: Readonly<Record<string, string>> = {
+  port: SERVE_ONLY,
+  hostname: SERVE_ONLY,
+};

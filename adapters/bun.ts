@@ -23,28 +23,27 @@
 import {
   Engine,
   type EngineInit,
-  isWebSocketUpgrade,
   type NativeState,
   type NativeTopics,
   offerNativeTopics,
   type OptionsArgs,
-  prepareUpgrade,
-  rejectionResponse,
-  reportRefusal,
   type Transport,
-  upgradeRequestOf,
-  whenReady,
-  withCode,
 } from "../engine/mod.ts";
 import {
+  type AcceptedUpgrade,
   announceConnection,
   checkCallback,
   checkDeflate,
-  NOT_AN_UPGRADE,
+  engineInit,
+  messageTooBig,
+  protocolError,
+  refuseUpgrade,
   setUp,
+  upgradeHeaders,
+  webUpgrades,
   withDrain,
 } from "../engine/_kit.ts";
-import type { ConnectionInfo, WebSock } from "../websock.ts";
+import type { RemoteAddr, WebSock } from "../websock.ts";
 
 export type {
   BinaryMessage,
@@ -97,10 +96,11 @@ export { Registry, type ShutdownOptions } from "../engine/mod.ts";
 
 export type { BunServer, BunSocketData, BunWebSocket, BunWebSocketHandler } from "./_bun_api.ts";
 import type { BunServer, BunWebSocket, BunWebSocketHandler } from "./_bun_api.ts";
-import { type BunHub, bunHub, COMPRESS_FROM } from "./_bun_hub.ts";
+import { type BunHub, bunHubs, COMPRESS_FROM } from "./_bun_hub.ts";
 
 export type { BunServe, BunServeOptions } from "./_bun_api.ts";
 import type { BunServe, BunServeOptions } from "./_bun_api.ts";
+import { REFUSED, SERVE_OPTIONS } from "./_bun_api.ts";
 
 // One Bun socket: the engine's transport (`ws` is set on open), and its native topics for
 // pub/sub's fastlane (Bun's ws.subscribe + server.publish).
@@ -178,16 +178,16 @@ class BunSocket implements Transport, NativeTopics {
 // continuation frame outside a fragmented message", "Received new message inside a fragmented
 // message", "Received invalid compressed data", "Received too big message".
 function bunClose(engine: Engine<unknown, unknown, unknown>, reason: string, max: number): void {
-  if (reason === "Received too big message") {
-    const message = `Cannot receive message: more than maxMessageBytes ${max}`;
-    engine.error(withCode(new RangeError(message), "MESSAGE_TOO_BIG"));
-  } else {
-    const message = `The peer broke the WebSocket protocol: ${reason}`;
-    engine.error(withCode(new Error(message), "PROTOCOL_ERROR"));
-  }
+  engine.error(reason === "Received too big message" ? messageTooBig(max) : protocolError(reason));
 }
 
 const socketOf = (ws: BunWebSocket): BunSocket => ws.data.socket as BunSocket;
+
+// The peer's address, as Bun's server tells it.
+function remoteAddr(request: Request, server: BunServer): RemoteAddr | null {
+  const ip = server.requestIP(request);
+  return ip === null ? null : { hostname: ip.address, port: ip.port };
+}
 
 /**
  * Make the `fetch` and `websocket` members of `Bun.serve`'s options that serve every
@@ -225,49 +225,22 @@ export function websockServe<S, M, A>(
   ...optionsWithUpgradeHookWhenInitTakesAnArgument: OptionsArgs<BunServeOptions<A, M>, A>
 ): BunServe {
   const [options = {}] = optionsWithUpgradeHookWhenInitTakesAnArgument;
-  const { options: adapter, registry, handler: generic } = setUp(
-    handler,
-    options,
-    "websockServe()",
-    ["perMessageDeflate", "fallback"],
-    { bunIdleTimeout: "it was removed, the engine's timeout (ms) keeps peers alive" },
-  );
+  const setup = setUp(handler, options, "websockServe()", SERVE_OPTIONS, REFUSED);
+  const { options: adapter, registry } = setup;
   const resolved = adapter.engine;
-  const fallback = checkCallback("fallback", options.fallback);
   const perMessageDeflate = checkDeflate(options.perMessageDeflate, false);
-  const hubs = new WeakMap<BunServer, BunHub>();
+  const hubOf = bunHubs(resolved.maxBufferedBytes, perMessageDeflate);
 
-  function open(
-    request: Request,
-    server: BunServer,
-    info: ConnectionInfo,
-    arg: unknown,
-    extraHeaders: readonly [string, string][],
-  ) {
-    let hub = hubs.get(server);
-    if (hub === undefined) {
-      hubs.set(server, hub = bunHub(server, resolved.maxBufferedBytes, perMessageDeflate));
-    }
-    const socket = new BunSocket(generic, { arg, info, options: resolved, registry }, hub);
-    const headers = new Headers(extraHeaders as [string, string][]);
-    if (info.protocol !== "") headers.set("sec-websocket-protocol", info.protocol);
+  function accept(request: Request, server: BunServer, upgrade: AcceptedUpgrade) {
+    const socket = new BunSocket(setup.handler, engineInit(upgrade, setup), hubOf(server));
+    const headers = upgradeHeaders(new Headers(), upgrade);
     if (server.upgrade(request, { data: { socket }, headers })) return undefined;
     socket.engine.closed(1006, "");
-    reportRefusal(adapter, 400, "Invalid WebSocket upgrade");
-    return rejectionResponse({ status: 400, reason: "Invalid WebSocket upgrade" });
+    return refuseUpgrade(adapter, "Invalid WebSocket upgrade");
   }
 
-  function fetch(request: Request, server: BunServer) {
-    if (!isWebSocketUpgrade(request.headers)) {
-      return fallback ? fallback(request, server) : rejectionResponse(NOT_AN_UPGRADE);
-    }
-    const ip = server.requestIP(request);
-    const remoteAddr = ip === null ? null : { hostname: ip.address, port: ip.port };
-    const prepared = prepareUpgrade(adapter, upgradeRequestOf(request, remoteAddr));
-    return whenReady(prepared, (p) => {
-      return p.accept ? open(request, server, p.info, p.arg, p.headers) : p.response;
-    });
-  }
+  const fallback = checkCallback("fallback", options.fallback);
+  const fetch = webUpgrades({ options: adapter, fallback, remoteAddr, accept });
 
   const websocket: BunWebSocketHandler = {
     open(ws) {

@@ -18,28 +18,22 @@
  * @module
  */
 
+import { Engine, type EngineInit, type OptionsArgs, type Transport } from "../engine/mod.ts";
 import {
-  checkHandler,
-  Engine,
-  type EngineInit,
-  extraResponseHeaders,
-  isWebSocketUpgrade,
-  type OptionsArgs,
-  type PreparedUpgrade,
-  prepareUpgrade,
-  type Registry,
-  rejectionResponse,
-  reportRefusal,
-  resolveAdapterOptions,
-  type ResolvedAdapterOptions,
-  type ShutdownOptions,
-  type Transport,
-  type UpgradeRequest,
-  upgradeRequestOf,
-  whenReady,
-} from "../engine/mod.ts";
-import { announceConnection, checkCallback, NOT_AN_UPGRADE, setUp } from "../engine/_kit.ts";
-import type { ConnectionInfo, WebSock } from "../websock.ts";
+  type AcceptedUpgrade,
+  announceConnection,
+  checkCallback,
+  type ConnectionSetup,
+  engineInit,
+  refuseUpgrade,
+  requestSetUp,
+  setUp,
+  upgradeHeaders,
+  upgradeWebRequest,
+  webUpgrades,
+  withDrain,
+} from "../engine/_kit.ts";
+import type { RemoteAddr, WebSock } from "../websock.ts";
 
 export type {
   BinaryMessage,
@@ -97,26 +91,15 @@ export type {
   WebSockHandler,
   WebSockHandlerOptions,
 } from "./_deno_api.ts";
-import type {
-  DenoOptions,
-  UpgradeArgs,
-  WebSockHandler,
-  WebSockHandlerOptions,
-} from "./_deno_api.ts";
+import type { UpgradeArgs, WebSockHandler, WebSockHandlerOptions } from "./_deno_api.ts";
+import { REFUSED } from "./_deno_api.ts";
 
 type AnyWebSock = WebSock<unknown, unknown, unknown>;
 
-// Options the Deno adapter cannot honour, refused with the reason.
-const REFUSED: Readonly<Record<string, string>> = {
-  perMessageDeflate:
-    "Deno's WebSocket server cannot compress (permessage-deflate is on Node and Bun)",
-  denoIdleTimeout: "it was removed, Deno's keep-alive follows timeout (ms)",
-};
-
-// The request as prepareUpgrade() reads it.
-function upgradeRequest(request: Request, serveInfo?: Deno.ServeHandlerInfo): UpgradeRequest {
+// The peer's address, from Deno.serve's handler info.
+function remoteAddr(_request: Request, serveInfo?: Deno.ServeHandlerInfo): RemoteAddr | null {
   const { hostname, port = 0 } = (serveInfo?.remoteAddr ?? {}) as Partial<Deno.NetAddr>;
-  return upgradeRequestOf(request, hostname === undefined ? null : { hostname, port });
+  return hostname === undefined ? null : { hostname, port };
 }
 
 const ONCE = { once: true };
@@ -218,39 +201,26 @@ class DenoSocket implements Transport, EventListenerObject {
 // Upgrade for real: the 101 response, with the connection running behind it.
 function accept(
   request: Request,
-  handler: AnyWebSock,
-  arg: unknown,
-  info: ConnectionInfo,
-  resolved: ResolvedAdapterOptions<unknown, unknown>,
-  registry: Registry | undefined,
-  extraHeaders: readonly [string, string][],
+  upgrade: AcceptedUpgrade,
+  setup: ConnectionSetup,
 ): Response {
   let upgraded: { socket: WebSocket; response: Response };
   try {
     // Deno runs the keep-alive (ping at half of timeout, close at the end), in seconds.
-    upgraded = Deno.upgradeWebSocket(request, { idleTimeout: resolved.engine.timeout / 1000 });
+    const idleTimeout = setup.options.engine.timeout / 1000;
+    upgraded = Deno.upgradeWebSocket(request, { idleTimeout });
   } catch (error) {
-    const reason = (error as Error).message;
-    reportRefusal(resolved, 400, reason);
-    return rejectionResponse({ status: 400, reason });
+    return refuseUpgrade(setup.options, (error as Error).message);
   }
   // Deno matches its `protocol` option against the client's list split on ", " only, so
   // the adapter negotiates itself and sets the header on the (mutable) 101 response.
-  const headers = upgraded.response.headers;
-  if (info.protocol !== "") headers.set("sec-websocket-protocol", info.protocol);
-  for (const [name, value] of extraHeaders) headers.append(name, value);
-  const init = { arg, info, options: resolved.engine, registry };
-  const { engine } = new DenoSocket(upgraded.socket, handler, init);
-  announceConnection(resolved, engine.connection);
+  upgradeHeaders(upgraded.response.headers, upgrade);
+  const { engine } = new DenoSocket(upgraded.socket, setup.handler, engineInit(upgrade, setup));
+  announceConnection(setup.options, engine.connection);
   return upgraded.response;
 }
 
-// upgrade()'s own options.
-const UPGRADE_OPTIONS = ["registry", "info", "headers"];
-const UPGRADE_REFUSED = {
-  ...REFUSED,
-  upgrade: "upgrade() takes init's argument itself (the hook is websockHandler()'s)",
-};
+const setUpRequest = requestSetUp("upgrade()", "websockHandler()", REFUSED);
 
 /**
  * Upgrade one request to a WebSocket served by `handler`, for use inside your own routing.
@@ -303,23 +273,14 @@ export function upgrade<S, M, A>(
   ...initArgumentThenOptions: UpgradeArgs<A, M>
 ): Response {
   const [arg, options = {}] = initArgumentThenOptions;
-  checkHandler(handler, "upgrade()");
-  const resolved = resolveAdapterOptions(
-    options as DenoOptions<unknown, unknown>,
-    UPGRADE_OPTIONS,
-    UPGRADE_REFUSED,
-  );
+  const setup = setUpRequest(handler, options);
   // Without a hook (upgrade() takes init's argument itself), preparing is synchronous.
-  const prepared = prepareUpgrade(
-    resolved,
-    upgradeRequest(request, options.info),
-  ) as PreparedUpgrade<unknown>;
-  if (!prepared.accept) return prepared.response;
-  const generic = handler as WebSock<unknown, unknown, unknown>;
-  const headers = options.headers === undefined
-    ? []
-    : extraResponseHeaders(new Headers(options.headers));
-  return accept(request, generic, arg, prepared.info, resolved, options.registry, headers);
+  return upgradeWebRequest(
+    setup.options,
+    request,
+    remoteAddr(request, options.info),
+    (prepared) => accept(request, { ...prepared, arg, headers: setup.extraHeaders() }, setup),
+  ) as Response;
 }
 
 /**
@@ -363,36 +324,12 @@ export function websockHandler<S, M, A>(
   ...optionsWithUpgradeHookWhenInitTakesAnArgument: OptionsArgs<WebSockHandlerOptions<A, M>, A>
 ): WebSockHandler {
   const [options = {}] = optionsWithUpgradeHookWhenInitTakesAnArgument;
-  const { options: resolved, registry, handler: generic } = setUp(
-    handler,
-    options,
-    "websockHandler()",
-    ["fallback"],
-    REFUSED,
-  );
-  const fallback = checkCallback("fallback", options.fallback);
-
-  function serve(
-    request: Request,
-    serveInfo?: Deno.ServeHandlerInfo,
-  ): Response | Promise<Response> {
-    if (!isWebSocketUpgrade(request.headers)) {
-      return fallback ? fallback(request, serveInfo!) : rejectionResponse(NOT_AN_UPGRADE);
-    }
-    return whenReady(
-      prepareUpgrade(resolved, upgradeRequest(request, serveInfo)),
-      (p) =>
-        p.accept
-          ? accept(request, generic, p.arg, p.info, resolved, registry, p.headers)
-          : p.response,
-    );
-  }
-
-  return Object.assign(serve, {
-    async shutdown(shutdownOptions?: ShutdownOptions) {
-      await registry.shutdown(shutdownOptions);
-      await closeFramesOut();
-    },
-    registry,
+  const setup = setUp(handler, options, "websockHandler()", ["fallback"], REFUSED);
+  const serve = webUpgrades<Deno.ServeHandlerInfo | undefined, Response>({
+    options: setup.options,
+    fallback: checkCallback("fallback", options.fallback),
+    remoteAddr,
+    accept: (request, _serveInfo, upgrade) => accept(request, upgrade, setup),
   });
+  return withDrain(serve, setup.registry, closeFramesOut);
 }

@@ -43,16 +43,18 @@ import {
   upgradeRequest,
   writeRefusal,
 } from "./_node_http.ts";
+import { Engine, type EngineInit, type OptionsArgs, type Transport } from "../engine/mod.ts";
 import {
-  Engine,
-  type EngineInit,
-  type OptionsArgs,
-  prepareUpgrade,
-  type Transport,
-  whenReady,
-} from "../engine/mod.ts";
-import { announceConnection, checkDeflate, setUp, withDrain } from "../engine/_kit.ts";
-import type { ConnectionInfo, WebSock } from "../websock.ts";
+  type AcceptedUpgrade,
+  type AdapterSetup,
+  announceConnection,
+  checkDeflate,
+  engineInit,
+  performUpgrade,
+  setUp,
+  withDrain,
+} from "../engine/_kit.ts";
+import type { WebSock } from "../websock.ts";
 
 export type {
   BinaryMessage,
@@ -117,6 +119,7 @@ import type {
   NodeUpgradeHandler,
   NodeUpgradeOptions,
 } from "./_node_api.ts";
+import { SERVE_OPTIONS, UPGRADE_OPTIONS, UPGRADE_REFUSED } from "./_node_api.ts";
 
 // A Buffer as a plain Uint8Array over the same bytes (module level: not a closure per socket).
 function bytes(data: Buffer): Uint8Array {
@@ -226,26 +229,15 @@ export function websockUpgrade<S, M, A>(
   ...optionsWithUpgradeHookWhenInitTakesAnArgument: OptionsArgs<NodeUpgradeOptions<A, M>, A>
 ): NodeUpgradeHandler {
   const [options = {}] = optionsWithUpgradeHookWhenInitTakesAnArgument;
-  return upgradeListener(handler as AnyWebSock, options, "websockUpgrade()", UPGRADE_OPTIONS, {
-    port: SERVE_ONLY,
-    hostname: SERVE_ONLY,
-  });
+  const setup = setUp(handler, options, "websockUpgrade()", UPGRADE_OPTIONS, UPGRADE_REFUSED);
+  return upgradeListener(setup, options);
 }
 
-const SERVE_ONLY = "serve() listens, websockUpgrade() serves on your own server";
-
-const UPGRADE_OPTIONS = ["perMessageDeflate"];
-const SERVE_OPTIONS = [...UPGRADE_OPTIONS, "port", "hostname"];
-
 function upgradeListener(
-  handler: AnyWebSock,
+  setup: AdapterSetup,
   options: NodeUpgradeOptions<unknown, unknown>,
-  where: string,
-  own: readonly string[],
-  refused?: Readonly<Record<string, string>>,
 ): NodeUpgradeHandler {
-  const { options: adapter, registry } = setUp(handler, options, where, own, refused);
-  const engineOptions = adapter.engine;
+  const engineOptions = setup.options.engine;
   const perMessageDeflate = checkDeflate(options.perMessageDeflate, true);
   const chosen = new WeakMap<IncomingMessage, string>();
   // Headers the upgrade hook added for the 101, written by ws's "headers" event.
@@ -269,35 +261,28 @@ function upgradeListener(
     for (const [name, value] of added.get(request) ?? []) lines.push(`${name}: ${value}`);
   });
 
-  function open(
-    request: IncomingMessage,
-    socket: Duplex,
-    head: Buffer,
-    info: ConnectionInfo,
-    arg: unknown,
-    extraHeaders: readonly [string, string][],
-  ): void {
-    chosen.set(request, info.protocol);
-    if (extraHeaders.length > 0) added.set(request, extraHeaders);
+  function accept(request: IncomingMessage, socket: Duplex, head: Buffer, up: AcceptedUpgrade) {
+    chosen.set(request, up.info.protocol);
+    if (up.headers.length > 0) added.set(request, up.headers);
     server.handleUpgrade(request, socket, head, (ws) => {
-      const init = { arg, info, options: engineOptions, registry };
-      const { engine } = new NodeSocket(ws, init, handler);
-      announceConnection(adapter, engine.connection);
+      const { engine } = new NodeSocket(ws, engineInit(up, setup), setup.handler);
+      announceConnection(setup.options, engine.connection);
       engine.open();
     });
   }
 
   function listener(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on("error", destroyOnError);
-    const prepared = prepareUpgrade(adapter, upgradeRequest(request));
-    const outcome = whenReady(prepared, (p) => {
-      if (p.accept) return open(request, socket, head, p.info, p.arg, p.headers);
-      writeRefusal(socket, p.response).catch(() => socket.destroy());
-    });
+    const outcome = performUpgrade(
+      setup.options,
+      upgradeRequest(request),
+      (upgrade) => accept(request, socket, head, upgrade),
+      (response) => void writeRefusal(socket, response).catch(() => socket.destroy()),
+    );
     if (outcome instanceof Promise) outcome.catch(() => socket.destroy());
   }
 
-  return withDrain(listener, registry);
+  return withDrain(listener, setup.registry);
 }
 
 /**
@@ -332,7 +317,7 @@ export function serve<S, M, A>(
   ...optionsWithUpgradeHookWhenInitTakesAnArgument: OptionsArgs<NodeServeOptions<A, M>, A>
 ): NodeServer {
   const [options = {}] = optionsWithUpgradeHookWhenInitTakesAnArgument;
-  const upgrade = upgradeListener(handler as AnyWebSock, options, "serve()", SERVE_OPTIONS);
+  const upgrade = upgradeListener(setUp(handler, options, "serve()", SERVE_OPTIONS), options);
   const server = createServer(answerNotAnUpgrade).on("upgrade", upgrade);
   const listening = listen(server, options.port ?? 8080, options.hostname ?? "127.0.0.1");
   return {

@@ -1,17 +1,17 @@
 // What every adapter function of this package does first, and last: check the handler,
 // resolve the options (names included), make the registry; and hand back a function (or an
-// object) that also drains its connections.
+// object) that also drains its connections. A function called once per request (Deno's
+// upgrade()) is given its registry and 101 headers instead, and takes no upgrade hook.
 
 import { checkHandler } from "./check_handler.ts";
-import { resolveAdapterOptions, type ResolvedAdapterOptions } from "./adapter_options.ts";
+import { extraResponseHeaders, resolveAdapterOptions } from "./adapter_options.ts";
 import { Registry, type ShutdownOptions } from "./registry.ts";
+import type { ConnectionSetup } from "./_accept.ts";
 import { showValue } from "./show_value.ts";
 import type { WebSock } from "../websock.ts";
 
 /** An adapter function's checked handler, resolved options and registry. */
-export interface AdapterSetup {
-  readonly handler: WebSock<unknown, unknown, unknown>;
-  readonly options: ResolvedAdapterOptions<unknown, unknown>;
+export interface AdapterSetup extends ConnectionSetup {
   readonly registry: Registry;
 }
 
@@ -36,15 +36,63 @@ export function setUp(
   };
 }
 
-/** `target` with `shutdown()` (drain the registry's connections) and the `registry`. */
+/** A per-request adapter function's checked handler, resolved options, registry and headers. */
+export interface RequestSetup extends ConnectionSetup {
+  /** The `headers` option, for the 101 (the handshake's own left out): read on accepting. */
+  extraHeaders(): readonly [string, string][];
+}
+
+/** The options a per-request adapter function takes besides the shared ones. */
+export interface RequestOptions {
+  readonly registry?: Registry;
+  readonly headers?: HeadersInit;
+}
+
+// A per-request function's own options (`info`: its server's, for the peer's address).
+const REQUEST_OPTIONS = ["registry", "info", "headers"];
+
+/**
+ * Make the setup of a function that upgrades one request (`where`, for the errors): the
+ * adapter's `refused` options, and the upgrade hook (the function takes init's argument
+ * itself; the hook is `hookIn`'s). The options are resolved once per options object.
+ */
+export function requestSetUp(
+  where: string,
+  hookIn: string,
+  refused: Readonly<Record<string, string>>,
+): (handler: unknown, options: RequestOptions) => RequestSetup {
+  const allRefused = {
+    ...refused,
+    upgrade: `${where} takes init's argument itself (the hook is ${hookIn}'s)`,
+  };
+  return (handler, options) => {
+    checkHandler(handler, where);
+    return {
+      handler: handler as WebSock<unknown, unknown, unknown>,
+      options: resolveAdapterOptions(options as object, REQUEST_OPTIONS, allRefused),
+      registry: options.registry,
+      extraHeaders: () =>
+        options.headers === undefined ? [] : extraResponseHeaders(new Headers(options.headers)),
+    };
+  };
+}
+
+/**
+ * `target` with `shutdown()` (drain the registry's connections, then wait for `after`, if
+ * given) and the `registry`.
+ */
 export function withDrain<T extends object>(
   target: T,
   registry: Registry,
+  after?: () => Promise<void>,
 ): T & { shutdown(options?: ShutdownOptions): Promise<void>; readonly registry: Registry } {
-  return Object.assign(target, {
-    shutdown: (options?: ShutdownOptions) => registry.shutdown(options),
-    registry,
-  });
+  const shutdown = after === undefined
+    ? (options?: ShutdownOptions) => registry.shutdown(options)
+    : async (options?: ShutdownOptions) => {
+      await registry.shutdown(options);
+      await after();
+    };
+  return Object.assign(target, { shutdown, registry });
 }
 
 /**
