@@ -127,21 +127,24 @@ async function closeFramesOut(): Promise<void> {
   for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve));
 }
 
-// One WebSocket: the engine's transport, and the listener of the socket's events.
-class DenoSocket implements Transport, EventListenerObject {
+// One WebSocket's engine, which is its own transport and the listener of the socket's events:
+// one object per connection, so that a message reads one object on its way to the socket.
+class DenoSocket extends Engine<unknown, unknown, unknown>
+  implements Transport, EventListenerObject {
+  readonly #socket: WebSocket;
   // Deno pings and closes dead peers itself (idleTimeout = timeout); JavaScript never sees
   // the pongs, so the engine must not close a silent peer.
-  readonly runtimeKeepAlive = true;
-  readonly #socket: WebSocket;
-  readonly engine: Engine<unknown, unknown, unknown>;
+  get runtimeKeepAlive(): boolean {
+    return true;
+  }
   // A close asked for before the socket opened (Deno ignores close() while CONNECTING).
   #closeOnOpen: { code: number; reason: string } | undefined;
   // The immediate of a close waiting for its turn (see closeSocket).
   #closeTimer: ReturnType<typeof setImmediate> | undefined;
 
   constructor(socket: WebSocket, handler: AnyWebSock, init: EngineInit<unknown>) {
+    super(handler, undefined, init);
     this.#socket = socket;
-    this.engine = new Engine(handler, this, init);
     socket.addEventListener("open", this, ONCE); // dropped once fired: less per idle socket
     socket.addEventListener("message", this);
     socket.addEventListener("error", this);
@@ -152,25 +155,25 @@ class DenoSocket implements Transport, EventListenerObject {
     switch (event.type) {
       case "message": {
         const data = (event as MessageEvent).data;
-        this.engine.receive(typeof data === "string" ? data : new Uint8Array(data));
+        this.receive(typeof data === "string" ? data : new Uint8Array(data));
         break;
       }
       case "open":
         if (this.#closeOnOpen) {
           this.#closeLater(this.#closeOnOpen.code, this.#closeOnOpen.reason);
-        } else this.engine.open();
+        } else this.open();
         break;
       case "error": {
         const message = (event as ErrorEvent).message ?? "WebSocket error";
         // A lost connection is the engine's to name (the close that follows is 1006).
         if (LOST.test(message)) break;
-        this.engine.error(new Error(message), message.startsWith("No response from ping frame"));
+        this.error(new Error(message), message.startsWith("No response from ping frame"));
         break;
       }
       case "close": {
         clearImmediate(this.#closeTimer);
         const { code, reason } = event as CloseEvent;
-        this.engine.closed(code === 0 ? 1006 : code, reason); // Deno says 0 for a lost connection
+        this.closed(code === 0 ? 1006 : code, reason); // Deno says 0 for a lost connection
         break;
       }
     }
@@ -215,8 +218,8 @@ function accept(
   // Deno matches its `protocol` option against the client's list split on ", " only, so
   // the adapter negotiates itself and sets the header on the (mutable) 101 response.
   upgradeHeaders(upgraded.response.headers, upgrade);
-  const { engine } = new DenoSocket(upgraded.socket, setup.handler, engineInit(upgrade, setup));
-  announceConnection(setup.options, engine.connection);
+  const socket = new DenoSocket(upgraded.socket, setup.handler, engineInit(upgrade, setup));
+  announceConnection(setup.options, socket.connection);
   return upgraded.response;
 }
 

@@ -66,6 +66,13 @@ const NO_STATE: unique symbol = Symbol("no state");
 // shared empty queue, replaced by a queue of its own at the first event that must wait.
 const NO_EVENTS = new EventQueue();
 
+// The engine itself as its transport (a subclass that implements Transport).
+function ownTransport(engine: object): Transport {
+  const candidate = engine as Partial<Transport>;
+  if (typeof candidate.sendText === "function") return candidate as Transport;
+  throw new TypeError("Invalid Engine: no transport, and the engine is no Transport (sendText)");
+}
+
 function connectionLost(): TerminateReason {
   const error = new Error("Connection lost: it ended without a close frame (1006)");
   return { type: "error", error: withCode(error, "CONNECTION_LOST") };
@@ -142,12 +149,14 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
    * Make the engine of one connection. Nothing runs until {@linkcode Engine.open}.
    *
    * @param handler The behaviour to drive.
-   * @param transport The socket to send on.
+   * @param transport The socket to send on; `undefined` for a subclass that is its own
+   *   transport (one object per connection, as the Deno adapter's).
    * @param init The init argument, connection info, options and done hook.
+   * @throws {TypeError} When `transport` is left out and the engine is no transport.
    */
-  constructor(handler: WebSock<S, M, A>, transport: Transport, init: EngineInit<A>) {
+  constructor(handler: WebSock<S, M, A>, transport: Transport | undefined, init: EngineInit<A>) {
     this.#handler = handler;
-    this.#transport = transport;
+    this.#transport = transport ?? ownTransport(this);
     this.#options = init.options;
     this.#probe = Probe.of(init.options);
     this.#onDone = init.onDone;
