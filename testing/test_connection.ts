@@ -208,12 +208,60 @@ export class TestConnection<S, M = never, A = undefined> {
     handler: WebSock<S, M, A>,
     ...optionsWithArgWhenInitTakesAnArgument: TestConnectionArgs<A>
   ): Promise<TestConnection<S, M, A>> {
-    const [options = {}] = optionsWithArgWhenInitTakesAnArgument;
-    checkHandler(handler, "TestConnection.start()");
+    const connection = TestConnection.#open(
+      "start",
+      handler,
+      optionsWithArgWhenInitTakesAnArgument,
+    );
+    await connection.settle();
+    return connection;
+  }
+
+  /**
+   * Open a connection without waiting for `init`: what is fed before it settles waits behind
+   * it, as the messages of a peer that talks at once wait behind an async `init`. Use
+   * {@linkcode TestConnection.start} unless that order is what you test.
+   *
+   * @param handler The behaviour under test.
+   * @param options As for {@linkcode TestConnection.start}.
+   * @returns The connection, its `init` still running if it is async.
+   *
+   * @example Messages that arrive during an async init
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { ok, push, type WebSock } from "@websock/websock";
+   * import { TestConnection } from "@websock/websock/testing";
+   *
+   * const Slow = {
+   *   init: async () => {
+   *     await new Promise((resolve) => setTimeout(resolve, 10));
+   *     return ok("ready");
+   *   },
+   *   handleIn: (data, state) => push(`${state}: ${data}`, state),
+   * } satisfies WebSock<string>;
+   *
+   * const conn = TestConnection.open(Slow, { timeout: 0 });
+   * conn.receive("early");
+   * await conn.settle();
+   * assert.deepEqual(conn.texts(), ["ready: early"]);
+   * ```
+   */
+  static open<S, M, A>(
+    handler: WebSock<S, M, A>,
+    ...optionsWithArgWhenInitTakesAnArgument: TestConnectionArgs<A>
+  ): TestConnection<S, M, A> {
+    return TestConnection.#open("open", handler, optionsWithArgWhenInitTakesAnArgument);
+  }
+
+  static #open<S, M, A>(
+    name: "start" | "open",
+    handler: WebSock<S, M, A>,
+    [options = {}]: TestConnectionArgs<A>,
+  ): TestConnection<S, M, A> {
+    checkHandler(handler, `TestConnection.${name}()`);
     checkOptionNames(options, OPTION_NAMES);
     const connection = new TestConnection(handler, options);
     connection.#engine.open();
-    await connection.settle();
     return connection;
   }
 

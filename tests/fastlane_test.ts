@@ -1,10 +1,10 @@
 // connection.sendFrame(): a frame straight to the peer, without handleInfo, that never
-// overtakes the pushes of the connection's earlier events.
+// overtakes the pushes of the connection's earlier events. All on TestConnection (the real
+// engine, no socket): the order is the engine's.
 
 import assert from "node:assert/strict";
 import { type Connection, ok, push, type WebSock } from "../mod.ts";
 import { TestConnection } from "../testing/mod.ts";
-import { connect, serve } from "./_helpers.ts";
 
 // Pushes what it receives; "slow:X" answers X after 30 ms; mail is pushed as "info:X".
 const Slow: WebSock<Connection<string>, string, undefined> = {
@@ -84,8 +84,7 @@ Deno.test("sendFrame() throws a TypeError for anything but a string or a Uint8Ar
   assert.equal(conn.closeFrame, null);
 });
 
-Deno.test("sendFrame() over a real socket never overtakes the pushes of earlier events", async () => {
-  let connection: Connection<string> | undefined;
+Deno.test("sendFrame() never overtakes the pushes of earlier events", async () => {
   let started = () => {};
   const running = new Promise<void>((resolve) => started = resolve);
   const Handler: WebSock<Connection<string>, string, undefined> = {
@@ -96,17 +95,20 @@ Deno.test("sendFrame() over a real socket never overtakes the pushes of earlier 
       return new Promise((resolve) => setTimeout(() => resolve(push("reply", state)), 30));
     },
   };
-  await using srv = serve(Handler, { onConnection: (c) => connection = c });
-  await using client = await connect(srv.url);
-  client.socket.send("hello");
-  assert.equal(await client.next(), "hello");
-  assert.equal(connection!.sendFrame("direct"), true);
-  assert.equal(await client.next(), "direct");
-  client.socket.send("slow");
+  const conn = await TestConnection.start(Handler);
+  const connection = conn.connection;
+  await conn.receive("hello");
+  assert.deepEqual(conn.texts(), ["hello"]);
+  assert.equal(connection.sendFrame("direct"), true);
+  assert.deepEqual(conn.texts(), ["hello", "direct"]);
+  conn.takeSent();
+  const slow = conn.receive("slow");
   await running;
-  connection!.send("mail");
-  assert.equal(connection!.sendFrame("frame"), true);
-  assert.deepEqual(await client.take(3), ["reply", "info:mail", "frame"]);
+  connection.send("mail");
+  assert.equal(connection.sendFrame("frame"), true);
+  assert.deepEqual(conn.texts(), []);
+  await slow;
+  assert.deepEqual(conn.texts(), ["reply", "info:mail", "frame"]);
 });
 
 Deno.test("sendFrame() works through telemetry's probe and counts as sent", async () => {

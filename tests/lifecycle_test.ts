@@ -1,9 +1,13 @@
-// Connection lifecycle over real sockets: terminate reasons, limits, the mailbox, ordering
-// under async callbacks, and shutdown.
+// Connection lifecycle: terminate reasons, limits, the mailbox, ordering under async
+// callbacks, and shutdown. What is the engine's alone runs on TestConnection (the real engine,
+// no socket, a fake clock); over real sockets stays what needs them: Deno's close frames and
+// keep-alive, a peer that does not read, and the adapter's shutdown(). (The conformance suite
+// checks the same semantics over the wire on every adapter.)
 
 import assert from "node:assert/strict";
 import { type Connection, ok, push, stop, type WebSock } from "../mod.ts";
-import { closePayload, connect, delay, Raw, recorded, serve, upgradeRequest } from "./_helpers.ts";
+import { TestConnection } from "../testing/mod.ts";
+import { connect, delay, Raw, recorded, serve, upgradeRequest } from "./_helpers.ts";
 
 const Echo = {
   init: () => ok(0),
@@ -13,11 +17,10 @@ const Echo = {
 
 Deno.test("terminate sees remote with the peer's close code and reason", async () => {
   const { handler, recording } = recorded(Echo);
-  await using srv = serve(handler);
-  const client = await connect(srv.url);
-  client.send("a");
-  await client.next();
-  await client.close(4321, "gone fishing");
+  const conn = await TestConnection.start(handler);
+  await conn.receive("a");
+  assert.deepEqual(conn.texts(), ["a"]);
+  await conn.close(4321, "gone fishing");
   const { reason, state } = await recording.terminated;
   assert.deepEqual(reason, { type: "remote", code: 4321, reason: "gone fishing" });
   assert.equal(state, 1);
@@ -54,36 +57,39 @@ Deno.test("terminate runs exactly once, with the last good state", async () => {
     ...Echo,
     handleIn: (data, count) => data === "bad" ? ({} as never) : push(data, count + 1),
   });
-  await using srv = serve(handler, { onError() {} });
-  const client = await connect(srv.url);
-  client.send("1");
-  client.send("2");
-  client.send("bad");
-  client.send("3");
-  // Deno tears a server socket down without its close frame when data arrives while the
-  // close is being written, so the client may see an abnormal close instead of 1011.
-  assert.ok([1011, 1006, 0].includes((await client.closed).code));
+  const conn = await TestConnection.start(handler, { onError() {} });
+  // All four arrive before the engine runs any of them; then the peer closes too.
+  await Promise.all(["1", "2", "bad", "3"].map((m) => conn.receive(m)));
+  await conn.close(1000);
+  assert.deepEqual(conn.closeFrame, { code: 1011, reason: "Internal error" });
+  assert.deepEqual(conn.texts(), ["1", "2"]);
   await recording.terminated;
-  await delay(20);
   assert.equal(recording.terminations.length, 1);
   assert.equal(recording.terminations[0].state, 2);
 });
 
 Deno.test("dataTimeout closes a client that sends no data with 1001, pongs or not", async () => {
   const { handler, recording } = recorded(Echo);
-  await using srv = serve(handler, { dataTimeout: 80 });
-  const client = await connect(srv.url);
-  const started = Date.now();
+  const conn = await TestConnection.start(handler, { dataTimeout: 80 });
   // Activity keeps it alive.
   for (let i = 0; i < 4; i++) {
-    await delay(30);
-    client.send("ping");
-    await client.next();
+    await conn.advance(30);
+    await conn.receive("ping");
   }
-  const closed = await client.closed;
-  assert.ok(Date.now() - started >= 150, "activity postponed the timeout");
-  assert.equal(closed.code, 1001);
-  assert.equal(closed.reason, "Idle timeout");
+  assert.equal(conn.texts().length, 4);
+  // Then only pongs: they are no data.
+  const last = conn.clock.now();
+  for (let i = 0; i < 7; i++) {
+    await conn.advance(10);
+    await conn.pong();
+  }
+  await conn.advance(9);
+  assert.equal(conn.clock.now() - last, 79);
+  assert.equal(conn.closeFrame, null, "closed before dataTimeout");
+  for (let i = 0; i < 21 && conn.closeFrame === null; i++) await conn.advance(1);
+  assert.ok(conn.clock.now() - last <= 100, "closed within 1.25 × dataTimeout");
+  assert.ok(conn.clock.now() >= 150, "activity postponed the timeout");
+  assert.deepEqual(conn.closeFrame, { code: 1001, reason: "Idle timeout" });
   assert.deepEqual((await recording.terminated).reason, { type: "timeout" });
 });
 
@@ -100,11 +106,14 @@ Deno.test("timeout: a client that only reads stays open, answering Deno's pings"
 });
 
 Deno.test("timeout: 0 turns the idle timeout off", async () => {
-  await using srv = serve(Echo, { timeout: 0 });
-  await using client = await connect(srv.url);
-  await delay(50);
-  client.send("still here");
-  assert.equal(await client.next(), "still here");
+  for (const controlFrames of [true, false]) {
+    const conn = await TestConnection.start(Echo, { timeout: 0, controlFrames });
+    assert.equal(conn.clock.pending, 0, "no sweeper");
+    await conn.advance(24 * 3600_000);
+    await conn.receive("still here");
+    assert.deepEqual(conn.sent, [{ type: "text", data: "still here" }], "no ping, no close");
+    assert.equal(conn.closeFrame, null);
+  }
 });
 
 Deno.test("the default timeout is 60 seconds", async () => {
@@ -136,24 +145,23 @@ Deno.test("maxMessageBytes: a bigger message closes with 1009 and terminate sees
       return push(data, count + 1);
     },
   });
-  await using srv = serve(handler, { maxMessageBytes: 10 });
-  const client = await connect(srv.url);
-  client.send("0123456789");
-  assert.equal(await client.next(), "0123456789");
-  client.send("ééééé!"); // 11 UTF-8 bytes, 6 characters
-  assert.equal((await client.closed).code, 1009);
+  const conn = await TestConnection.start(handler, { maxMessageBytes: 10 });
+  await conn.receive("0123456789");
+  assert.deepEqual(conn.texts(), ["0123456789"]);
+  await conn.receive("ééééé!"); // 11 UTF-8 bytes, 6 characters
+  assert.deepEqual(conn.closeFrame, { code: 1009, reason: "Message too big" });
   const { reason } = await recording.terminated;
   assert.ok(reason.type === "error" && reason.error instanceof RangeError);
   assert.deepEqual(seen, ["0123456789"]);
 });
 
 Deno.test("maxMessageBytes applies to binary messages and defaults to 1 MiB", async () => {
-  await using srv = serve(Echo);
-  const client = await connect(srv.url);
-  client.send(new Uint8Array(1024 * 1024));
-  assert.equal(((await client.next()) as Uint8Array).byteLength, 1024 * 1024);
-  client.send(new Uint8Array(1024 * 1024 + 1));
-  assert.equal((await client.closed).code, 1009);
+  const conn = await TestConnection.start(Echo);
+  await conn.receive(new Uint8Array(1024 * 1024));
+  assert.equal((conn.sent[0].data as Uint8Array).byteLength, 1024 * 1024);
+  await conn.receive(new Uint8Array(1024 * 1024 + 1));
+  assert.equal(conn.closeFrame?.code, 1009);
+  assert.equal(conn.sent.length, 1);
 });
 
 Deno.test("maxQueuedEvents: a flood past a slow handler closes with 1013", async () => {
@@ -166,11 +174,9 @@ Deno.test("maxQueuedEvents: a flood past a slow handler closes with 1013", async
       },
     } satisfies WebSock<number>,
   );
-  await using srv = serve(handler, { maxQueuedEvents: 4 });
-  const client = await connect(srv.url);
-  for (let i = 0; i < 10; i++) client.send(String(i));
-  // See above: data arriving while Deno writes the close frame can lose the frame.
-  assert.ok([1013, 1006, 0].includes((await client.closed).code));
+  const conn = await TestConnection.start(handler, { maxQueuedEvents: 4 });
+  await Promise.all(Array.from({ length: 10 }, (_, i) => conn.receive(String(i))));
+  assert.deepEqual(conn.closeFrame, { code: 1013, reason: "Too many queued events" });
   const { reason } = await recording.terminated;
   assert.ok(reason.type === "error" && reason.error instanceof RangeError);
 });
@@ -187,12 +193,12 @@ Deno.test("maxQueuedEvents bounds the mailbox: send() returns false once full", 
       handleInfo: (_m: number, s: number) => ok(s),
     } satisfies WebSock<number, number>,
   );
-  await using srv = serve(handler, { maxQueuedEvents: 3 });
-  const client = await connect(srv.url);
-  while (!connection) await delay(1);
+  const conn = await TestConnection.start(handler, { maxQueuedEvents: 3 });
+  assert.equal(connection, conn.connection);
   const results = [1, 2, 3, 4, 5].map((n) => connection!.send(n));
   assert.deepEqual(results, [true, true, true, false, false]);
-  assert.equal((await client.closed).code, 1013);
+  await conn.settle();
+  assert.equal(conn.closeFrame?.code, 1013);
   await recording.terminated;
   assert.equal(connection.closed, true);
 });
@@ -250,10 +256,11 @@ Deno.test("async callbacks never overlap and events keep their order", async () 
       return ok(seen);
     },
   } satisfies WebSock<string[], string>;
-  await using srv = serve(Slow);
-  await using client = await connect(srv.url);
-  for (let i = 1; i <= 6; i++) client.send(String(i));
-  const replies = await client.take(6);
+  // Not waiting for the async init: the six messages arrive while it runs.
+  const conn = TestConnection.open(Slow);
+  for (let i = 1; i <= 6; i++) void conn.receive(String(i));
+  await conn.settle();
+  const replies = conn.texts();
   assert.deepEqual(replies, ["1", "2", "3", "4", "5", "6"].map((n) => `done:${n}`));
   assert.deepEqual(
     log,
@@ -269,6 +276,7 @@ Deno.test("async callbacks never overlap and events keep their order", async () 
   );
   // The mailbox message sent during handleIn("2") is queued behind 3..6, which arrived first.
   assert.ok(log.indexOf("info:info-from-2") > log.indexOf("in:2"));
+  assert.deepEqual(log, ["in:1", "in:2", "in:3", "in:4", "in:5", "in:6", "info:info-from-2"]);
 });
 
 Deno.test("messages received during an async init wait for it", async () => {
@@ -280,11 +288,12 @@ Deno.test("messages received during an async init wait for it", async () => {
     handleIn: (data: string | Uint8Array, state: string) => push(`${state}:${data}`, state),
     handleInfo: (_m: never, s: string) => ok(s),
   } satisfies WebSock<string>;
-  await using srv = serve(Handler);
-  await using client = await connect(srv.url);
-  client.send("a");
-  client.send("b");
-  assert.deepEqual(await client.take(2), ["ready:a", "ready:b"]);
+  const conn = TestConnection.open(Handler);
+  void conn.receive("a");
+  void conn.receive("b");
+  assert.equal(conn.state, undefined, "init is still running");
+  await conn.settle();
+  assert.deepEqual(conn.texts(), ["ready:a", "ready:b"]);
 });
 
 Deno.test("init that throws closes with 1011 and terminate does not run", async () => {
@@ -295,29 +304,34 @@ Deno.test("init that throws closes with 1011 and terminate does not run", async 
     },
   });
   const sources: string[] = [];
-  await using srv = serve(handler, { onError: (_e, c) => sources.push(c.source) });
-  const client = await connect(srv.url);
-  assert.equal((await client.closed).code, 1011);
-  await delay(10);
+  const conn = await TestConnection.start(handler, {
+    onError: (_e, c) => void sources.push(c.source),
+  });
+  assert.equal(conn.closeFrame?.code, 1011);
+  await conn.close(1011);
+  assert.equal(conn.over, true);
   assert.equal(recording.terminations.length, 0);
   assert.deepEqual(sources, ["init"]);
 });
 
 Deno.test("a terminate that throws is reported and harms nothing", async () => {
+  // (Over real sockets, reliability_test.ts's "when terminate throws" checks that the server
+  // goes on serving.)
   const sources: string[] = [];
-  await using srv = serve({
+  const Failing = {
     ...Echo,
     terminate() {
       throw new Error("cleanup failed");
     },
-  }, { onError: (_e, c) => sources.push(c.source) });
-  const client = await connect(srv.url);
-  await client.close(1000);
-  await delay(10);
+  };
+  const onError = (_e: unknown, c: { source: string }) => void sources.push(c.source);
+  const conn = await TestConnection.start(Failing, { onError });
+  await conn.close(1000);
+  assert.equal(conn.over, true);
   assert.deepEqual(sources, ["terminate"]);
-  await using again = await connect(srv.url);
-  again.send("x");
-  assert.equal(await again.next(), "x");
+  const again = await TestConnection.start(Failing, { onError });
+  await again.receive("x");
+  assert.deepEqual(again.texts(), ["x"]);
 });
 
 Deno.test("the mailbox delivers from a timer to handleInfo", async () => {
@@ -334,10 +348,10 @@ Deno.test("the mailbox delivers from a timer to handleInfo", async () => {
     terminate: (_r: unknown, s: { timer: ReturnType<typeof setInterval> }) =>
       clearInterval(s.timer),
   } satisfies WebSock<{ timer: ReturnType<typeof setInterval> }, Tick>;
-  await using srv = serve(Ticker);
-  const client = await connect(srv.url);
-  assert.equal((await client.closed).code, 1000);
-  assert.deepEqual(client.pending, ["tick 1", "tick 2", "tick 3"]);
+  const conn = await TestConnection.start(Ticker);
+  for (let i = 0; i < 400 && !conn.over; i++) await delay(5);
+  assert.equal(conn.closeFrame?.code, 1000);
+  assert.deepEqual(conn.texts(), ["tick 1", "tick 2", "tick 3"]);
 });
 
 Deno.test("the mailbox delivers from another connection, and send() is never synchronous", async () => {
@@ -364,13 +378,15 @@ Deno.test("the mailbox delivers from another connection, and send() is never syn
     terminate: (_r: unknown, name: string) => void members.delete(name),
   } satisfies WebSock<string, string, string>;
   let sawInfo = false;
-  await using srv = serve(Room, { upgrade: (req) => new URL(req.url).searchParams.get("name")! });
-  await using ann = await connect(`${srv.url}?name=ann`);
-  await using bob = await connect(`${srv.url}?name=bob`);
-  while (members.size < 2) await delay(1);
-  ann.send("hello bob");
-  assert.equal(await ann.next(), "sent to 1");
-  assert.equal(await bob.next(), "ann: hello bob");
+  const ann = await TestConnection.start(Room, { arg: "ann" });
+  const bob = await TestConnection.start(Room, { arg: "bob" });
+  assert.equal(members.size, 2);
+  await ann.receive("hello bob");
+  await bob.settle();
+  assert.deepEqual(ann.texts(), ["sent to 1"]);
+  assert.deepEqual(bob.texts(), ["ann: hello bob"]);
+  await ann.close();
+  await bob.close();
 });
 
 Deno.test("send() to a closed connection returns false and is harmless", async () => {
@@ -385,12 +401,13 @@ Deno.test("send() to a closed connection returns false and is harmless", async (
       handleInfo: (_m: string, s: number) => ok(s),
     } satisfies WebSock<number, string>,
   );
-  await using srv = serve(handler);
-  const client = await connect(srv.url);
-  await client.close();
+  const conn = await TestConnection.start(handler);
+  await conn.close();
   await recording.terminated;
   assert.equal(connection!.closed, true);
   assert.equal(connection!.send("anyone?"), false);
+  await conn.settle();
+  assert.deepEqual(conn.sent, []);
 });
 
 Deno.test("handler.shutdown() closes every connection with 1001, terminate sees shutdown once each", async () => {
@@ -487,18 +504,14 @@ Deno.test("a close frame from the peer reaches terminate after the messages befo
       },
     } satisfies WebSock<number>,
   );
-  await using srv = serve(handler);
-  using raw = await Raw.connect(srv.port);
-  await raw.write(upgradeRequest());
-  await raw.response();
-  await raw.frame(1, "a");
-  await raw.frame(1, "b");
-  await raw.frame(8, closePayload(4000, "done"));
+  const conn = await TestConnection.start(handler);
+  void conn.receive("a");
+  void conn.receive("b");
+  await conn.close(4000, "done");
   const { reason, state } = await recording.terminated;
   assert.deepEqual(seen, ["a", "b"]);
   assert.equal(state, 2);
   assert.deepEqual(reason, { type: "remote", code: 4000, reason: "done" });
-  await raw.readClose();
 });
 
 Deno.test("handler.shutdown({ timeout }) abandons a connection whose callback never settles", async () => {

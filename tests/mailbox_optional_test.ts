@@ -1,61 +1,61 @@
 // handleInfo is optional: a handler without it takes no mail. `send` drops the message and
 // returns false, the error hook hears of it once per connection, and the connection goes on.
+// All of it is the engine's, so it runs on TestConnection (the real engine, no socket).
 
 import assert from "node:assert/strict";
 import { type Connection, ok, push, type WebSock } from "../mod.ts";
 import type { ErrorContext } from "../engine/mod.ts";
 import { TestConnection } from "../testing/mod.ts";
-import { connect, recorded, serve } from "./_helpers.ts";
+import { recorded } from "./_helpers.ts";
 
 const Echo = {
   init: () => ok(null),
   handleIn: (data, state) => push(data, state),
 } satisfies WebSock<null>;
 
-Deno.test("websockHandler() with a handler without handleInfo: send() returns false, onError is told once, the connection goes on", async () => {
+Deno.test("a handler without handleInfo: send() returns false, onError is told once, the connection goes on", async () => {
   const errors: { error: unknown; context: ErrorContext }[] = [];
-  let connection: Connection<unknown> | undefined;
   const { handler, recording } = recorded(Echo);
-  await using srv = serve(handler, {
-    onConnection: (c) => connection = c as Connection<unknown>,
-    onError: (error, context) => errors.push({ error, context }),
+  const conn = await TestConnection.start(handler as WebSock<null, unknown>, {
+    onError: (error, context) => void errors.push({ error, context }),
   });
-  const client = await connect(srv.url);
-  client.send("before");
-  assert.equal(await client.next(), "before");
+  const connection: Connection<unknown> = conn.connection;
+  await conn.receive("before");
+  assert.deepEqual(conn.texts(), ["before"]);
 
-  assert.equal(connection!.send("mail"), false);
-  assert.equal(connection!.send("more mail"), false);
-  assert.equal(connection!.closed, false);
+  assert.equal(connection.send("mail"), false);
+  assert.equal(connection.send("more mail"), false);
+  assert.equal(connection.closed, false);
   assert.equal(errors.length, 1);
   assert.ok(errors[0].error instanceof TypeError);
   assert.match((errors[0].error as Error).message, /handler has no handleInfo/);
   assert.equal(errors[0].context.source, "handleInfo");
   assert.equal(errors[0].context.connection, connection);
 
-  client.send("after");
-  assert.equal(await client.next(), "after");
-  assert.deepEqual(client.pending, []);
-  assert.equal((await client.close(1000, "done")).code, 1000);
+  await conn.settle();
+  await conn.receive("after");
+  assert.deepEqual(conn.texts(), ["before", "after"]);
+  await conn.close(1000, "done");
+  assert.equal(conn.closeFrame, null);
   const { reason } = await recording.terminated;
   assert.deepEqual(reason, { type: "remote", code: 1000, reason: "done" });
   assert.equal(errors.length, 1);
 });
 
-Deno.test("websockHandler() tells onError once per connection about mail to a handler without handleInfo", async () => {
+Deno.test("onError is told once per connection about mail to a handler without handleInfo", async () => {
   const errors: ErrorContext[] = [];
-  const connections: Connection<unknown>[] = [];
-  await using srv = serve(Echo, {
-    onConnection: (c) => connections.push(c as Connection<unknown>),
-    onError: (_error, context) => errors.push(context),
-  });
-  await using a = await connect(srv.url);
-  await using b = await connect(srv.url);
+  const options = {
+    onError: (_error: unknown, context: ErrorContext) => void errors.push(context),
+  };
+  const NoMail = Echo as WebSock<null, number>;
+  const a = await TestConnection.start(NoMail, options);
+  const b = await TestConnection.start(NoMail, options);
+  const connections = [a.connection, b.connection];
   for (const c of connections) for (let i = 0; i < 3; i++) assert.equal(c.send(i), false);
   assert.deepEqual(errors.map((e) => e.connection), connections);
-  a.send("a");
-  b.send("b");
-  assert.deepEqual([await a.next(), await b.next()], ["a", "b"]);
+  await a.receive("a");
+  await b.receive("b");
+  assert.deepEqual([a.texts(), b.texts()], [["a"], ["b"]]);
 });
 
 Deno.test("TestConnection.info() to a handler without handleInfo returns false and records one error", async () => {

@@ -77,6 +77,7 @@ const takers: [string, (handler: never) => unknown][] = [
   ["serve()", (h) => serve(h, { port: 0 })],
   ["websockServe()", (h) => websockServe(h)],
   ["TestConnection.start()", (h) => TestConnection.start(h)],
+  ["TestConnection.open()", (h) => TestConnection.open(h)],
 ];
 
 const BAD_HANDLERS: [string, unknown, string][] = [
@@ -125,6 +126,7 @@ const optionTakers: [string, (options: Record<string, unknown>) => unknown][] = 
   ["serve()", (o) => serve(Echo, o)],
   ["websockServe()", (o) => websockServe(Echo, o)],
   ["TestConnection.start()", (o) => TestConnection.start(Echo, o)],
+  ["TestConnection.open()", (o) => TestConnection.open(Echo, o)],
 ];
 
 for (const [where, take] of optionTakers) {

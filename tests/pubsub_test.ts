@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { type Connection, ok, push, type WebSock } from "../mod.ts";
 import { TestConnection } from "../testing/mod.ts";
 import { BroadcastChannelBackend, PubSub, type Subscriber } from "../pubsub/mod.ts";
-import { connect, delay, serve } from "./_helpers.ts";
+import { delay } from "./_helpers.ts";
 
 function inbox<M>(): Subscriber<M> & { got: M[]; open: boolean } {
   const box = {
@@ -164,22 +164,24 @@ function room(pubsub: PubSub<Said>): WebSock<RoomState, Said, undefined> {
 
 Deno.test("PubSub delivers to connections' handleInfo and drops them once closed", async () => {
   const pubsub = new PubSub<Said>();
-  await using server = serve(room(pubsub));
-  await using a = await connect(server.url);
-  await using b = await connect(server.url);
-  assert.equal(await a.next(), "joined");
-  assert.equal(await b.next(), "joined");
-  a.send("hi");
-  a.send("there");
-  assert.deepEqual(await a.take(2), ["user1: hi", "user1: there"]);
-  assert.deepEqual(await b.take(2), ["user1: hi", "user1: there"]);
+  const handler = room(pubsub);
+  const a = await TestConnection.start(handler);
+  const b = await TestConnection.start(handler);
+  assert.deepEqual(a.takeSent(), [{ type: "text", data: "joined" }]);
+  assert.deepEqual(b.takeSent(), [{ type: "text", data: "joined" }]);
+  void a.receive("hi");
+  await a.receive("there");
+  await b.settle();
+  assert.deepEqual(a.texts(), ["user1: hi", "user1: there"]);
+  assert.deepEqual(b.texts(), ["user1: hi", "user1: there"]);
   await b.close();
-  // The server side of b closes a moment later; a publish then drops it.
-  for (let i = 0; i < 100 && pubsub.subscribers("room") === 2; i++) {
-    pubsub.publish("room", { from: "server", text: "ping" });
-    await delay(10);
-  }
+  // b is closed; a publish now reaches a only.
+  pubsub.publish("room", { from: "server", text: "ping" });
   assert.equal(pubsub.subscribers("room"), 1);
+  await a.settle();
+  assert.equal(a.texts().at(-1), "server: ping");
+  assert.equal(b.texts().length, 2);
+  await a.close();
   await pubsub.close();
 });
 

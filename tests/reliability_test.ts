@@ -1,10 +1,13 @@
 // Reliability: frame-level abuse over raw TCP, handler faults, load, slow peers, churn and
 // leaks. Every connection that reached init must see terminate exactly once; nothing a
 // client sends may crash the server. `STRESS=1` (deno task stress) runs the long versions.
+// What a fault does to its connection is the engine's: every fault runs on TestConnection;
+// over real sockets, one fault per callback shows that the server goes on serving.
 
 import assert from "node:assert/strict";
 import { Engine, resolveEngineOptions, type Transport } from "../engine/mod.ts";
 import { type Connection, ok, push, type TerminateReason, type WebSock } from "../mod.ts";
+import { TestConnection } from "../testing/mod.ts";
 import {
   Client,
   closePayload,
@@ -276,28 +279,55 @@ const faults: { name: string; make: () => unknown }[] = [
   },
 ];
 
+/** The handler of the fault tests: `where` does `make()` on its first connection only. */
+function faulty(where: Where, make: () => unknown) {
+  let connections = 0;
+  const fault = <T>(at: Where, first: boolean, normal: () => T): T =>
+    first && at === where ? make() as T : normal();
+  return recorded(
+    {
+      init(_a: undefined, c: Connection<string>) {
+        const first = ++connections === 1;
+        c.send("info");
+        return fault("init", first, () => ok(first));
+      },
+      handleIn: (data: string | Uint8Array, first: boolean) =>
+        fault("handleIn", first, () => push(data, first)),
+      handleInfo: (_m: string, first: boolean) => fault("handleInfo", first, () => ok(first)),
+      terminate: (_r: TerminateReason, first: boolean) =>
+        fault("terminate", first, () => undefined),
+    } satisfies WebSock<boolean, string>,
+  );
+}
+
 for (const where of ["init", "handleIn", "handleInfo", "terminate"] as Where[]) {
   for (const { name, make } of faults) {
     if (where === "terminate" && !["throws", "rejects"].includes(name)) continue;
-    Deno.test(`websockHandler() when ${where} ${name}: 1011 to the client, terminate ${where === "init" ? "never" : "once"}, server unaffected`, async () => {
-      let connections = 0;
+    Deno.test(`TestConnection: when ${where} ${name}: 1011, terminate ${where === "init" ? "never" : "once"}, the next connection unaffected`, async () => {
       const sources: string[] = [];
-      const fault = <T>(at: Where, first: boolean, normal: () => T): T =>
-        first && at === where ? make() as T : normal();
-      const { handler, recording } = recorded(
-        {
-          init(_a: undefined, c: Connection<string>) {
-            const first = ++connections === 1;
-            c.send("info");
-            return fault("init", first, () => ok(first));
-          },
-          handleIn: (data: string | Uint8Array, first: boolean) =>
-            fault("handleIn", first, () => push(data, first)),
-          handleInfo: (_m: string, first: boolean) => fault("handleInfo", first, () => ok(first)),
-          terminate: (_r: TerminateReason, first: boolean) =>
-            fault("terminate", first, () => undefined),
-        } satisfies WebSock<boolean, string>,
-      );
+      const { handler, recording } = faulty(where, make);
+      const onError = (_e: unknown, c: { source: string }) => void sources.push(c.source);
+      const bad = await TestConnection.start(handler, { onError });
+      await bad.receive("x");
+      if (where === "terminate") await bad.close(1000);
+      else {
+        assert.equal(bad.closeFrame?.code, 1011);
+        assert.equal(bad.closeFrame.reason, "Internal error");
+        await bad.close(1011);
+      }
+      assert.equal(bad.over, true);
+      assert.equal(recording.terminations.length, where === "init" ? 0 : 1);
+      assert.deepEqual(sources, [where]);
+      const good = await TestConnection.start(handler, { onError });
+      await good.receive("fine");
+      assert.deepEqual(good.texts(), ["fine"]);
+      assert.equal(good.closeFrame, null);
+      assert.deepEqual(sources, [where]);
+    });
+    if (name !== "throws") continue;
+    Deno.test(`websockHandler() when ${where} ${name}: 1011 to the client, terminate ${where === "init" ? "never" : "once"}, server unaffected`, async () => {
+      const sources: string[] = [];
+      const { handler, recording } = faulty(where, make);
       await using srv = serve(handler, { onError: (_e, c) => sources.push(c.source) });
       const bad = await connect(srv.url);
       bad.send("x");
@@ -406,16 +436,16 @@ Deno.test("the mailbox flooded faster than an async handler drains it is bounded
       },
     } satisfies WebSock<number, number>,
   );
-  await using srv = serve(handler, { maxQueuedEvents: 256 });
-  const client = await connect(srv.url);
-  await until(() => connection !== undefined, "init");
+  const conn = await TestConnection.start(handler, { maxQueuedEvents: 256 });
+  assert.equal(connection, conn.connection);
   let accepted = 0;
   for (let i = 0; i < 100_000; i++) if (connection!.send(i)) accepted++;
   assert.ok(accepted <= 257, `accepted ${accepted}`);
-  assert.ok([1013, 1006].includes((await client.closed).code));
+  await conn.settle();
+  assert.equal(conn.closeFrame?.code, 1013);
   const { reason } = await recording.terminated;
   assert.ok(reason.type === "error" && reason.error instanceof RangeError);
-  await delay(20);
+  await conn.close(1000);
   assert.equal(recording.terminations.length, 1);
 });
 

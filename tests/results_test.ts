@@ -1,8 +1,13 @@
-// Every result form and close code, over real sockets (Deno.serve + WebSocket client).
+// Every result form and close code. What a result becomes (frames, a close code, what
+// terminate sees) is the engine's: it runs on TestConnection, the real engine without a socket.
+// Over real sockets (Deno.serve + WebSocket client) stays what the Deno adapter translates:
+// text and binary frames, and Deno's lack of control frames. The conformance suite checks
+// results on the wire on every adapter ("push sends a list", "stop:* closes with", ...).
 
 import assert from "node:assert/strict";
 import { binary, ok, ping, pong, push, stop, text, type WebSock } from "../mod.ts";
-import { Client, connect, recorded, serve } from "./_helpers.ts";
+import { TestConnection } from "../testing/mod.ts";
+import { connect, recorded, serve } from "./_helpers.ts";
 
 type Msg = never;
 
@@ -36,20 +41,23 @@ Deno.test("handleIn receives a Uint8Array for binary frames", async () => {
 });
 
 Deno.test("push() sends a list of text(), binary() and shorthand messages in order", async () => {
-  await using srv = serve({
+  const conn = await TestConnection.start({
     ...Echo,
     handleIn: (_data, count) =>
       push(["a", text("b"), binary(new Uint8Array([7])), new Uint8Array([8])], count),
   });
-  await using client = await connect(srv.url);
-  client.send("go");
-  assert.deepEqual(await client.take(4), ["a", "b", new Uint8Array([7]), new Uint8Array([8])]);
+  await conn.receive("go");
+  assert.deepEqual(conn.sent, [
+    { type: "text", data: "a" },
+    { type: "text", data: "b" },
+    { type: "binary", data: new Uint8Array([7]) },
+    { type: "binary", data: new Uint8Array([8]) },
+  ]);
 });
 
 Deno.test("init can push messages before any is received", async () => {
-  await using srv = serve({ ...Echo, init: () => push(["welcome", "twice"], 0) });
-  await using client = await connect(srv.url);
-  assert.deepEqual(await client.take(2), ["welcome", "twice"]);
+  const conn = await TestConnection.start({ ...Echo, init: () => push(["welcome", "twice"], 0) });
+  assert.deepEqual(conn.texts(), ["welcome", "twice"]);
 });
 
 const stopCases: {
@@ -114,10 +122,9 @@ const stopCases: {
 for (const c of stopCases) {
   Deno.test(`${c.name} closes with ${c.code} and terminate sees ${c.end}`, async () => {
     const { handler, recording } = recorded({ ...Echo, handleIn: (_d, s) => c.result(s + 1) });
-    await using srv = serve(handler);
-    const client = await connect(srv.url);
-    client.send("x");
-    const closed = await client.closed;
+    const conn = await TestConnection.start(handler);
+    await conn.receive("x");
+    const closed = conn.closeFrame!;
     assert.equal(closed.code, c.code);
     assert.equal(closed.reason, c.reason);
     const { reason, state } = await recording.terminated;
@@ -129,14 +136,13 @@ for (const c of stopCases) {
 }
 
 Deno.test("stop() with messages sends them before the close frame, in order", async () => {
-  await using srv = serve({
+  const conn = await TestConnection.start({
     ...Echo,
     handleIn: (_d, s) => stop("normal", s, { code: 4002, reason: "done" }, ["one", "two"]),
   });
-  const client = await connect(srv.url);
-  client.send("x");
-  const closed = await client.closed;
-  assert.deepEqual(client.pending, ["one", "two"]);
+  await conn.receive("x");
+  const closed = conn.closeFrame!;
+  assert.deepEqual(conn.texts(), ["one", "two"]);
   assert.equal(closed.code, 4002);
   assert.equal(closed.reason, "done");
 });
@@ -160,10 +166,9 @@ for (
       ...Echo,
       handleIn: (_d, s) => stop("normal", s + 1, close as number),
     });
-    await using srv = serve(handler, { onError: (e) => errors.push(e) });
-    const client = await connect(srv.url);
-    client.send("x");
-    assert.equal((await client.closed).code, 1011);
+    const conn = await TestConnection.start(handler, { onError: (e) => void errors.push(e) });
+    await conn.receive("x");
+    assert.equal(conn.closeFrame?.code, 1011);
     const { reason, state } = await recording.terminated;
     assert.equal(reason.type, "error");
     assert.ok(reason.type === "error" && reason.error instanceof error);
@@ -181,14 +186,13 @@ Deno.test("a callback that throws closes with 1011 without leaking the message",
       return push(data, s + 1);
     },
   });
-  await using srv = serve(handler, {
-    onError: (error, context) => errors.push({ error, source: context.source }),
+  const conn = await TestConnection.start(handler, {
+    onError: (error, context) => void errors.push({ error, source: context.source }),
   });
-  const client = await connect(srv.url);
-  client.send("fine");
-  assert.equal(await client.next(), "fine");
-  client.send("crash");
-  const closed = await client.closed;
+  await conn.receive("fine");
+  assert.deepEqual(conn.texts(), ["fine"]);
+  await conn.receive("crash");
+  const closed = conn.closeFrame!;
   assert.equal(closed.code, 1011);
   assert.doesNotMatch(closed.reason, /secret/);
   const { reason, state } = await recording.terminated;
@@ -206,10 +210,9 @@ Deno.test("an async callback that rejects closes with 1011 and terminate sees th
       throw new TypeError("nope");
     },
   });
-  await using srv = serve(handler, { onError() {} });
-  const client = await connect(srv.url);
-  client.send("x");
-  assert.equal((await client.closed).code, 1011);
+  const conn = await TestConnection.start(handler, { onError() {} });
+  await conn.receive("x");
+  assert.equal(conn.closeFrame?.code, 1011);
   const { reason } = await recording.terminated;
   assert.ok(reason.type === "error" && reason.error instanceof TypeError);
 });
@@ -220,10 +223,9 @@ for (const bad of [42, null, undefined, { kind: "okay", state: 1 }, "ok", [1]]) 
       ...Echo,
       handleIn: () => bad as unknown as ReturnType<typeof ok<number>>,
     });
-    await using srv = serve(handler, { onError() {} });
-    const client = await connect(srv.url);
-    client.send("x");
-    assert.equal((await client.closed).code, 1011);
+    const conn = await TestConnection.start(handler, { onError() {} });
+    await conn.receive("x");
+    assert.equal(conn.closeFrame?.code, 1011);
     const { reason } = await recording.terminated;
     assert.ok(reason.type === "error" && reason.error instanceof TypeError);
     assert.match((reason.error as Error).message, /Invalid result from handleIn/);
@@ -236,11 +238,10 @@ Deno.test("push() of an invalid message closes with 1011 and sends nothing of th
     ...Echo,
     handleIn: (_d, s) => push(["fine", { type: "text", data: 5 } as never], s),
   });
-  await using srv = serve(handler, { onError() {} });
-  const client = await connect(srv.url);
-  client.send("x");
-  assert.equal((await client.closed).code, 1011);
-  assert.deepEqual(client.pending, []);
+  const conn = await TestConnection.start(handler, { onError() {} });
+  await conn.receive("x");
+  assert.equal(conn.closeFrame?.code, 1011);
+  assert.deepEqual(conn.sent, []);
   const { reason } = await recording.terminated;
   assert.ok(reason.type === "error" && reason.error instanceof TypeError);
 });
@@ -259,19 +260,18 @@ for (const frame of [ping(), pong(new Uint8Array([1]))]) {
 }
 
 Deno.test("handleIn never runs after the handler asked to stop", async () => {
-  const seen: unknown[] = [];
-  await using srv = serve({
-    ...Echo,
-    handleIn(data, s) {
-      seen.push(data);
-      return stop("normal", s);
-    },
-  });
-  const client = new Client(srv.url);
-  await client.opened;
-  client.send("first");
-  client.send("second");
-  client.send("third");
-  await client.closed;
-  assert.deepEqual(seen, ["first"]);
+  for (const async of [false, true]) {
+    const seen: unknown[] = [];
+    const conn = await TestConnection.start({
+      ...Echo,
+      handleIn(data, s) {
+        seen.push(data);
+        return async ? Promise.resolve(stop("normal", s)) : stop("normal", s);
+      },
+    });
+    // All three arrive at once: the others wait behind an async handleIn.
+    await Promise.all(["first", "second", "third"].map((m) => conn.receive(m)));
+    assert.equal(conn.closeFrame?.code, 1000);
+    assert.deepEqual(seen, ["first"], async ? "async" : "sync");
+  }
 });
