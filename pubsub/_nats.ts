@@ -4,6 +4,7 @@
 
 import { connect, type NatsConnection } from "npm:@nats-io/transport-node@^3.4.0";
 import { guardNatsSockets } from "./_nats_sockets.ts";
+import { Pauses, redactUrl } from "./_outage.ts";
 
 /** Where to connect, and how the reports name it. */
 export interface NatsTarget {
@@ -15,14 +16,6 @@ export interface NatsTarget {
   readonly tls: boolean;
   /** The URL(s) with the password or token as ***. */
   readonly where: string;
-}
-
-/** The URL with its password (or a lone user part, which NATS takes as a token) as ***. */
-export function redactNats(url: string): string {
-  return url.replace(/\/\/([^@/]*)@/, (_all, auth: string) => {
-    const colon = auth.indexOf(":");
-    return colon < 0 ? "//***@" : `//${auth.slice(0, colon)}:***@`;
-  });
 }
 
 /**
@@ -54,7 +47,7 @@ export function parseNatsUrl(url: unknown): NatsTarget {
       pass = decodeURIComponent(parsed.password);
     } else token = name;
   }
-  return { servers, user, pass, token, tls, where: list.map(redactNats).join(", ") };
+  return { servers, user, pass, token, tls, where: list.map(redactUrl).join(", ") };
 }
 
 /** Throw unless the prefix is one subject token (letters, digits, `-` and `_`). */
@@ -97,9 +90,6 @@ export function topicToken(topic: string): string {
   return out;
 }
 
-export const messageOf = (error: unknown): string =>
-  error instanceof Error ? error.message : String(error);
-
 /** What a {@linkcode NatsLink} tells its backend. */
 export interface LinkHooks {
   /** The connection was lost, or could not be made (once per outage). */
@@ -129,7 +119,7 @@ export class NatsLink {
   #closing = false;
   #loop: Promise<void> = Promise.resolve();
   #waiters = new Set<{ resolve(nc: NatsConnection): void; reject(error: Error): void }>();
-  #pause: { timer: ReturnType<typeof setTimeout>; resolve(): void } | undefined;
+  readonly #pauses = new Pauses();
 
   constructor(
     target: NatsTarget,
@@ -198,19 +188,6 @@ export class NatsLink {
     this.#waiters.clear();
   }
 
-  #sleep(ms: number): Promise<void> {
-    if (this.#closing) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.#pause = {
-        timer: setTimeout(() => {
-          this.#pause = undefined;
-          resolve();
-        }, ms),
-        resolve,
-      };
-    });
-  }
-
   async #run(first: () => void): Promise<void> {
     const target = this.#target;
     let attempt = 0;
@@ -234,7 +211,7 @@ export class NatsLink {
       } catch (error) {
         this.#lost(error);
         first();
-        await this.#sleep(Math.max(10, Math.min(++attempt * 100, this.#maxRetryDelay)));
+        await this.#pauses.sleep(Math.max(10, Math.min(++attempt * 100, this.#maxRetryDelay)));
         continue;
       }
       if (this.#closing) {
@@ -252,7 +229,7 @@ export class NatsLink {
       if (this.#closing) break;
       // The client gave up (an authorization refused twice, say): start over with a new one.
       this.#lost(ended ?? new Error("the client closed"));
-      await this.#sleep(this.#maxRetryDelay);
+      await this.#pauses.sleep(this.#maxRetryDelay);
     }
     first();
   }
@@ -286,11 +263,7 @@ export class NatsLink {
     this.#closing = true;
     for (const waiter of this.#waiters) waiter.reject(new Error("The NATS backend is closed"));
     this.#waiters.clear();
-    if (this.#pause) {
-      clearTimeout(this.#pause.timer);
-      this.#pause.resolve();
-      this.#pause = undefined;
-    }
+    this.#pauses.cut();
     const nc = this.#nc;
     if (nc && this.#connected) {
       let timer: ReturnType<typeof setTimeout> | undefined;

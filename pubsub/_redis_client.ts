@@ -67,14 +67,6 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** The URL with its password (or a lone user part, which Redis takes as one) as ***. */
-export function redact(url: string): string {
-  return url.replace(/\/\/([^@/]*)@/, (_all, auth: string) => {
-    const colon = auth.indexOf(":");
-    return colon < 0 ? "//***@" : `//${auth.slice(0, colon)}:***@`;
-  });
-}
-
 /** The options both Redis backends take, checked (TypeError/RangeError naming the value). */
 export function checkRedisOptions(url: unknown, prefix: unknown, maxRetryDelay: unknown): void {
   if (typeof url !== "string" || !/^rediss?:\/\//.test(url)) {

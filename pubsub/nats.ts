@@ -53,14 +53,8 @@
 
 import type { NatsConnection, Subscription } from "npm:@nats-io/transport-node@^3.4.0";
 import type { Backend } from "./pubsub.ts";
-import {
-  checkNatsPrefix,
-  messageOf,
-  NatsLink,
-  type NatsTarget,
-  parseNatsUrl,
-  topicToken,
-} from "./_nats.ts";
+import { checkNatsPrefix, NatsLink, type NatsTarget, parseNatsUrl, topicToken } from "./_nats.ts";
+import { addCounts, messageOf, Outage } from "./_outage.ts";
 
 export type { Backend } from "./pubsub.ts";
 
@@ -146,10 +140,6 @@ export class NatsBackendError extends Error {
 // Publishes held before the first connection attempt ends, at most.
 const EARLY = 10_000;
 
-function add(counts: Map<string, number>, from: Map<string, number>): void {
-  for (const [topic, n] of from) counts.set(topic, (counts.get(topic) ?? 0) + n);
-}
-
 /**
  * A {@linkcode Backend} over core NATS: one connection for publishing and subscribing,
  * opened when the `PubSub` starts it.
@@ -178,8 +168,12 @@ export class NatsBackend implements Backend {
   #link: NatsLink | undefined;
   #deliver: (topic: string, message: unknown) => void = () => {};
   #onError: (error: unknown) => void = () => {};
-  // The outage in progress: since when, and the publishes dropped so far, per topic.
-  #outage: { since: number; dropped: Map<string, number> } | undefined;
+  // The outage in progress, if any: the publishes dropped so far, per topic.
+  readonly #outage = new Outage((event, what, options) => {
+    if (!this.#closing) {
+      this.#onError(new NatsBackendError(event, this.#target.where, what, options));
+    }
+  });
   // Publishes the server has not confirmed: since the last PING (`#sent`), and the ones the
   // PING in flight covers (`#inFlight`).
   #sent = new Map<string, number>();
@@ -229,7 +223,7 @@ export class NatsBackend implements Backend {
       maxRetryDelay: this.#maxRetryDelay,
     }, {
       down: (cause) => this.#down(cause),
-      up: () => this.#up(),
+      up: () => this.#outage.end(),
       connected: (nc, fresh) => {
         if (!fresh) return; // the client subscribes again by itself
         for (const topic of this.#subs.keys()) this.#subs.set(topic, this.#listen(nc, topic));
@@ -241,8 +235,9 @@ export class NatsBackend implements Backend {
     this.#early = undefined;
     for (const [topic, message] of early) this.publish(topic, message);
     if (this.#overflow.size === 0) return;
-    if (this.#outage) add(this.#outage.dropped, this.#overflow);
-    else {
+    if (this.#outage.active) {
+      for (const [topic, n] of this.#overflow) this.#outage.drop(topic, n);
+    } else {
       const counts = [...this.#overflow].map(([topic, n]) => `${topic}: ${n}`).join(", ");
       this.#report("error", `publishes dropped while connecting, past ${EARLY} (${counts})`);
     }
@@ -258,42 +253,13 @@ export class NatsBackend implements Backend {
   // The connection is lost (or was never made): report once; what the server did not
   // confirm counts as dropped, and so does every publish until it is back.
   #down(cause: unknown): void {
-    if (this.#outage !== undefined || this.#closing) return;
+    if (this.#outage.active || this.#closing) return;
     const dropped = new Map<string, number>();
-    if (this.#inFlight) add(dropped, this.#inFlight);
-    add(dropped, this.#sent);
+    if (this.#inFlight) addCounts(dropped, this.#inFlight);
+    addCounts(dropped, this.#sent);
     this.#inFlight = undefined;
     this.#sent = new Map();
-    this.#outage = { since: Date.now(), dropped };
-    this.#report(
-      "down",
-      `connection lost (${messageOf(cause)}); publishes are dropped until it is back`,
-      cause,
-    );
-  }
-
-  #up(): void {
-    const outage = this.#outage;
-    if (outage === undefined) return;
-    this.#outage = undefined;
-    const seconds = ((Date.now() - outage.since) / 1000).toFixed(1);
-    const dropped = Object.fromEntries(outage.dropped);
-    const total = [...outage.dropped.values()].reduce((a, b) => a + b, 0);
-    const counts = [...outage.dropped].map(([topic, n]) => `${topic}: ${n}`).join(", ");
-    const cost = total === 0
-      ? "no publish dropped"
-      : `${total} publish${total === 1 ? "" : "es"} dropped meanwhile (${counts})`;
-    if (this.#closing) return;
-    this.#onError(
-      new NatsBackendError(
-        "up",
-        this.#target.where,
-        `connection back after ${seconds} s; ${cost}`,
-        {
-          dropped,
-        },
-      ),
-    );
+    this.#outage.begin(cause, dropped);
   }
 
   #subject(topic: string): string {
@@ -389,11 +355,10 @@ export class NatsBackend implements Backend {
       return;
     }
     const nc = link.connection;
-    if (this.#outage !== undefined || !nc) {
+    if (this.#outage.active || !nc) {
       if (this.#closing) return;
-      if (this.#outage === undefined) this.#down(new Error("not connected"));
-      const dropped = this.#outage!.dropped; // at most once; counted
-      dropped.set(topic, (dropped.get(topic) ?? 0) + 1);
+      this.#down(new Error("not connected"));
+      this.#outage.drop(topic); // at most once; counted
       return;
     }
     try {

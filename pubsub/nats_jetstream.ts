@@ -68,7 +68,8 @@ import {
   type StreamInfo,
 } from "npm:@nats-io/jetstream@^3.4.0";
 import type { HistoryBackend, HistoryMessage, HistoryPage, Position } from "./history_backend.ts";
-import { messageOf, NatsLink, type NatsTarget } from "./_nats.ts";
+import { NatsLink, type NatsTarget } from "./_nats.ts";
+import { messageOf, Pauses } from "./_outage.ts";
 import {
   checkJetStreamOptions,
   decodeEntry,
@@ -137,7 +138,8 @@ export class JetStreamBackend implements HistoryBackend {
   #deliver: (entry: HistoryMessage<unknown>) => void = () => {};
   #onError: (error: unknown) => void = () => {};
   #timer: ReturnType<typeof setTimeout> | undefined;
-  readonly #pauses = new Set<{ timer: ReturnType<typeof setTimeout>; resolve(): void }>();
+  /** The waits between retries: cut short when the backend closes. */
+  readonly #pauses = new Pauses();
   #unavailable = false;
   #closing = false;
 
@@ -208,21 +210,6 @@ export class JetStreamBackend implements HistoryBackend {
     this.#schedule();
   }
 
-  /** Sleep up to `ms`, or less if the backend closes. */
-  #sleep(ms: number): Promise<void> {
-    if (this.#closing) return Promise.resolve();
-    return new Promise((resolve) => {
-      const pause = {
-        timer: setTimeout(() => {
-          this.#pauses.delete(pause);
-          resolve();
-        }, ms),
-        resolve,
-      };
-      this.#pauses.add(pause);
-    });
-  }
-
   #track(task: Promise<void>): void {
     const done = task.catch((error) => {
       if (!this.#closing) this.#onError(error);
@@ -286,7 +273,7 @@ export class JetStreamBackend implements HistoryBackend {
             ),
           );
         }
-        await this.#sleep(Math.min(attempt * 100, Math.max(100, this.#maxRetryDelay)));
+        await this.#pauses.sleep(Math.min(attempt * 100, Math.max(100, this.#maxRetryDelay)));
       }
     }
   }
@@ -406,7 +393,7 @@ export class JetStreamBackend implements HistoryBackend {
       feed.syncing = false;
     }
     if (!failed) return;
-    await this.#sleep(Math.max(100, this.#maxRetryDelay)); // then again, until it works
+    await this.#pauses.sleep(Math.max(100, this.#maxRetryDelay)); // then again, until it works
     if (current()) await this.#sync(feed);
   }
 
@@ -584,11 +571,7 @@ export class JetStreamBackend implements HistoryBackend {
     if (this.#closing) return;
     this.#closing = true;
     clearTimeout(this.#timer);
-    for (const pause of this.#pauses) {
-      clearTimeout(pause.timer);
-      pause.resolve();
-    }
-    this.#pauses.clear();
+    this.#pauses.cut();
     await this.#link?.close();
     await Promise.all(this.#tasks);
     this.#feeds.clear();

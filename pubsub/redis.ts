@@ -49,8 +49,8 @@ import {
   DISCONNECT_TIMEOUT,
   followReadyCheck,
   LOADING_RETRY,
-  redact,
 } from "./_redis_client.ts";
+import { messageOf, Outage, redactUrl } from "./_outage.ts";
 import { checkClusterOption, closeCluster, openCluster, probeCluster } from "./_redis_cluster.ts";
 
 export type { Backend } from "./pubsub.ts";
@@ -148,8 +148,6 @@ export class RedisBackendError extends Error {
   }
 }
 
-const messageOf = (error: unknown) => error instanceof Error ? error.message : String(error);
-
 // Redis refused this one command (a reply error that is not about the cluster's state).
 const isCommandError = (error: unknown) =>
   (error as Error)?.name === "ReplyError" &&
@@ -195,8 +193,10 @@ export class RedisBackend implements Backend {
   #sent = 0;
   readonly #inflight = new Set<number>();
   #onError: (error: unknown) => void = () => {};
-  // The outage in progress: since when, and the publishes dropped so far, per topic.
-  #outage: { since: number; dropped: Map<string, number> } | undefined;
+  // The outage in progress, if any: the publishes dropped so far, per topic.
+  readonly #outage = new Outage((event, what, options) => {
+    if (!this.#closing) this.#onError(new RedisBackendError(event, this.#where, what, options));
+  });
   #closing = false;
 
   /**
@@ -213,7 +213,7 @@ export class RedisBackend implements Backend {
       this.#seeds = [...options.cluster];
     }
     this.#url = url;
-    this.#where = this.#seeds ? this.#seeds.map(redact).join(",") : redact(url);
+    this.#where = this.#seeds ? this.#seeds.map(redactUrl).join(",") : redactUrl(url);
     this.#prefix = prefix;
     this.#maxRetryDelay = maxRetryDelay;
   }
@@ -315,43 +315,18 @@ export class RedisBackend implements Backend {
 
   // The connection is lost (or was never made): report once, drop publishes until it is back.
   #down(cause: unknown): void {
-    if (this.#outage !== undefined || this.#closing) return;
-    this.#outage = { since: Date.now(), dropped: new Map() };
+    if (this.#outage.active || this.#closing) return;
     this.#scheduleProbe();
-    this.#report(
-      "down",
-      `connection lost (${messageOf(cause)}); publishes are dropped until it is back`,
-      cause,
-    );
+    this.#outage.begin(cause);
   }
 
   // A client is ready: once both are, the outage is over; say what it cost.
   #up(): void {
-    const outage = this.#outage;
-    if (outage === undefined) return;
     // Cluster mode: only the probe calls this, once the cluster serves again.
     if (!this.#cluster && (this.#pub?.status !== "ready" || this.#sub?.status !== "ready")) {
       return;
     }
-    this.#outage = undefined;
-    const seconds = ((Date.now() - outage.since) / 1000).toFixed(1);
-    const dropped = Object.fromEntries(outage.dropped);
-    const total = [...outage.dropped.values()].reduce((a, b) => a + b, 0);
-    const counts = [...outage.dropped].map(([topic, n]) => `${topic}: ${n}`).join(", ");
-    const cost = total === 0
-      ? "no publish dropped"
-      : `${total} publish${total === 1 ? "" : "es"} dropped meanwhile (${counts})`;
-    if (this.#closing) return;
-    this.#onError(
-      new RedisBackendError("up", this.#where, `connection back after ${seconds} s; ${cost}`, {
-        dropped,
-      }),
-    );
-  }
-
-  #drop(topic: string): void {
-    const dropped = this.#outage!.dropped;
-    dropped.set(topic, (dropped.get(topic) ?? 0) + 1);
+    this.#outage.end();
   }
 
   /**
@@ -412,7 +387,7 @@ export class RedisBackend implements Backend {
     const pub = this.#pub;
     if (!pub) throw new TypeError(`Cannot publish to ${topic}: backend not started`);
     const raw = JSON.stringify([this.#node, message]);
-    if (this.#outage !== undefined) return this.#drop(topic); // at most once; counted
+    if (this.#outage.active) return this.#outage.drop(topic); // at most once; counted
     try {
       await pub.publish(this.#prefix + topic, raw);
     } catch (error) {
@@ -424,7 +399,7 @@ export class RedisBackend implements Backend {
         return;
       }
       this.#down(error);
-      this.#drop(topic);
+      this.#outage.drop(topic);
     }
   }
 
@@ -443,7 +418,7 @@ export class RedisBackend implements Backend {
         return;
       }
       this.#down(error);
-      this.#drop(topic);
+      this.#outage.drop(topic);
     } finally {
       this.#inflight.delete(seq);
     }

@@ -32,8 +32,8 @@ import {
   DISCONNECT_TIMEOUT,
   followReadyCheck,
   LOADING_RETRY,
-  redact,
 } from "./_redis_client.ts";
+import { messageOf, Pauses, redactUrl } from "./_outage.ts";
 import { newEpoch } from "./_epoch.ts";
 import { LUA_CHECK, LUA_PUBLISH, LUA_READ, type RawEntry, type Scripts } from "./_streams_lua.ts";
 import { showValue } from "../engine/show_value.ts";
@@ -146,7 +146,8 @@ export class RedisStreamsBackend implements HistoryBackend {
   #onError: (error: unknown) => void = () => {};
   #loop: Promise<void> = Promise.resolve();
   #wake: (() => void) | undefined;
-  readonly #pauses = new Set<{ timer: ReturnType<typeof setTimeout>; resolve(): void }>();
+  /** The waits between retries: cut short when the backend closes. */
+  readonly #pauses = new Pauses();
   #readerId = 0;
   #connections = 0;
   /** The XREAD in flight (a number per call), 0 when none. */
@@ -178,7 +179,7 @@ export class RedisStreamsBackend implements HistoryBackend {
     } = options;
     checkRedisOptions(url, prefix, maxRetryDelay);
     this.#url = url;
-    this.#where = redact(url);
+    this.#where = redactUrl(url);
     this.#prefix = prefix;
     this.#maxLength = checkInteger("maxLength", maxLength, 1);
     this.#maxAge = checkInteger("maxAge", maxAge, 0);
@@ -203,10 +204,9 @@ export class RedisStreamsBackend implements HistoryBackend {
       // One report per outage: ioredis repeats the error on every attempt.
       if (this.#down || this.#closing) return;
       this.#down = true;
-      const message = error instanceof Error ? error.message : String(error);
       onError(
         new Error(
-          `Redis streams connection to ${this.#where} failed: ${message}; reconnecting`,
+          `Redis streams connection to ${this.#where} failed: ${messageOf(error)}; reconnecting`,
           { cause: error },
         ),
       );
@@ -317,21 +317,6 @@ export class RedisStreamsBackend implements HistoryBackend {
     }
   }
 
-  /** Sleep up to `ms`, or less if the backend closes. */
-  #sleep(ms: number): Promise<void> {
-    if (this.#closing) return Promise.resolve();
-    return new Promise((resolve) => {
-      const pause = {
-        timer: setTimeout(() => {
-          this.#pauses.delete(pause);
-          resolve();
-        }, ms),
-        resolve,
-      };
-      this.#pauses.add(pause);
-    });
-  }
-
   /** Check every subscribed topic's epoch; start over (from 0) those that changed. */
   async #check(reader: Client): Promise<void> {
     const streams = [...this.#streams.values()].filter((s) => s.last !== undefined);
@@ -416,7 +401,7 @@ export class RedisStreamsBackend implements HistoryBackend {
             cause: error,
           }),
         );
-        await this.#sleep(this.#maxRetryDelay);
+        await this.#pauses.sleep(this.#maxRetryDelay);
       }
     }
   }
@@ -431,7 +416,7 @@ export class RedisStreamsBackend implements HistoryBackend {
       for (let i = 0; i < 20 && this.#reading === reading && !this.#closing; i++) {
         const done = await writer.client("UNBLOCK", this.#readerId).catch(() => 1);
         if (done === 1) return;
-        await this.#sleep(5);
+        await this.#pauses.sleep(5);
       }
     });
   }
@@ -539,11 +524,7 @@ export class RedisStreamsBackend implements HistoryBackend {
     for (const waiter of this.#waiters) waiter.reject(new Error("Redis backend closed"));
     this.#waiters.clear();
     this.#wake?.();
-    for (const pause of this.#pauses) {
-      clearTimeout(pause.timer);
-      pause.resolve();
-    }
-    this.#pauses.clear();
+    this.#pauses.cut();
     const reader = this.#reader, writer = this.#writer;
     this.#reader = this.#writer = undefined;
     await Promise.all([
