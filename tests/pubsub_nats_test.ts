@@ -2,44 +2,30 @@ import assert from "node:assert/strict";
 import { PubSub, type Subscriber } from "../pubsub/mod.ts";
 import { NatsBackend, NatsBackendError } from "../pubsub/nats.ts";
 import { topicToken } from "../pubsub/_nats.ts";
+import { backendContract } from "./_backend_contract.ts";
 import { delay, until } from "./_helpers.ts";
-import { freePort } from "./_redis.ts";
 import { HAS_NATS, startNats, warnWithoutNats } from "./_nats.ts";
 
 warnWithoutNats("pubsub_nats_test.ts");
+
+// The same suite as RedisBackend's (tests/_backend_contract.ts), on a nats-server; a frozen
+// server first, so that publishes sent and never confirmed are counted too.
+backendContract({
+  backend: "NatsBackend",
+  over: "NATS",
+  ignore: !HAS_NATS,
+  start: () => startNats(),
+  make: (url, options) => new NatsBackend({ url, ...options }),
+  alike: (url) => new NatsBackend({ url: [url], prefix: "websock" }),
+  report: NatsBackendError,
+  label: "NATS pub/sub backend",
+  scheme: "nats",
+});
 
 function inbox(): Subscriber<unknown> & { got: unknown[] } {
   const got: unknown[] = [];
   return { got, send: (m: unknown) => got.push(m) > 0 };
 }
-
-Deno.test({
-  name: "NatsBackend carries messages between two PubSubs in publish order, without echo",
-  ignore: !HAS_NATS,
-  async fn() {
-    await using nats = await startNats();
-    const one = new PubSub({ backend: new NatsBackend({ url: nats.url }) });
-    const two = new PubSub({ backend: new NatsBackend({ url: [nats.url], prefix: "websock" }) });
-    const a = inbox(), b = inbox();
-    await one.subscribe("room:1", a);
-    await two.subscribe("room:1", b);
-    for (let i = 0; i < 200; i++) one.publish("room:1", { n: i });
-    two.publish("room:1", "from two");
-    await until(
-      () => b.got.length === 201 && a.got.length === 201,
-      () => `a=${a.got.length} b=${b.got.length}`,
-    );
-    assert.deepEqual(
-      b.got.filter((m) => m !== "from two"),
-      Array.from({ length: 200 }, (_, i) => ({ n: i })),
-    );
-    assert.equal(a.got.at(-1), "from two");
-    await delay(50);
-    assert.equal(a.got.length, 201, "no echo of one's own messages");
-    await one.close();
-    await two.close();
-  },
-});
 
 Deno.test({
   name: "NatsBackend keeps topics apart, whatever characters they have, and prefixes apart",
@@ -65,120 +51,6 @@ Deno.test({
     await one.close();
     await two.close();
     await other.close();
-  },
-});
-
-Deno.test({
-  name:
-    "NatsBackend: server killed and restarted during publishes: down once, up once with the drops counted per topic, subscriptions resume",
-  ignore: !HAS_NATS,
-  async fn() {
-    await using nats = await startNats();
-    const errorsOne: Error[] = [], errorsTwo: Error[] = [];
-    const backend = () => new NatsBackend({ url: nats.url, maxRetryDelay: 50 });
-    const one = new PubSub({ backend: backend(), onError: (e) => errorsOne.push(e as Error) });
-    const two = new PubSub({ backend: backend(), onError: (e) => errorsTwo.push(e as Error) });
-    const b = inbox();
-    await two.subscribe("room", b);
-    await one.subscribe("other", inbox());
-    one.publish("room", "before");
-    await until(() => b.got.length === 1, "the first message");
-
-    // Published to a frozen server (sent, never confirmed), then to a dead one before and
-    // after the client noticed (refused): all of them count.
-    const published = { room: 0, lobby: 0 };
-    await nats.freeze();
-    for (let i = 0; i < 10; i++) {
-      one.publish("room", `down frozen ${i}`);
-      published.room++;
-      await delay(5);
-    }
-    assert.equal(errorsOne.length, 0, "the client has not noticed");
-    await nats.kill();
-    for (let i = 0; i < 30; i++) {
-      one.publish("room", `down ${i}`);
-      published.room++;
-      if (i % 3 === 0) {
-        one.publish("lobby", `down ${i}`);
-        published.lobby++;
-      }
-      await delay(10);
-    }
-    await until(() => errorsOne.length >= 1 && errorsTwo.length >= 1, "the outage reports");
-    await nats.restart();
-    const ended = (errors: Error[]) => errors.some((e) => /connection back/.test(e.message));
-    await until(
-      () => ended(errorsOne) && ended(errorsTwo),
-      () =>
-        `the end reports; got ${
-          JSON.stringify([...errorsOne, ...errorsTwo].map((e) => e.message))
-        }`,
-      10_000,
-    );
-    for (let i = 0; i < 100 && !b.got.includes("after"); i++) {
-      one.publish("room", "after");
-      await delay(50);
-    }
-    assert.ok(b.got.includes("after"), `got ${JSON.stringify(b.got)}`);
-    assert.ok(
-      !b.got.some((m) => String(m).startsWith("down")),
-      "nothing of the outage came through",
-    );
-
-    const where = `NATS pub/sub backend ${nats.url}`;
-    for (const e of [...errorsOne, ...errorsTwo]) {
-      assert.ok(e instanceof NatsBackendError, `not wrapped: ${e}`);
-      assert.ok(e.message.startsWith(`${where}: `), e.message);
-    }
-    assert.deepEqual(errorsOne.map((e) => (e as NatsBackendError).event), ["down", "up"]);
-    assert.deepEqual(errorsTwo.map((e) => (e as NatsBackendError).event), ["down", "up"]);
-    assert.match(
-      errorsOne[0].message,
-      /: connection lost \(.+\); publishes are dropped until it is back$/,
-    );
-    assert.ok(errorsOne[0].cause instanceof Error, "the client's error is the cause");
-    const total = published.room + published.lobby;
-    assert.match(
-      errorsOne[1].message,
-      new RegExp(
-        `: connection back after \\d+\\.\\d s; ${total} publishes dropped meanwhile \\(room: ${published.room}, lobby: ${published.lobby}\\)$`,
-      ),
-    );
-    assert.deepEqual((errorsOne[1] as NatsBackendError).dropped, published);
-    assert.match(errorsTwo[1].message, /: connection back after \d+\.\d s; no publish dropped$/);
-    await one.close();
-    await two.close();
-    assert.equal(errorsOne.length + errorsTwo.length, 4, "nothing more, closing included");
-  },
-});
-
-Deno.test({
-  name: "NatsBackend names the backend and the URL, password or token redacted, in every report",
-  ignore: !HAS_NATS,
-  async fn() {
-    for (const auth of ["user:hunter2", "hunter2"]) {
-      const url = `nats://${auth}@127.0.0.1:${freePort()}`; // nobody listens
-      const errors: Error[] = [];
-      const pubsub = new PubSub({
-        backend: new NatsBackend({ url, maxRetryDelay: 50 }),
-        onError: (e) => errors.push(e as Error),
-      });
-      pubsub.publish("room", "lost");
-      await until(() => errors.length >= 1, "the outage report");
-      pubsub.publish("room", "lost too");
-      await delay(200);
-      await pubsub.close();
-      assert.equal(errors.length, 1, errors.map((e) => e.message).join("\n"));
-      const redacted = url.replace(auth, auth.includes(":") ? "user:***" : "***");
-      assert.ok(errors[0] instanceof NatsBackendError);
-      assert.ok(
-        errors[0].message.startsWith(`NATS pub/sub backend ${redacted}: connection lost (`),
-        errors[0].message,
-      );
-      assert.equal((errors[0] as NatsBackendError).url, redacted);
-      assert.doesNotMatch(errors[0].message, /hunter2/);
-      assert.ok(errors[0].cause instanceof Error);
-    }
   },
 });
 
@@ -238,30 +110,6 @@ Deno.test({
       assert.equal(list.length, 1, "one report per outage");
       assert.match(list[0].message, /: connection lost \(.+\); publishes are dropped/);
     }
-  },
-});
-
-Deno.test({
-  name: "NatsBackend.close() returns while NATS is down instead of waiting for a reconnect",
-  ignore: !HAS_NATS,
-  async fn() {
-    await using nats = await startNats();
-    const errors: unknown[] = [];
-    const pubsub = new PubSub({
-      backend: new NatsBackend({ url: nats.url }),
-      onError: (e) => errors.push(e),
-    });
-    await pubsub.subscribe("room", inbox());
-    await nats.kill();
-    await until(() => errors.length > 0, "the error report");
-    await delay(300); // the client now waits to reconnect
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const outcome = await Promise.race([
-      pubsub.close().then(() => "closed"),
-      new Promise<string>((resolve) => timer = setTimeout(() => resolve("still waiting"), 3000)),
-    ]);
-    clearTimeout(timer);
-    assert.equal(outcome, "closed");
   },
 });
 
