@@ -334,6 +334,22 @@ export class RedisStreamsBackend implements HistoryBackend {
     });
   }
 
+  /** Deliver what an XREAD returned, in each topic's order, while the topic is subscribed. */
+  #take(result: [string, RawEntry[]][]): void {
+    for (const [key, entries] of result) {
+      const stream = this.#byKey.get(key);
+      if (!stream || stream.last === undefined) continue;
+      for (const raw of entries) {
+        if (this.#streams.get(stream.topic) !== stream) break;
+        const entry = this.#entry(stream.topic, raw);
+        stream.last = Number.parseInt(raw[0], 10);
+        if (!entry) continue;
+        stream.epoch = entry.position.epoch;
+        this.#deliver(entry);
+      }
+    }
+  }
+
   /** The reader: XREAD BLOCK over the subscribed topics, for as long as the backend is open. */
   async #read(reader: Client): Promise<void> {
     let seen = -1; // the connection whose reader id and epochs are known
@@ -371,18 +387,7 @@ export class RedisStreamsBackend implements HistoryBackend {
           checked = Date.now();
           continue;
         }
-        for (const [key, entries] of result) {
-          const stream = this.#byKey.get(key);
-          if (!stream || stream.last === undefined) continue;
-          for (const raw of entries) {
-            if (this.#streams.get(stream.topic) !== stream) break;
-            const entry = this.#entry(stream.topic, raw);
-            stream.last = Number.parseInt(raw[0], 10);
-            if (!entry) continue;
-            stream.epoch = entry.position.epoch;
-            this.#deliver(entry);
-          }
-        }
+        this.#take(result);
         // Busy topics keep XREAD from timing out: check the quiet ones' epochs all the same.
         if (Date.now() - checked >= BLOCK) {
           await this.#check(reader);
