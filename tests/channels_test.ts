@@ -91,6 +91,41 @@ Deno.test("channels() routes the first pattern that matches, in the order given"
   await client.conn.close(1000);
 });
 
+Deno.test("channels() names the pattern and the value of an invalid route, and says to pass an instance of a class", () => {
+  class RoomChannel {
+    join() {
+      return joined(null);
+    }
+  }
+  const cases: [unknown, string][] = [
+    [RoomChannel, "[class RoomChannel] is a class, pass an instance (new RoomChannel())"],
+    [class {}, "[class] is a class, pass an instance of it"],
+    [null, "null is not a channel (an object with join)"],
+    [undefined, "undefined is not a channel (an object with join)"],
+    [function room() {}, "[function room] is not a channel (an object with join)"],
+    ["room", '"room" is not a channel (an object with join)'],
+    [{ handleIn() {} }, "{ handleIn: [function handleIn] } has no join()"],
+    [{ join: 5 }, "join is 5, not a function"],
+    [{ join() {}, intercept: "x" }, 'intercept is "x", not a list of event names'],
+    [{ join() {}, intercept: [1] }, "intercept is [1], not a list of event names"],
+  ];
+  for (const [definition, why] of cases) {
+    assert.throws(() => channels({ "room:*": definition as never }), {
+      name: "TypeError",
+      message: `Invalid route "room:*": ${why}`,
+    });
+  }
+  assert.throws(() => channels({ "a*b": new RoomChannel() }), {
+    name: "TypeError",
+    message: 'Invalid route "a*b": "*" may only end a pattern',
+  });
+  assert.throws(() => channels("room:*" as never), {
+    name: "TypeError",
+    message: 'Invalid routes: "room:*" is not an object',
+  });
+  channels({ "room:*": new RoomChannel() }); // an instance is a channel
+});
+
 Deno.test("channels() replies to pushes with ok, error or nothing, with the push's ref and join ref", async () => {
   const client = await Client.start(channels({ "room:*": room() }));
   const j = await client.join("room:1");
