@@ -7,7 +7,7 @@ import type { PublishResult } from "../pubsub/pubsub.ts";
 import type { Channel, ChannelEnd, ChannelSocket, JoinResult } from "./channel.ts";
 import { encodePush, encodeReply } from "./serializer.ts";
 import { isThenable } from "../engine/is_thenable.ts";
-import { describe } from "./_util.ts";
+import { showValue } from "../engine/show_value.ts";
 import { type Broadcast, excluded, type Hub } from "./_hub.ts";
 
 // Event kinds.
@@ -372,7 +372,7 @@ export class ChannelProcess {
     }
     const expected = kind === IN ? "reply(), noreply() or stop()" : "noreply() or stop()";
     throw new TypeError(
-      `Invalid result from ${NAMES[kind]}: expected ${expected}, got ${describe(result)}`,
+      `Invalid result from ${NAMES[kind]}: expected ${expected}, got ${showValue(result)}`,
     );
   }
 
@@ -399,7 +399,7 @@ export class ChannelProcess {
       return;
     }
     throw new TypeError(
-      `Invalid result from join: expected joined() or refused(), got ${describe(result)}`,
+      `Invalid result from join: expected joined() or refused(), got ${showValue(result)}`,
     );
   }
 

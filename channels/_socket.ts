@@ -9,6 +9,7 @@ import { type ChannelErrorSource, ChannelProcess, type Host } from "./_process.t
 import type { Routes } from "./_routes.ts";
 import type { Heartbeats } from "./_heartbeat.ts";
 import { utf8Length } from "../engine/utf8_length.ts";
+import { showValue } from "../engine/show_value.ts";
 
 /** The mail target of a heartbeat check. */
 export const HEARTBEAT: unique symbol = Symbol("heartbeat");
@@ -93,7 +94,7 @@ export class Sock implements SocketState<unknown>, Host {
   identify(id: unknown): void {
     if (id === null || id === undefined) return;
     if (typeof id !== "string" || id === "") {
-      throw new TypeError(`Invalid socket id: ${String(id)} is not a non-empty string`);
+      throw new TypeError(`Invalid socket id: ${showValue(id)} is not a non-empty string`);
     }
     this.id = id;
     const connection = this.connection;

@@ -214,6 +214,28 @@ Deno.test("channels(): a crash ends that channel with phx_error; the socket and 
   await client.conn.close(1000);
 });
 
+Deno.test("channels() reports an invalid result as the engine shows values: a function by its name, an instance by its class", async () => {
+  const errors: string[] = [];
+  const app = channels({
+    "room:*": {
+      join: (topic) => topic === "room:bad" ? joined as never : joined(null),
+      handleIn: (event) => (event === "fn" ? noreply : new Map()) as never,
+    },
+  }, { onError: (error, context) => errors.push(`${context.source} ${(error as Error).message}`) });
+  const client = await Client.start(app);
+  await client.join("room:bad");
+  const j = await client.join("room:1");
+  await client.push("room:1", "fn", {}, j);
+  const again = await client.join("room:2");
+  await client.push("room:2", "map", {}, again);
+  assert.deepEqual(errors, [
+    "join Invalid result from join: expected joined() or refused(), got [function joined]",
+    "handleIn Invalid result from handleIn: expected reply(), noreply() or stop(), got [function noreply]",
+    "handleIn Invalid result from handleIn: expected reply(), noreply() or stop(), got [object Map]",
+  ]);
+  await client.conn.close(1000);
+});
+
 Deno.test("channels(): stop ends the channel: normal with phx_close after the reply, another reason with phx_error", async () => {
   const ends: ChannelEnd[] = [];
   const client = await Client.start(channels({ "room:*": room([], ends) }));
