@@ -65,14 +65,33 @@ export class Sock implements SocketState<unknown>, Host {
     return [...this.channels.keys()];
   }
 
-  // Run `body` collecting the frames it emits; the frames, to push in one result.
-  collect(body: () => void): (string | Uint8Array)[] | undefined {
+  /** A message from the client: dispatch it; the frames it made, to push in one result. */
+  receive(m: Message): (string | Uint8Array)[] | undefined {
     this.#collecting = true;
     try {
-      body();
+      this.dispatch(m);
     } finally {
       this.#collecting = false;
     }
+    return this.#collected();
+  }
+
+  /** Mail for one of its channels: hand it over; the frames it made. */
+  deliver(
+    target: ChannelProcess,
+    message: unknown,
+    out: boolean,
+  ): (string | Uint8Array)[] | undefined {
+    this.#collecting = true;
+    try {
+      target.info(message, out);
+    } finally {
+      this.#collecting = false;
+    }
+    return this.#collected();
+  }
+
+  #collected(): (string | Uint8Array)[] | undefined {
     const out = this.#out;
     this.#out = undefined;
     return out;

@@ -621,3 +621,22 @@ Deno.test("channels() refuses a misspelled option with the nearest name, and quo
     { name: "TypeError", message: 'Invalid option maxChannels: "5" is not a number' },
   );
 });
+
+Deno.test("channels() checks its callbacks and its clock as the engine does, when it is called", () => {
+  const routes = { "room:*": { join: () => joined(null) } };
+  const cases: [Record<string, unknown>, string][] = [
+    [{ clock: 5 }, "Invalid option clock: 5 has no now() method"],
+    [
+      { clock: { now: () => 0 } },
+      "Invalid option clock: { now: [function now] } has no setTimeout() method",
+    ],
+    [{ connect: "yes" }, 'Invalid option connect: "yes" is not a function'],
+    [{ onError: null }, "Invalid option onError: null is not a function"],
+    [{ id: "user" }, 'Invalid option id: "user" is not a function'],
+    [{ pubsub: {} }, "Invalid option pubsub: {} is not a PubSub or a HistoryPubSub"],
+  ];
+  for (const [options, message] of cases) {
+    assert.throws(() => channels(routes, options as never), { name: "TypeError", message });
+  }
+  channels(routes, { clock: new FakeClock() });
+});
