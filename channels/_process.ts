@@ -253,14 +253,9 @@ export class ChannelProcess {
   }
 
   #resume(result: unknown, kind: Kind, ref: unknown, error?: unknown): void {
-    if (error !== undefined || result === undefined) {
-      if (this.#phase < ENDING) {
-        this.#crash(
-          error ?? new TypeError(`Invalid result from ${NAMES[kind]}: undefined`),
-          kind,
-          ref,
-        );
-      } else if (error !== undefined) this.host.report(error, NAMES[kind] as never, this.topic);
+    if (error !== undefined) {
+      if (this.#phase < ENDING) this.#crash(error, kind, ref);
+      else this.host.report(error, NAMES[kind] as never, this.topic);
     } else if (this.#phase < ENDING) {
       try {
         this.#apply(result, kind, ref);

@@ -219,7 +219,8 @@ Deno.test("channels() reports an invalid result as the engine shows values: a fu
   const app = channels({
     "room:*": {
       join: (topic) => topic === "room:bad" ? joined as never : joined(null),
-      handleIn: (event) => (event === "fn" ? noreply : new Map()) as never,
+      handleIn: (event) =>
+        (event === "fn" ? noreply : event === "async" ? Promise.resolve() : new Map()) as never,
     },
   }, { onError: (error, context) => errors.push(`${context.source} ${(error as Error).message}`) });
   const client = await Client.start(app);
@@ -228,10 +229,14 @@ Deno.test("channels() reports an invalid result as the engine shows values: a fu
   await client.push("room:1", "fn", {}, j);
   const again = await client.join("room:2");
   await client.push("room:2", "map", {}, again);
+  const last = await client.join("room:3");
+  await client.push("room:3", "async", {}, last);
+  await client.conn.settle();
   assert.deepEqual(errors, [
     "join Invalid result from join: expected joined() or refused(), got [function joined]",
     "handleIn Invalid result from handleIn: expected reply(), noreply() or stop(), got [function noreply]",
     "handleIn Invalid result from handleIn: expected reply(), noreply() or stop(), got [object Map]",
+    "handleIn Invalid result from handleIn: expected reply(), noreply() or stop(), got undefined",
   ]);
   await client.conn.close(1000);
 });
