@@ -7,7 +7,7 @@ import type { PublishResult } from "../pubsub/pubsub.ts";
 import type { Channel, ChannelEnd, ChannelSocket, JoinResult } from "./channel.ts";
 import { encodePush, encodeReply } from "./serializer.ts";
 import { isThenable } from "../engine/is_thenable.ts";
-import { describe } from "./_util.ts";
+import { showValue } from "../engine/show_value.ts";
 import { type Broadcast, excluded, type Hub } from "./_hub.ts";
 
 // Event kinds.
@@ -253,14 +253,9 @@ export class ChannelProcess {
   }
 
   #resume(result: unknown, kind: Kind, ref: unknown, error?: unknown): void {
-    if (error !== undefined || result === undefined) {
-      if (this.#phase < ENDING) {
-        this.#crash(
-          error ?? new TypeError(`Invalid result from ${NAMES[kind]}: undefined`),
-          kind,
-          ref,
-        );
-      } else if (error !== undefined) this.host.report(error, NAMES[kind] as never, this.topic);
+    if (error !== undefined) {
+      if (this.#phase < ENDING) this.#crash(error, kind, ref);
+      else this.host.report(error, NAMES[kind] as never, this.topic);
     } else if (this.#phase < ENDING) {
       try {
         this.#apply(result, kind, ref);
@@ -372,7 +367,7 @@ export class ChannelProcess {
     }
     const expected = kind === IN ? "reply(), noreply() or stop()" : "noreply() or stop()";
     throw new TypeError(
-      `Invalid result from ${NAMES[kind]}: expected ${expected}, got ${describe(result)}`,
+      `Invalid result from ${NAMES[kind]}: expected ${expected}, got ${showValue(result)}`,
     );
   }
 
@@ -399,7 +394,7 @@ export class ChannelProcess {
       return;
     }
     throw new TypeError(
-      `Invalid result from join: expected joined() or refused(), got ${describe(result)}`,
+      `Invalid result from join: expected joined() or refused(), got ${showValue(result)}`,
     );
   }
 

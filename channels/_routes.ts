@@ -2,6 +2,8 @@
 // itself. The first route that matches wins, in the order they were given.
 
 import type { Channel } from "./channel.ts";
+import { classMistake } from "../engine/class_mistake.ts";
+import { showValue } from "../engine/show_value.ts";
 
 type Definition = Channel<unknown, unknown, unknown>;
 
@@ -13,28 +15,15 @@ export class Routes {
 
   constructor(routes: Readonly<Record<string, unknown>>) {
     if (routes === null || typeof routes !== "object") {
-      throw new TypeError(`Invalid routes: ${String(routes)} is not an object`);
+      throw new TypeError(`Invalid routes: ${showValue(routes)} is not an object`);
     }
     let i = 0;
     for (const [pattern, definition] of Object.entries(routes)) {
       const star = pattern.indexOf("*");
       if (star !== -1 && star !== pattern.length - 1) {
-        throw new TypeError(`Invalid route ${pattern}: "*" may only end a pattern`);
+        throw new TypeError(`Invalid route ${JSON.stringify(pattern)}: "*" may only end a pattern`);
       }
-      if (
-        definition === null || typeof definition !== "object" ||
-        typeof (definition as { join?: unknown }).join !== "function"
-      ) {
-        throw new TypeError(`Invalid route ${pattern}: the channel has no join()`);
-      }
-      const d = definition as Definition;
-      const intercept = d.intercept;
-      if (
-        intercept !== undefined &&
-        (!Array.isArray(intercept) || intercept.some((e) => typeof e !== "string"))
-      ) {
-        throw new TypeError(`Invalid route ${pattern}: intercept must be a list of event names`);
-      }
+      const d = checkChannel(pattern, definition);
       if (star === -1) {
         if (!this.#exact.has(pattern)) this.#exact.set(pattern, d);
       } else this.#prefixes.push([pattern.slice(0, -1), d]);
@@ -54,4 +43,26 @@ export class Routes {
     }
     return exact;
   }
+}
+
+// A route's channel: an object (a plain one or a class instance) with a join function, and
+// intercept a list of event names where present.
+function checkChannel(pattern: string, definition: unknown): Definition {
+  const invalid = (why: string) =>
+    new TypeError(`Invalid route ${JSON.stringify(pattern)}: ${why}`);
+  const mistake = classMistake(definition);
+  if (mistake !== undefined) throw invalid(mistake);
+  if (definition === null || typeof definition !== "object") {
+    throw invalid(`${showValue(definition)} is not a channel (an object with join)`);
+  }
+  const { join, intercept } = definition as { join?: unknown; intercept?: unknown };
+  if (join === undefined) throw invalid(`${showValue(definition)} has no join()`);
+  if (typeof join !== "function") throw invalid(`join is ${showValue(join)}, not a function`);
+  if (
+    intercept !== undefined &&
+    (!Array.isArray(intercept) || intercept.some((e) => typeof e !== "string"))
+  ) {
+    throw invalid(`intercept is ${showValue(intercept)}, not a list of event names`);
+  }
+  return definition as Definition;
 }

@@ -9,6 +9,7 @@ import { type ChannelErrorSource, ChannelProcess, type Host } from "./_process.t
 import type { Routes } from "./_routes.ts";
 import type { Heartbeats } from "./_heartbeat.ts";
 import { utf8Length } from "../engine/utf8_length.ts";
+import { showValue } from "../engine/show_value.ts";
 
 /** The mail target of a heartbeat check. */
 export const HEARTBEAT: unique symbol = Symbol("heartbeat");
@@ -64,14 +65,33 @@ export class Sock implements SocketState<unknown>, Host {
     return [...this.channels.keys()];
   }
 
-  // Run `body` collecting the frames it emits; the frames, to push in one result.
-  collect(body: () => void): (string | Uint8Array)[] | undefined {
+  /** A message from the client: dispatch it; the frames it made, to push in one result. */
+  receive(m: Message): (string | Uint8Array)[] | undefined {
     this.#collecting = true;
     try {
-      body();
+      this.dispatch(m);
     } finally {
       this.#collecting = false;
     }
+    return this.#collected();
+  }
+
+  /** Mail for one of its channels: hand it over; the frames it made. */
+  deliver(
+    target: ChannelProcess,
+    message: unknown,
+    out: boolean,
+  ): (string | Uint8Array)[] | undefined {
+    this.#collecting = true;
+    try {
+      target.info(message, out);
+    } finally {
+      this.#collecting = false;
+    }
+    return this.#collected();
+  }
+
+  #collected(): (string | Uint8Array)[] | undefined {
     const out = this.#out;
     this.#out = undefined;
     return out;
@@ -93,7 +113,7 @@ export class Sock implements SocketState<unknown>, Host {
   identify(id: unknown): void {
     if (id === null || id === undefined) return;
     if (typeof id !== "string" || id === "") {
-      throw new TypeError(`Invalid socket id: ${String(id)} is not a non-empty string`);
+      throw new TypeError(`Invalid socket id: ${showValue(id)} is not a non-empty string`);
     }
     this.id = id;
     const connection = this.connection;

@@ -1,8 +1,16 @@
 // channels(): the Phoenix channel protocol as a WebSock handler. One socket multiplexes
 // joined channels; each channel is an actor of its own (_process.ts).
 
-import { type ConnectionInfo, ok, stop, type WebSock } from "../websock.ts";
-import type { Clock } from "../engine/options.ts";
+import {
+  type Connection,
+  type ConnectionInfo,
+  ok,
+  type Result,
+  stop,
+  type TerminateReason,
+  type WebSock,
+} from "../websock.ts";
+import { checkClock, type Clock, systemClock } from "../engine/options.ts";
 import type { UpgradeResponse } from "../engine/adapter_options.ts";
 import { type PublishResult, PubSub } from "../pubsub/pubsub.ts";
 import { HistoryPubSub } from "../pubsub/history.ts";
@@ -16,6 +24,7 @@ import { Heartbeats } from "./_heartbeat.ts";
 import { isThenable } from "../engine/is_thenable.ts";
 import { checkInteger } from "../engine/check_integer.ts";
 import { checkOptionNames } from "../engine/check_options.ts";
+import { checkCallback } from "../engine/check_callback.ts";
 import { showValue } from "../engine/show_value.ts";
 
 import type { ChannelErrorContext, ConnectArg, SocketMail, SocketState } from "./socket_state.ts";
@@ -246,26 +255,38 @@ export function channels<A = undefined>(
   options: ChannelsOptions<A> = {},
 ): Channels<A> {
   checkOptionNames(options, OPTION_NAMES);
-  const { connect, onError } = options;
-  if (connect !== undefined && typeof connect !== "function") {
-    throw new TypeError(`Invalid option connect: ${showValue(connect)} is not a function`);
-  }
-  if (onError !== undefined && typeof onError !== "function") {
-    throw new TypeError(`Invalid option onError: ${showValue(onError)} is not a function`);
-  }
+  const connect = checkCallback("connect", options.connect);
+  const app = appOf(routes as Readonly<Record<string, unknown>>, options);
+  const upgrade = upgradeHook(connect);
+  const hub = app.hub, connected = connect !== undefined;
+  return {
+    init: (arg, connection) =>
+      openSocket(app, connected, arg, connection) as Result<SocketState<A>>,
+    handleIn: socketIn,
+    handleInfo: socketMail,
+    terminate: socketClosed,
+    adapterOptions: { upgrade, protocols: ["phoenix"] },
+    upgrade,
+    pubsub: hub.pubsub,
+    broadcast: (topic, event, payload) => hub.broadcast(topic, event, payload, undefined),
+    disconnect: (id) => hub.broadcast(id, "disconnect", {}, undefined),
+  };
+}
+
+// The options checked, and what every socket of the app shares: its routes, its pub/sub, its
+// heartbeat sweeper, its limits, its hooks.
+function appOf<A>(routes: Readonly<Record<string, unknown>>, options: ChannelsOptions<A>): App {
+  const onError = checkCallback("onError", options.onError);
+  const id = checkCallback("id", options.id);
   const pubsub = options.pubsub ?? new PubSub<Broadcast>();
   if (!(pubsub instanceof PubSub) && !(pubsub instanceof HistoryPubSub)) {
     throw new TypeError(
       `Invalid option pubsub: ${showValue(pubsub)} is not a PubSub or a HistoryPubSub`,
     );
   }
-  const clock = options.clock ?? {
-    now: () => Date.now(),
-    setTimeout: (callback: () => void, ms: number) => setTimeout(callback, ms),
-    clearTimeout: (handle: unknown) => clearTimeout(handle as number),
-  };
-  const app: App = {
-    routes: new Routes(routes as Readonly<Record<string, unknown>>),
+  const clock = options.clock === undefined ? systemClock : checkClock(options.clock);
+  return {
+    routes: new Routes(routes),
     hub: new Hub(pubsub),
     heartbeats: new Heartbeats(
       clock,
@@ -273,16 +294,19 @@ export function channels<A = undefined>(
     ),
     maxChannels: count("maxChannels", options.maxChannels, 100, 1),
     maxQueuedEvents: count("maxQueuedEvents", options.maxQueuedEvents, 1024, 1),
-    onError: onError ??
-      ((error, context) =>
-        console.error(`channels: ${context.source} of ${context.topic} failed:`, error)),
-    id: options.id as App["id"],
+    onError: (onError as App["onError"] | undefined) ?? logError,
+    id: id as App["id"],
   };
-  if (options.id !== undefined && typeof options.id !== "function") {
-    throw new TypeError(`Invalid option id: ${showValue(options.id)} is not a function`);
-  }
+}
 
-  const hook: ConnectHook<A> = (request, info, response) => {
+function logError(error: unknown, context: ChannelErrorContext): void {
+  console.error(`channels: ${context.source} of ${context.topic} failed:`, error);
+}
+
+// The upgrade hook: the vsn, the subprotocol, the params and the token, then `connect`; what
+// it accepts is marked genuine, for init to tell it from an argument made elsewhere.
+function upgradeHook<A>(connect: ChannelsOptions<A>["connect"]): ConnectHook<A> {
+  return (request, info, response) => {
     const vsn = vsnOf(request.url);
     if (!VERSIONS.has(vsn)) {
       return new Response(`Unsupported vsn ${vsn}; this server speaks 2.0.0\n`, { status: 400 });
@@ -306,81 +330,72 @@ export function channels<A = undefined>(
       ? Promise.resolve(result).then(accept)
       : accept(result as A | Response);
   };
+}
 
-  const handler: Channels<A> = {
-    init(arg, connection) {
-      let connectArg: ConnectArg<unknown>;
-      if (arg !== undefined && genuine.has(arg)) connectArg = arg;
-      else {
-        connectArg = {
-          params: paramsOf(connection.url),
-          vsn: vsnOf(connection.url),
-          assigns: undefined,
-        };
-      }
-      const sock = new Sock(app, connection, connectArg);
-      if (connect !== undefined && connectArg !== arg) {
-        const error = new TypeError(
-          "Cannot open a socket: the connect hook did not run (pass app.adapterOptions)",
-        );
-        sock.report(error, "connect", "phoenix");
-        return stop(error, sock as SocketState<A>, {
-          code: 1011,
-          reason: "Connect hook did not run",
-        });
-      }
-      if (!VERSIONS.has(connectArg.vsn)) {
-        return stop("unsupported vsn", sock as SocketState<A>, {
-          code: 1008,
-          reason: "Unsupported vsn",
-        });
-      }
-      if (app.id !== undefined) {
-        try {
-          sock.identify(app.id(sock.assigns, sock.params));
-        } catch (error) {
-          sock.report(error, "connect", "phoenix");
-          return stop(error as Error, sock as SocketState<A>, {
-            code: 1011,
-            reason: "Invalid socket id",
-          });
-        }
-      }
-      app.heartbeats.add(sock);
-      return ok(sock as SocketState<A>);
-    },
-    handleIn(data, state) {
-      const sock = state as unknown as Sock;
-      let message: Message;
-      try {
-        message = decodeMessage(data);
-      } catch (error) {
-        return stop((error as Error).message, state, { code: 1007, reason: "Malformed message" });
-      }
-      return frames(state, sock.collect(() => sock.dispatch(message)));
-    },
-    handleInfo(mail, state) {
-      const sock = state as unknown as Sock;
-      if (mail.target === DISCONNECT) {
-        return stop("normal", state, { code: 1000, reason: "Disconnected" });
-      }
-      if (mail.target === HEARTBEAT) {
-        if (!app.heartbeats.expired(sock)) return ok(state);
-        return stop("heartbeat timeout", state, { code: 1001, reason: "Heartbeat timeout" });
-      }
-      const target = mail.target as ChannelProcess;
-      return frames(state, sock.collect(() => target.info(mail.message, mail.out)));
-    },
-    terminate(reason, state) {
-      const sock = state as unknown as Sock;
-      app.heartbeats.delete(sock);
-      return sock.close(reason);
-    },
-    adapterOptions: { upgrade: hook, protocols: ["phoenix"] },
-    upgrade: hook,
-    pubsub,
-    broadcast: (topic, event, payload) => app.hub.broadcast(topic, event, payload, undefined),
-    disconnect: (id) => app.hub.broadcast(id, "disconnect", {}, undefined),
+// A socket opens (init): with what the upgrade hook accepted, or without a hook (the params
+// from the URL); refused when `connect` was skipped, the vsn is not spoken, or the id is bad.
+function openSocket(
+  app: App,
+  connected: boolean,
+  arg: ConnectArg<unknown> | undefined,
+  connection: Connection<SocketMail>,
+): Result<Sock> {
+  const connectArg = arg !== undefined && genuine.has(arg) ? arg : {
+    params: paramsOf(connection.url),
+    vsn: vsnOf(connection.url),
+    assigns: undefined,
   };
-  return handler;
+  const sock = new Sock(app, connection, connectArg);
+  if (connected && connectArg !== arg) {
+    const error = new TypeError(
+      "Cannot open a socket: the connect hook did not run (pass app.adapterOptions)",
+    );
+    sock.report(error, "connect", "phoenix");
+    return stop(error, sock, { code: 1011, reason: "Connect hook did not run" });
+  }
+  if (!VERSIONS.has(connectArg.vsn)) {
+    return stop("unsupported vsn", sock, { code: 1008, reason: "Unsupported vsn" });
+  }
+  if (app.id !== undefined) {
+    try {
+      sock.identify(app.id(sock.assigns, sock.params));
+    } catch (error) {
+      sock.report(error, "connect", "phoenix");
+      return stop(error as Error, sock, { code: 1011, reason: "Invalid socket id" });
+    }
+  }
+  app.heartbeats.add(sock);
+  return ok(sock);
+}
+
+// A frame from the client: one message, dispatched to the socket or one of its channels.
+function socketIn<S>(data: string | Uint8Array, state: S): Result<S> {
+  let message: Message;
+  try {
+    message = decodeMessage(data);
+  } catch (error) {
+    return stop((error as Error).message, state, { code: 1007, reason: "Malformed message" });
+  }
+  return frames(state, (state as unknown as Sock).receive(message));
+}
+
+// The socket's mail: for one of its channels, or from the app (the heartbeat sweeper, a
+// disconnect broadcast).
+function socketMail<S>(mail: SocketMail, state: S): Result<S> {
+  const sock = state as unknown as Sock;
+  if (mail.target === DISCONNECT) {
+    return stop("normal", state, { code: 1000, reason: "Disconnected" });
+  }
+  if (mail.target === HEARTBEAT) {
+    if (!sock.app.heartbeats.expired(sock)) return ok(state);
+    return stop("heartbeat timeout", state, { code: 1001, reason: "Heartbeat timeout" });
+  }
+  return frames(state, sock.deliver(mail.target as ChannelProcess, mail.message, mail.out));
+}
+
+// The socket ended: its heartbeat is no longer watched; its channels end.
+function socketClosed<S>(reason: TerminateReason, state: S): Promise<void> | undefined {
+  const sock = state as unknown as Sock;
+  sock.app.heartbeats.delete(sock);
+  return sock.close(reason);
 }

@@ -5,36 +5,7 @@ import type { Telemetry } from "./telemetry.ts";
 import { showValue } from "./show_value.ts";
 
 export { checkInteger as checkCount } from "./check_integer.ts";
-
-/**
- * Check an optional callback option.
- *
- * @param name The option's name, for the error.
- * @param value The value given.
- * @returns The value.
- * @throws {TypeError} When it is neither undefined nor a function.
- */
-export function checkCallback<F>(name: string, value: F | undefined): F | undefined {
-  if (value !== undefined && typeof value !== "function") {
-    throw new TypeError(`Invalid option ${name}: ${showValue(value)} is not a function`);
-  }
-  return value;
-}
-
-/**
- * Check the clock option: an object with `now`, `setTimeout` and `clearTimeout`.
- *
- * @throws {TypeError} When it is not.
- */
-export function checkClock<C>(clock: C): C {
-  const methods = clock as Record<string, unknown> | null;
-  for (const name of ["now", "setTimeout", "clearTimeout"]) {
-    if (typeof methods?.[name] !== "function") {
-      throw new TypeError(`Invalid option clock: ${showValue(clock)} has no ${name}() method`);
-    }
-  }
-  return clock;
-}
+export { checkCallback } from "./check_callback.ts";
 
 /**
  * Validate an origin policy option.

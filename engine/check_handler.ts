@@ -3,6 +3,7 @@
 // instead of every connection ending 1011, or a crash of the whole process.
 
 import { showValue } from "./show_value.ts";
+import { classMistake } from "./class_mistake.ts";
 
 const REQUIRED = ["init", "handleIn"] as const;
 const OPTIONAL = ["handleControl", "handleInfo", "terminate"] as const;
@@ -29,9 +30,8 @@ const OPTIONAL = ["handleControl", "handleInfo", "terminate"] as const;
  */
 export function checkHandler(handler: unknown, where: string): void {
   const invalid = (why: string) => new TypeError(`Invalid handler for ${where}: ${why}`);
-  if (typeof handler === "function" && /^class\b/.test(Function.prototype.toString.call(handler))) {
-    throw invalid(`${showValue(handler)} is a class, pass an instance (new ${handler.name}())`);
-  }
+  const mistake = classMistake(handler);
+  if (mistake !== undefined) throw invalid(mistake);
   if (handler === null || typeof handler !== "object") {
     throw invalid(`${showValue(handler)} is not an object with init and handleIn`);
   }

@@ -1,7 +1,8 @@
 // The options every adapter shares, their defaults, and their validation.
 
 import type { ErrorContext, Telemetry } from "./telemetry.ts";
-import { checkCallback, checkClock, checkCount, checkTelemetry } from "./_validate.ts";
+import { showValue } from "./show_value.ts";
+import { checkCallback, checkCount, checkTelemetry } from "./_validate.ts";
 
 export type { ErrorContext, ErrorSource } from "./telemetry.ts";
 
@@ -119,11 +120,29 @@ export const DEFAULTS = {
   maxBufferedBytes: 16 * 1024 * 1024,
 } as const;
 
-const systemClock: Clock = {
+/** The global clock: `Date.now`, `setTimeout` and `clearTimeout`. */
+export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout: (callback, ms) => setTimeout(callback, ms),
   clearTimeout: (handle) => clearTimeout(handle as number),
 };
+
+/**
+ * Check a clock option: an object with `now`, `setTimeout` and `clearTimeout`.
+ *
+ * @param clock The value given.
+ * @returns The clock.
+ * @throws {TypeError} When it is not a clock.
+ */
+export function checkClock<C>(clock: C): C {
+  const methods = clock as Record<string, unknown> | null;
+  for (const name of ["now", "setTimeout", "clearTimeout"]) {
+    if (typeof methods?.[name] !== "function") {
+      throw new TypeError(`Invalid option clock: ${showValue(clock)} has no ${name}() method`);
+    }
+  }
+  return clock;
+}
 
 function logError(error: unknown, context: ErrorContext): void {
   const where = context.connection ? ` on ${context.connection.url}` : "";

@@ -243,7 +243,13 @@ Deno.test("channels().disconnect closes every socket with that id (1000), the ot
   const app = channels<User>({ "me": Whoami }, {
     connect: (params) => ({ id: params.user, token: null }),
     id: (assigns) =>
-      assigns.id === "none" ? null : assigns.id === "bad" ? (42 as never) : `user:${assigns.id}`,
+      assigns.id === "none"
+        ? null
+        : assigns.id === "bad"
+        ? (42 as never)
+        : assigns.id === "empty"
+        ? ""
+        : `user:${assigns.id}`,
     onError: (error) => errors.push((error as Error).message),
   });
   const start = async (user: string) =>
@@ -261,6 +267,9 @@ Deno.test("channels().disconnect closes every socket with that id (1000), the ot
   const bad = await start("bad");
   assert.deepEqual(bad.conn.closeFrame, { code: 1011, reason: "Invalid socket id" });
   assert.deepEqual(errors, ["Invalid socket id: 42 is not a non-empty string"]);
+  const empty = await start("empty");
+  assert.deepEqual(empty.conn.closeFrame, { code: 1011, reason: "Invalid socket id" });
+  assert.equal(errors[1], 'Invalid socket id: "" is not a non-empty string');
   await b.conn.close(1000), await none.conn.close(1000);
   assert.equal(app.pubsub.topics().length, 0);
 });

@@ -91,6 +91,41 @@ Deno.test("channels() routes the first pattern that matches, in the order given"
   await client.conn.close(1000);
 });
 
+Deno.test("channels() names the pattern and the value of an invalid route, and says to pass an instance of a class", () => {
+  class RoomChannel {
+    join() {
+      return joined(null);
+    }
+  }
+  const cases: [unknown, string][] = [
+    [RoomChannel, "[class RoomChannel] is a class, pass an instance (new RoomChannel())"],
+    [class {}, "[class] is a class, pass an instance of it"],
+    [null, "null is not a channel (an object with join)"],
+    [undefined, "undefined is not a channel (an object with join)"],
+    [function room() {}, "[function room] is not a channel (an object with join)"],
+    ["room", '"room" is not a channel (an object with join)'],
+    [{ handleIn() {} }, "{ handleIn: [function handleIn] } has no join()"],
+    [{ join: 5 }, "join is 5, not a function"],
+    [{ join() {}, intercept: "x" }, 'intercept is "x", not a list of event names'],
+    [{ join() {}, intercept: [1] }, "intercept is [1], not a list of event names"],
+  ];
+  for (const [definition, why] of cases) {
+    assert.throws(() => channels({ "room:*": definition as never }), {
+      name: "TypeError",
+      message: `Invalid route "room:*": ${why}`,
+    });
+  }
+  assert.throws(() => channels({ "a*b": new RoomChannel() }), {
+    name: "TypeError",
+    message: 'Invalid route "a*b": "*" may only end a pattern',
+  });
+  assert.throws(() => channels("room:*" as never), {
+    name: "TypeError",
+    message: 'Invalid routes: "room:*" is not an object',
+  });
+  channels({ "room:*": new RoomChannel() }); // an instance is a channel
+});
+
 Deno.test("channels() replies to pushes with ok, error or nothing, with the push's ref and join ref", async () => {
   const client = await Client.start(channels({ "room:*": room() }));
   const j = await client.join("room:1");
@@ -176,6 +211,33 @@ Deno.test("channels(): a crash ends that channel with phx_error; the socket and 
   ]);
   assert.equal(ends[0].type, "error");
   assert.equal((ends[0] as { error: Error }).error.message, "boom");
+  await client.conn.close(1000);
+});
+
+Deno.test("channels() reports an invalid result as the engine shows values: a function by its name, an instance by its class", async () => {
+  const errors: string[] = [];
+  const app = channels({
+    "room:*": {
+      join: (topic) => topic === "room:bad" ? joined as never : joined(null),
+      handleIn: (event) =>
+        (event === "fn" ? noreply : event === "async" ? Promise.resolve() : new Map()) as never,
+    },
+  }, { onError: (error, context) => errors.push(`${context.source} ${(error as Error).message}`) });
+  const client = await Client.start(app);
+  await client.join("room:bad");
+  const j = await client.join("room:1");
+  await client.push("room:1", "fn", {}, j);
+  const again = await client.join("room:2");
+  await client.push("room:2", "map", {}, again);
+  const last = await client.join("room:3");
+  await client.push("room:3", "async", {}, last);
+  await client.conn.settle();
+  assert.deepEqual(errors, [
+    "join Invalid result from join: expected joined() or refused(), got [function joined]",
+    "handleIn Invalid result from handleIn: expected reply(), noreply() or stop(), got [function noreply]",
+    "handleIn Invalid result from handleIn: expected reply(), noreply() or stop(), got [object Map]",
+    "handleIn Invalid result from handleIn: expected reply(), noreply() or stop(), got undefined",
+  ]);
   await client.conn.close(1000);
 });
 
@@ -563,4 +625,23 @@ Deno.test("channels() refuses a misspelled option with the nearest name, and quo
     () => channels(routes, { maxChannels: "5" } as never),
     { name: "TypeError", message: 'Invalid option maxChannels: "5" is not a number' },
   );
+});
+
+Deno.test("channels() checks its callbacks and its clock as the engine does, when it is called", () => {
+  const routes = { "room:*": { join: () => joined(null) } };
+  const cases: [Record<string, unknown>, string][] = [
+    [{ clock: 5 }, "Invalid option clock: 5 has no now() method"],
+    [
+      { clock: { now: () => 0 } },
+      "Invalid option clock: { now: [function now] } has no setTimeout() method",
+    ],
+    [{ connect: "yes" }, 'Invalid option connect: "yes" is not a function'],
+    [{ onError: null }, "Invalid option onError: null is not a function"],
+    [{ id: "user" }, 'Invalid option id: "user" is not a function'],
+    [{ pubsub: {} }, "Invalid option pubsub: {} is not a PubSub or a HistoryPubSub"],
+  ];
+  for (const [options, message] of cases) {
+    assert.throws(() => channels(routes, options as never), { name: "TypeError", message });
+  }
+  channels(routes, { clock: new FakeClock() });
 });

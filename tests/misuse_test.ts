@@ -88,6 +88,7 @@ const BAD_HANDLERS: [string, unknown, string][] = [
   ["handleInfo: 1", { ...Echo, handleInfo: 1 }, "handleInfo is 1, not a function"],
   ["terminate: 'x'", { ...Echo, terminate: "x" }, 'terminate is "x", not a function'],
   ["the class itself", Counter, "[class Counter] is a class, pass an instance (new Counter())"],
+  ["an anonymous class", class {}, "[class] is a class, pass an instance of it"],
 ];
 
 for (const [where, take] of takers) {
