@@ -53,7 +53,7 @@ export function decide<S>(result: unknown, source: string, transport: ControlSup
       d.stop = undefined;
       break;
     case "push":
-      checkMessages(r.messages, transport);
+      if (!isFrameData(r.messages)) checkMessages(r.messages, transport);
       d.messages = r.messages;
       d.stop = undefined;
       break;
@@ -141,6 +141,11 @@ function endOf(result: StopResult<unknown>, code: number, reason: string): Termi
 export function checkFrame(data: unknown): void {
   if (typeof data === "string" || data instanceof Uint8Array) return;
   throw new TypeError(`Cannot send frame: ${showValue(data)} is not a string or a Uint8Array`);
+}
+
+// A lone string or Uint8Array: the common push, valid as it is.
+function isFrameData(messages: unknown): boolean {
+  return typeof messages === "string" || messages instanceof Uint8Array;
 }
 
 // Check what a callback asks to send, before anything is sent.

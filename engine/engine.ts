@@ -226,7 +226,7 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
     }
     const live = this.#live;
     if (live !== undefined) live.heard = live.data = true;
-    if (this.#run !== IDLE || !this.#queue.empty) this.#enqueue(IN, data);
+    if (this.#run !== IDLE) this.#enqueue(IN, data); // OPEN and IDLE: nothing waits
     else this.#loop(IN, data);
   }
 
@@ -242,7 +242,7 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
     this.#live?.heardAt(this.#options.clock.now());
     if (!this.#handler.handleControl) return;
     const frame: ControlFrame = { type, data };
-    if (this.#run !== IDLE || !this.#queue.empty) this.#enqueue(CONTROL, frame);
+    if (this.#run !== IDLE) this.#enqueue(CONTROL, frame);
     else this.#loop(CONTROL, frame);
   }
 
@@ -384,7 +384,7 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
     if (this.#phase !== OPEN) return;
     const end = this.#end ??
       (code === CloseCode.Abnormal ? connectionLost() : { type: "remote", code, reason });
-    if (this.#run !== IDLE || !this.#queue.empty) this.#events().push(CLOSED, end);
+    if (this.#run !== IDLE) this.#events().push(CLOSED, end);
     else this.#decideEnd(end);
   }
 
