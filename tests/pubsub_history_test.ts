@@ -246,6 +246,14 @@ Deno.test("HistoryPubSub rejects bad arguments with errors naming the value", as
     name: "RangeError",
     message: "Invalid option maxAge: -1 is not an integer >= 0",
   });
+  assert.throws(() => new MemoryHistory({ now: "clock" as never }), {
+    name: "TypeError",
+    message: 'Invalid option now: "clock" is not a function',
+  });
+  assert.throws(() => new MemoryHistory({ now: null as never }), {
+    name: "TypeError",
+    message: "Invalid option now: null is not a function",
+  });
   const pubsub = new HistoryPubSub<string>();
   assert.throws(
     () => pubsub.subscribe("t", inbox<string>(), { since: { epoch: "e", offset: -1 } }),
