@@ -613,3 +613,17 @@ Deno.test("Presence checks its app, its onDiff and its clock when it is made", a
     await pubsub.close();
   }
 });
+
+Deno.test("Tracker reports a publish that fails as a thenable, not only as a Promise, to onError", async () => {
+  const errors: unknown[] = [];
+  const down = new Error("down");
+  const pubsub = {
+    subscribe() {},
+    unsubscribe() {},
+    publish: () => ({ then: (_ok: unknown, fail: (e: unknown) => void) => fail(down) }),
+  };
+  const tracker = new Tracker({ pubsub, clock: new FakeClock(), onError: (e) => errors.push(e) });
+  await until(() => errors.length > 0, "the report");
+  assert.equal(errors[0], down);
+  await tracker.close();
+});
