@@ -2,6 +2,7 @@
 
 import { checkClock, type Clock, systemClock } from "../engine/options.ts";
 import { checkCallback } from "../engine/check_callback.ts";
+import { classMistake } from "../engine/class_mistake.ts";
 import { checkOptionNames } from "../engine/check_options.ts";
 import { showValue } from "../engine/show_value.ts";
 import { utf8Length } from "../engine/utf8_length.ts";
@@ -91,6 +92,8 @@ export function frozenMeta(
 }
 
 function checkPubSub(pubsub: unknown): void {
+  const mistake = classMistake(pubsub);
+  if (mistake !== undefined) throw new TypeError(`Invalid option pubsub: ${mistake}`);
   for (const method of ["subscribe", "unsubscribe", "publish"]) {
     if (typeof (pubsub as Record<string, unknown> | null)?.[method] !== "function") {
       throw new TypeError(`Invalid option pubsub: ${showValue(pubsub)} has no ${method}() method`);

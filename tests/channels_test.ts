@@ -13,6 +13,7 @@ import {
   reply,
   stop,
 } from "../channels/mod.ts";
+import { PubSub } from "../pubsub/mod.ts";
 import { FakeClock } from "../testing/mod.ts";
 import { Client, deferred, replyOf } from "./_channels.ts";
 
@@ -660,6 +661,10 @@ Deno.test("channels() checks its callbacks and its clock as the engine does, whe
     [{ onError: null }, "Invalid option onError: null is not a function"],
     [{ id: "user" }, 'Invalid option id: "user" is not a function'],
     [{ pubsub: {} }, "Invalid option pubsub: {} is not a PubSub or a HistoryPubSub"],
+    [
+      { pubsub: PubSub },
+      "Invalid option pubsub: [class PubSub] is a class, pass an instance (new PubSub())",
+    ],
   ];
   for (const [options, message] of cases) {
     assert.throws(() => channels(routes, options as never), { name: "TypeError", message });

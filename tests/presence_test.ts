@@ -532,6 +532,10 @@ Deno.test("Tracker checks its callbacks and its clock as the engine does, when i
     [{ onDiff: "log" }, 'Invalid option onDiff: "log" is not a function'],
     [{ onError: null }, "Invalid option onError: null is not a function"],
     [{ pubsub: {} }, "Invalid option pubsub: {} has no subscribe() method"],
+    [
+      { pubsub: PubSub },
+      "Invalid option pubsub: [class PubSub] is a class, pass an instance (new PubSub())",
+    ],
     [{ name: 5 }, "Invalid option name: 5 is not a name"],
   ];
   for (const [options, message] of cases) {
