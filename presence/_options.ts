@@ -33,7 +33,10 @@ export function randomId(bytes: number): string {
 }
 
 function atLeast(name: string, value: unknown, min: number): number {
-  if (typeof value !== "number" || !Number.isFinite(value) || value < min) {
+  if (typeof value !== "number") {
+    throw new TypeError(`Invalid option ${name}: ${showValue(value)} is not a number`);
+  }
+  if (!Number.isFinite(value) || value < min) {
     throw new RangeError(`Invalid option ${name}: ${showValue(value)} is not a number >= ${min}`);
   }
   return value;

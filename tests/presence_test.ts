@@ -541,6 +541,15 @@ Deno.test("Tracker checks its callbacks and its clock as the engine does, when i
   for (const [options, message] of cases) {
     assert.throws(() => new Tracker(options as never), { name: "TypeError", message });
   }
+  // As the engine's checkInteger: a value that is not a number is a TypeError.
+  assert.throws(() => new Tracker({ batchDelay: "20" as never }), {
+    name: "TypeError",
+    message: 'Invalid option batchDelay: "20" is not a number',
+  });
+  assert.throws(() => new Tracker({ maxEntries: Infinity }), {
+    name: "RangeError",
+    message: "Invalid option maxEntries: Infinity is not a number >= 1",
+  });
   assert.throws(() => new Tracker({ epoch: "1" as never }), {
     name: "RangeError",
     message: 'Invalid option epoch: "1" is not a finite number',
