@@ -14,7 +14,7 @@ export class Routes {
   readonly #order = new Map<Definition, number>();
 
   constructor(routes: Readonly<Record<string, unknown>>) {
-    if (routes === null || typeof routes !== "object") {
+    if (routes === null || typeof routes !== "object" || Array.isArray(routes)) {
       throw new TypeError(`Invalid routes: ${showValue(routes)} is not an object`);
     }
     let i = 0;
@@ -45,8 +45,11 @@ export class Routes {
   }
 }
 
-// A route's channel: an object (a plain one or a class instance) with a join function, and
-// intercept a list of event names where present.
+// The optional callbacks of a channel: each, where present (not undefined), a function.
+const CALLBACKS = ["handleIn", "handleInfo", "handleOut", "terminate"] as const;
+
+// A route's channel: an object (a plain one or a class instance) with a join function, its
+// other callbacks functions and intercept a list of event names where present.
 function checkChannel(pattern: string, definition: unknown): Definition {
   const invalid = (why: string) =>
     new TypeError(`Invalid route ${JSON.stringify(pattern)}: ${why}`);
@@ -63,6 +66,12 @@ function checkChannel(pattern: string, definition: unknown): Definition {
     (!Array.isArray(intercept) || intercept.some((e) => typeof e !== "string"))
   ) {
     throw invalid(`intercept is ${showValue(intercept)}, not a list of event names`);
+  }
+  for (const name of CALLBACKS) {
+    const callback = (definition as Record<string, unknown>)[name];
+    if (callback !== undefined && typeof callback !== "function") {
+      throw invalid(`${name} is ${showValue(callback)}, not a function`);
+    }
   }
   return definition as Definition;
 }

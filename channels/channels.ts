@@ -26,6 +26,7 @@ import { checkInteger } from "../engine/check_integer.ts";
 import { checkOptionNames } from "../engine/check_options.ts";
 import { checkCallback } from "../engine/check_callback.ts";
 import { showValue } from "../engine/show_value.ts";
+import { classMistake } from "../engine/class_mistake.ts";
 
 import type { ChannelErrorContext, ConnectArg, SocketMail, SocketState } from "./socket_state.ts";
 
@@ -279,6 +280,8 @@ function appOf<A>(routes: Readonly<Record<string, unknown>>, options: ChannelsOp
   const onError = checkCallback("onError", options.onError);
   const id = checkCallback("id", options.id);
   const pubsub = options.pubsub ?? new PubSub<Broadcast>();
+  const mistake = classMistake(pubsub);
+  if (mistake !== undefined) throw new TypeError(`Invalid option pubsub: ${mistake}`);
   if (!(pubsub instanceof PubSub) && !(pubsub instanceof HistoryPubSub)) {
     throw new TypeError(
       `Invalid option pubsub: ${showValue(pubsub)} is not a PubSub or a HistoryPubSub`,

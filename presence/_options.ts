@@ -1,8 +1,11 @@
 // The options of a Tracker, checked, with their defaults; the checks of its arguments and metas.
 
-import type { Clock } from "../engine/options.ts";
+import { checkClock, type Clock, systemClock } from "../engine/options.ts";
+import { checkCallback } from "../engine/check_callback.ts";
+import { classMistake } from "../engine/class_mistake.ts";
 import { checkOptionNames } from "../engine/check_options.ts";
 import { showValue } from "../engine/show_value.ts";
+import { utf8Length } from "../engine/utf8_length.ts";
 import type { PresenceDiff, PresenceMeta, PresencePubSub, TrackerOptions } from "./types.ts";
 
 /** Every option of a tracker, resolved. */
@@ -22,12 +25,6 @@ export interface Resolved {
   readonly epoch: number;
 }
 
-const systemClock: Clock = {
-  now: () => Date.now(),
-  setTimeout: (callback, ms) => setTimeout(callback, ms),
-  clearTimeout: (handle) => clearTimeout(handle as number),
-};
-
 /** A random URL-safe id of `bytes` random bytes. */
 export function randomId(bytes: number): string {
   const random = crypto.getRandomValues(new Uint8Array(bytes));
@@ -36,38 +33,35 @@ export function randomId(bytes: number): string {
 }
 
 function atLeast(name: string, value: unknown, min: number): number {
-  if (typeof value !== "number" || !Number.isFinite(value) || value < min) {
+  if (typeof value !== "number") {
+    throw new TypeError(`Invalid option ${name}: ${showValue(value)} is not a number`);
+  }
+  if (!Number.isFinite(value) || value < min) {
     throw new RangeError(`Invalid option ${name}: ${showValue(value)} is not a number >= ${min}`);
   }
   return value;
 }
 
-function checkFunction(name: string, value: unknown): void {
-  if (typeof value !== "function") {
-    throw new TypeError(`Invalid option ${name}: ${showValue(value)} is not a function`);
-  }
-}
-
 function checkName(name: string, value: unknown): asserts value is string {
   if (typeof value !== "string" || value === "") {
-    throw new TypeError(`Invalid option ${name}: ${JSON.stringify(value)} is not a ${name}`);
+    throw new TypeError(`Invalid option ${name}: ${showValue(value)} is not a ${name}`);
   }
 }
 
 /** Throw unless the topic and key are strings (a topic not empty). */
 export function checkWhere(what: string, topic: unknown, key: unknown): void {
   if (typeof topic !== "string" || topic === "") {
-    throw new TypeError(`Cannot ${what}: topic ${JSON.stringify(topic)} is not a topic`);
+    throw new TypeError(`Cannot ${what}: topic ${showValue(topic)} is not a topic`);
   }
   if (typeof key !== "string") {
-    throw new TypeError(`Cannot ${what} in ${topic}: key ${String(key)} is not a string`);
+    throw new TypeError(`Cannot ${what} in ${topic}: key ${showValue(key)} is not a string`);
   }
 }
 
 /** Throw unless the owner is an object. */
 export function checkOwner(what: string, owner: unknown): void {
   if (owner === null || (typeof owner !== "object" && typeof owner !== "function")) {
-    throw new TypeError(`Cannot ${what}: owner ${String(owner)} is not an object`);
+    throw new TypeError(`Cannot ${what}: owner ${showValue(owner)} is not an object`);
   }
 }
 
@@ -83,14 +77,14 @@ export function frozenMeta(
   maxBytes: number,
 ): PresenceMeta {
   if (meta === null || typeof meta !== "object" || Array.isArray(meta)) {
-    throw new TypeError(`Cannot ${what}: meta ${String(meta)} is not an object`);
+    throw new TypeError(`Cannot ${what}: meta ${showValue(meta)} is not an object`);
   }
   const { phx_ref: _ref, phx_ref_prev: _prev, ...rest } = meta as Record<string, unknown>;
   const copy: Record<string, unknown> = prev === undefined
     ? { ...rest, phx_ref: ref }
     : { ...rest, phx_ref: ref, phx_ref_prev: prev };
   if (maxBytes !== Infinity) {
-    const bytes = JSON.stringify(copy).length;
+    const bytes = utf8Length(JSON.stringify(copy));
     if (bytes > maxBytes) {
       throw new RangeError(
         `Cannot ${what}: meta of ${bytes} bytes is over maxMetaBytes (${maxBytes})`,
@@ -101,9 +95,11 @@ export function frozenMeta(
 }
 
 function checkPubSub(pubsub: unknown): void {
+  const mistake = classMistake(pubsub);
+  if (mistake !== undefined) throw new TypeError(`Invalid option pubsub: ${mistake}`);
   for (const method of ["subscribe", "unsubscribe", "publish"]) {
     if (typeof (pubsub as Record<string, unknown> | null)?.[method] !== "function") {
-      throw new TypeError(`Invalid option pubsub: ${String(pubsub)} has no ${method}()`);
+      throw new TypeError(`Invalid option pubsub: ${showValue(pubsub)} has no ${method}() method`);
     }
   }
 }
@@ -148,9 +144,9 @@ export function resolveOptions(options: TrackerOptions): Resolved {
     maxEntries = 100_000,
     maxMetaBytes = 4096,
     maxNodes = 1000,
-    onDiff = () => {},
-    onError = console.error,
-    clock = systemClock,
+    onDiff,
+    onError,
+    clock,
     epoch = Date.now() * 1000 + Math.floor(Math.random() * 1000),
   } = options;
   if (pubsub !== undefined) checkPubSub(pubsub);
@@ -163,12 +159,7 @@ export function resolveOptions(options: TrackerOptions): Resolved {
   atLeast("maxMetaBytes", maxMetaBytes, 2);
   atLeast("maxNodes", maxNodes, 1);
   if (typeof epoch !== "number" || !Number.isFinite(epoch)) {
-    throw new RangeError(`Invalid option epoch: ${String(epoch)} is not a finite number`);
-  }
-  checkFunction("onDiff", onDiff);
-  checkFunction("onError", onError);
-  if (typeof (clock as Partial<Clock> | null)?.setTimeout !== "function") {
-    throw new TypeError(`Invalid option clock: ${String(clock)} has no setTimeout()`);
+    throw new RangeError(`Invalid option epoch: ${showValue(epoch)} is not a finite number`);
   }
   return {
     pubsub,
@@ -180,9 +171,9 @@ export function resolveOptions(options: TrackerOptions): Resolved {
     maxEntries,
     maxMetaBytes,
     maxNodes,
-    onDiff,
-    onError: guarded(onError),
-    clock,
+    onDiff: checkCallback("onDiff", onDiff) ?? (() => {}),
+    onError: guarded(checkCallback("onError", onError) ?? console.error),
+    clock: clock === undefined ? systemClock : checkClock(clock),
     epoch,
   };
 }

@@ -2,6 +2,8 @@
 // joined to the topic on this node as `presence_diff` broadcasts, and whose entries leave as
 // soon as the channel that tracked them ends.
 
+import { checkCallback } from "../engine/check_callback.ts";
+import { showValue } from "../engine/show_value.ts";
 import { HistoryPubSub } from "../pubsub/history.ts";
 import { Tracker } from "./tracker.ts";
 import type {
@@ -105,7 +107,7 @@ export class Presence {
   constructor(app: PresenceApp, options: PresenceOptions = {}) {
     const pubsub = app?.pubsub;
     if (typeof pubsub?.publish !== "function") {
-      throw new TypeError(`Invalid app: ${String(app)} has no pubsub`);
+      throw new TypeError(`Invalid app: ${showValue(app)} has no pubsub`);
     }
     if (pubsub instanceof HistoryPubSub) {
       // Its publish has no `local`: the diffs would be stored and sent to every node, which
@@ -117,11 +119,9 @@ export class Presence {
     }
     const { diffEvent = "presence_diff", onDiff, ...rest } = options ?? {};
     if (typeof diffEvent !== "string" || diffEvent === "") {
-      throw new TypeError(`Invalid option diffEvent: ${JSON.stringify(diffEvent)} is not an event`);
+      throw new TypeError(`Invalid option diffEvent: ${showValue(diffEvent)} is not an event`);
     }
-    if (onDiff !== undefined && typeof onDiff !== "function") {
-      throw new TypeError(`Invalid option onDiff: ${String(onDiff)} is not a function`);
-    }
+    checkCallback("onDiff", onDiff);
     this.tracker = new Tracker({
       ...rest,
       pubsub: options.pubsub ?? pubsub,

@@ -10,6 +10,7 @@ import {
   type Resolved,
   resolveOptions,
 } from "./_options.ts";
+import { isThenable } from "../engine/is_thenable.ts";
 import { Owners } from "./_owners.ts";
 import { Replicas } from "./_replicas.ts";
 import { Diffs, type Entry, Store } from "./_store.ts";
@@ -450,7 +451,7 @@ export class Tracker {
     this.#messages++;
     try {
       const result = this.#o.pubsub!.publish(this.#o.topic, message);
-      if (result instanceof Promise) result.catch(this.#o.onError);
+      if (isThenable(result)) result.then(undefined, this.#o.onError);
     } catch (error) {
       this.#o.onError(error);
     }

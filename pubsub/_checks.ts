@@ -1,5 +1,6 @@
 // Argument checks and the guarded error hook that PubSub and HistoryPubSub share.
 
+import { classMistake } from "../engine/class_mistake.ts";
 import { showValue } from "../engine/show_value.ts";
 
 /** Throw unless the topic is a string. */
@@ -28,8 +29,10 @@ export function checkHubOptions(options: unknown, hub: string): void {
   }
 }
 
-/** Throw unless the backend has every method named. */
+/** Throw unless the backend has every method named (a class: say to pass an instance). */
 export function checkBackend(backend: unknown, methods: readonly string[]): void {
+  const mistake = classMistake(backend);
+  if (mistake !== undefined) throw new TypeError(`Invalid option backend: ${mistake}`);
   for (const method of methods) {
     if (typeof (backend as Record<string, unknown> | null)?.[method] !== "function") {
       throw new TypeError(

@@ -4,7 +4,10 @@
 import type { Subscription } from "npm:@nats-io/transport-node@^3.4.0";
 import type { JetStreamManager, StreamConfig, StreamInfo } from "npm:@nats-io/jetstream@^3.4.0";
 import type { HistoryMessage } from "./history_backend.ts";
-import { checkCount, checkNatsPrefix, type NatsTarget, parseNatsUrl, topicToken } from "./_nats.ts";
+import { checkInteger as checkCount } from "../engine/check_integer.ts";
+import { showValue } from "../engine/show_value.ts";
+import { checkHubOptions } from "./_checks.ts";
+import { checkNatsPrefix, type NatsTarget, parseNatsUrl, topicToken } from "./_nats.ts";
 
 /** Options of `JetStreamBackend`. */
 export interface JetStreamBackendOptions {
@@ -54,9 +57,7 @@ export function checkJetStreamOptions(options: JetStreamBackendOptions): {
   limits: StreamLimits;
   maxRetryDelay: number;
 } {
-  if (options === null || typeof options !== "object") {
-    throw new TypeError(`Invalid JetStreamBackend options: ${String(options)} is not an object`);
-  }
+  checkHubOptions(options, "JetStreamBackend");
   const {
     url = "nats://127.0.0.1:4222",
     prefix = "websock",
@@ -72,7 +73,7 @@ export function checkJetStreamOptions(options: JetStreamBackendOptions): {
   const age = checkCount("maxAge", maxAge, 0);
   if (storage !== "file" && storage !== "memory") {
     throw new TypeError(
-      `Invalid option storage: ${JSON.stringify(storage)} is not "file" or "memory"`,
+      `Invalid option storage: ${showValue(storage)} is not "file" or "memory"`,
     );
   }
   const copies = checkCount("replicas", replicas, 1);

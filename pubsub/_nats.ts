@@ -5,6 +5,7 @@
 import { connect, type NatsConnection } from "npm:@nats-io/transport-node@^3.4.0";
 import { guardNatsSockets } from "./_nats_sockets.ts";
 import { Pauses, redactUrl } from "./_outage.ts";
+import { showValue } from "../engine/show_value.ts";
 
 /** Where to connect, and how the reports name it. */
 export interface NatsTarget {
@@ -25,7 +26,7 @@ export interface NatsTarget {
 export function parseNatsUrl(url: unknown): NatsTarget {
   const list = typeof url === "string" ? [url] : url;
   const bad = () =>
-    new TypeError(`Invalid option url: ${JSON.stringify(url)} is not a nats:// URL or a list`);
+    new TypeError(`Invalid option url: ${showValue(url)} is not a nats:// URL or a list`);
   if (!Array.isArray(list) || list.length === 0) throw bad();
   const servers: string[] = [];
   let user: string | undefined, pass: string | undefined, token: string | undefined;
@@ -54,18 +55,10 @@ export function parseNatsUrl(url: unknown): NatsTarget {
 export function checkNatsPrefix(prefix: unknown): string {
   if (typeof prefix !== "string" || !/^[A-Za-z0-9_-]+$/.test(prefix)) {
     throw new TypeError(
-      `Invalid option prefix: ${JSON.stringify(prefix)} is not made of letters, digits, - and _`,
+      `Invalid option prefix: ${showValue(prefix)} is not made of letters, digits, - and _`,
     );
   }
   return prefix;
-}
-
-/** Throw unless the value is an integer >= min. */
-export function checkCount(name: string, value: unknown, min: number): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) {
-    throw new RangeError(`Invalid option ${name}: ${String(value)} is not an integer >= ${min}`);
-  }
-  return value;
 }
 
 const SAFE = /[A-Za-z0-9-]/;

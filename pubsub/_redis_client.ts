@@ -70,7 +70,7 @@ function sleep(ms: number): Promise<void> {
 /** The options both Redis backends take, checked (TypeError/RangeError naming the value). */
 export function checkRedisOptions(url: unknown, prefix: unknown, maxRetryDelay: unknown): void {
   if (typeof url !== "string" || !/^rediss?:\/\//.test(url)) {
-    throw new TypeError(`Invalid option url: ${JSON.stringify(url)} is not a redis:// URL`);
+    throw new TypeError(`Invalid option url: ${showValue(url)} is not a redis:// URL`);
   }
   if (typeof prefix !== "string") {
     throw new TypeError(`Invalid option prefix: ${showValue(prefix)} is not a string`);

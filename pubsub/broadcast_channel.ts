@@ -1,6 +1,7 @@
 // A pub/sub Backend over a BroadcastChannel: the workers of `deno serve --parallel`.
 
 import type { Backend } from "./pubsub.ts";
+import { showValue } from "../engine/show_value.ts";
 
 /** Options of {@linkcode BroadcastChannelBackend}. */
 export interface BroadcastChannelBackendOptions {
@@ -42,7 +43,7 @@ export class BroadcastChannelBackend implements Backend {
   constructor(options: BroadcastChannelBackendOptions = {}) {
     const { name = "websock-pubsub" } = options;
     if (typeof name !== "string" || name === "") {
-      throw new TypeError(`Invalid option name: ${JSON.stringify(name)} is not a channel name`);
+      throw new TypeError(`Invalid option name: ${showValue(name)} is not a channel name`);
     }
     this.#name = name;
   }

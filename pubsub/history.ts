@@ -12,6 +12,7 @@ import {
 } from "./history_backend.ts";
 import { MemoryHistory } from "./memory_history.ts";
 import { isThenable } from "../engine/is_thenable.ts";
+import { showValue } from "../engine/show_value.ts";
 import {
   checkBackend,
   checkHubOptions,
@@ -399,7 +400,7 @@ export class HistoryPubSub<M = unknown> {
     const since = options?.since;
     if (since !== undefined && !isPosition(since)) {
       throw new TypeError(
-        `Cannot subscribe to ${topic}: since ${JSON.stringify(since)} is not a position`,
+        `Cannot subscribe to ${topic}: since ${showValue(since)} is not a position`,
       );
     }
     if (this.#closed) throw new TypeError(`Cannot subscribe to ${topic}: the PubSub is closed`);

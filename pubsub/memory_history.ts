@@ -4,6 +4,8 @@ import type { HistoryBackend, HistoryMessage, HistoryPage, Position } from "./hi
 import { newEpoch } from "./_epoch.ts";
 import { showValue } from "../engine/show_value.ts";
 import { checkInteger } from "../engine/check_integer.ts";
+import { checkCallback } from "../engine/check_callback.ts";
+import { systemClock } from "../engine/options.ts";
 
 /** Options of {@linkcode MemoryHistory}. */
 export interface MemoryHistoryOptions {
@@ -138,13 +140,10 @@ export class MemoryHistory implements HistoryBackend {
     if (options === null || typeof options !== "object") {
       throw new TypeError(`Invalid MemoryHistory options: ${showValue(options)} is not an object`);
     }
-    const { maxLength = 1000, maxAge = 300_000, now = Date.now } = options;
+    const { maxLength = 1000, maxAge = 300_000, now } = options;
     this.#maxLength = checkInteger("maxLength", maxLength, 1);
     this.#maxAge = checkInteger("maxAge", maxAge, 0);
-    if (typeof now !== "function") {
-      throw new TypeError(`Invalid option now: ${showValue(now)} is not a function`);
-    }
-    this.#now = now;
+    this.#now = checkCallback("now", now) ?? systemClock.now;
   }
 
   /**

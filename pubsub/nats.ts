@@ -55,6 +55,8 @@ import type { NatsConnection, Subscription } from "npm:@nats-io/transport-node@^
 import type { Backend } from "./pubsub.ts";
 import { checkNatsPrefix, NatsLink, type NatsTarget, parseNatsUrl, topicToken } from "./_nats.ts";
 import { addCounts, messageOf, Outage } from "./_outage.ts";
+import { checkHubOptions } from "./_checks.ts";
+import { showValue } from "../engine/show_value.ts";
 
 export type { Backend } from "./pubsub.ts";
 
@@ -190,15 +192,13 @@ export class NatsBackend implements Backend {
    * @param options The server URL, the subject prefix and the reconnection backoff.
    */
   constructor(options: NatsBackendOptions = {}) {
-    if (options === null || typeof options !== "object") {
-      throw new TypeError(`Invalid NatsBackend options: ${String(options)} is not an object`);
-    }
+    checkHubOptions(options, "NatsBackend");
     const { url = "nats://127.0.0.1:4222", prefix = "websock", maxRetryDelay = 2000 } = options;
     this.#target = parseNatsUrl(url);
     this.#prefix = checkNatsPrefix(prefix);
     if (typeof maxRetryDelay !== "number" || !Number.isFinite(maxRetryDelay) || maxRetryDelay < 0) {
       throw new RangeError(
-        `Invalid option maxRetryDelay: ${String(maxRetryDelay)} is not a number of ms >= 0`,
+        `Invalid option maxRetryDelay: ${showValue(maxRetryDelay)} is not a number of ms >= 0`,
       );
     }
     this.#maxRetryDelay = maxRetryDelay;

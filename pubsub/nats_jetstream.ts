@@ -70,6 +70,7 @@ import {
 import type { HistoryBackend, HistoryMessage, HistoryPage, Position } from "./history_backend.ts";
 import { NatsLink, type NatsTarget } from "./_nats.ts";
 import { messageOf, Pauses } from "./_outage.ts";
+import { showValue } from "../engine/show_value.ts";
 import {
   checkJetStreamOptions,
   decodeEntry,
@@ -465,7 +466,7 @@ export class JetStreamBackend implements HistoryBackend {
     }
     const data = JSON.stringify(message);
     if (data === undefined) {
-      throw new TypeError(`Cannot publish to ${topic}: ${String(message)} is not JSON`);
+      throw new TypeError(`Cannot publish to ${topic}: ${showValue(message)} is not JSON`);
     }
     const nc = link.connection, js = this.#js;
     if (!nc || !js) {

@@ -1,5 +1,6 @@
 // PubSub: topics of subscribers (connection mailboxes) and the Backend that joins nodes.
 
+import { isThenable } from "../engine/is_thenable.ts";
 import { nativeTopicsOf } from "../engine/topics.ts";
 import {
   checkEncode,
@@ -208,9 +209,7 @@ export class PubSub<M = unknown> {
   #call(call: () => void | Promise<void>): Promise<void> {
     try {
       const result = call();
-      if (result && typeof (result as Promise<void>).then === "function") {
-        return (result as Promise<void>).then(undefined, this.#onError);
-      }
+      if (isThenable(result)) return Promise.resolve(result).then(() => {}, this.#onError);
     } catch (error) {
       this.#onError(error);
     }

@@ -319,4 +319,18 @@ export function historyContract(c: HistoryContract): void {
     clearTimeout(timer);
     assert.equal(outcome, "closed");
   });
+
+  test(`${c.backend} refuses a message that is not JSON, shown as the engine shows values`, async () => {
+    await using server = await c.start({ persist: false });
+    const errors: unknown[] = [];
+    const one = node(c.url(server.port), {}, errors);
+    await one.subscribe("room", inbox()); // started
+    function render() {}
+    await assert.rejects(one.publish("room", render), {
+      name: "TypeError",
+      message: "Cannot publish to room: [function render] is not JSON",
+    });
+    assert.equal(errors.length, 1, "onError heard of it");
+    await one.close();
+  });
 }

@@ -13,6 +13,7 @@ import {
   reply,
   stop,
 } from "../channels/mod.ts";
+import { PubSub } from "../pubsub/mod.ts";
 import { FakeClock } from "../testing/mod.ts";
 import { Client, deferred, replyOf } from "./_channels.ts";
 
@@ -108,6 +109,12 @@ Deno.test("channels() names the pattern and the value of an invalid route, and s
     [{ join: 5 }, "join is 5, not a function"],
     [{ join() {}, intercept: "x" }, 'intercept is "x", not a list of event names'],
     [{ join() {}, intercept: [1] }, "intercept is [1], not a list of event names"],
+    [{ join() {}, handleIn: "echo" }, 'handleIn is "echo", not a function'],
+    [{ join() {}, handleIn: null }, "handleIn is null, not a function"],
+    [{ join() {}, handleInfo: {} }, "handleInfo is {}, not a function"],
+    [{ join() {}, handleOut: 1 }, "handleOut is 1, not a function"],
+    [{ join() {}, intercept: ["x"], handleOut: [] }, "handleOut is [], not a function"],
+    [{ join() {}, terminate: true }, "terminate is true, not a function"],
   ];
   for (const [definition, why] of cases) {
     assert.throws(() => channels({ "room:*": definition as never }), {
@@ -123,7 +130,22 @@ Deno.test("channels() names the pattern and the value of an invalid route, and s
     name: "TypeError",
     message: 'Invalid routes: "room:*" is not an object',
   });
+  assert.throws(() => channels([new RoomChannel()] as never), {
+    name: "TypeError",
+    message: "Invalid routes: [ [object RoomChannel] ] is not an object",
+  });
+  assert.throws(() => channels([] as never), {
+    name: "TypeError",
+    message: "Invalid routes: [] is not an object",
+  });
   channels({ "room:*": new RoomChannel() }); // an instance is a channel
+  class Full extends RoomChannel {
+    handleIn() {
+      return noreply(null);
+    }
+    terminate() {}
+  }
+  channels({ "room:*": new Full() }); // callbacks on its prototype are checked and taken
 });
 
 Deno.test("channels() replies to pushes with ok, error or nothing, with the push's ref and join ref", async () => {
@@ -639,6 +661,10 @@ Deno.test("channels() checks its callbacks and its clock as the engine does, whe
     [{ onError: null }, "Invalid option onError: null is not a function"],
     [{ id: "user" }, 'Invalid option id: "user" is not a function'],
     [{ pubsub: {} }, "Invalid option pubsub: {} is not a PubSub or a HistoryPubSub"],
+    [
+      { pubsub: PubSub },
+      "Invalid option pubsub: [class PubSub] is a class, pass an instance (new PubSub())",
+    ],
   ];
   for (const [options, message] of cases) {
     assert.throws(() => channels(routes, options as never), { name: "TypeError", message });

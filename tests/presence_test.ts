@@ -515,3 +515,128 @@ Deno.test("Tracker and Presence refuse a misspelled option with the nearest name
     { name: "TypeError", message: 'Unknown option "downAftr": did you mean "downAfter"?' },
   );
 });
+
+Deno.test("Tracker checks its callbacks and its clock as the engine does, when it is made", () => {
+  const clock = new FakeClock();
+  const cases: [Record<string, unknown>, string][] = [
+    [{ clock: 5 }, "Invalid option clock: 5 has no now() method"],
+    [
+      { clock: { setTimeout() {}, clearTimeout() {} } },
+      "Invalid option clock: { setTimeout: [function setTimeout], clearTimeout: [function clearTimeout] } has no now() method",
+    ],
+    [
+      { clock: { now: () => 0, setTimeout() {} } },
+      "Invalid option clock: { now: [function now], setTimeout: [function setTimeout] } has no clearTimeout() method",
+    ],
+    [{ clock: null }, "Invalid option clock: null has no now() method"],
+    [{ onDiff: "log" }, 'Invalid option onDiff: "log" is not a function'],
+    [{ onError: null }, "Invalid option onError: null is not a function"],
+    [{ pubsub: {} }, "Invalid option pubsub: {} has no subscribe() method"],
+    [
+      { pubsub: PubSub },
+      "Invalid option pubsub: [class PubSub] is a class, pass an instance (new PubSub())",
+    ],
+    [{ name: 5 }, "Invalid option name: 5 is not a name"],
+  ];
+  for (const [options, message] of cases) {
+    assert.throws(() => new Tracker(options as never), { name: "TypeError", message });
+  }
+  // As the engine's checkInteger: a value that is not a number is a TypeError.
+  assert.throws(() => new Tracker({ batchDelay: "20" as never }), {
+    name: "TypeError",
+    message: 'Invalid option batchDelay: "20" is not a number',
+  });
+  assert.throws(() => new Tracker({ maxEntries: Infinity }), {
+    name: "RangeError",
+    message: "Invalid option maxEntries: Infinity is not a number >= 1",
+  });
+  assert.throws(() => new Tracker({ epoch: "1" as never }), {
+    name: "RangeError",
+    message: 'Invalid option epoch: "1" is not a finite number',
+  });
+  new Tracker({ clock }).close();
+});
+
+Deno.test("Tracker shows the values it refuses as the engine does", () => {
+  const tracker = new Tracker();
+  const owner = {};
+  const cases: [() => unknown, string][] = [
+    [() => tracker.track(owner, "t", 42 as never), "Cannot track in t: key 42 is not a string"],
+    [() => tracker.track(owner, 5 as never, "k"), "Cannot track: topic 5 is not a topic"],
+    [
+      () => tracker.track("alice" as never, "t", "k"),
+      'Cannot track: owner "alice" is not an object',
+    ],
+    [
+      () => tracker.track(owner, "t", "k", [] as never),
+      "Cannot track k in t: meta [] is not an object",
+    ],
+    [
+      () => tracker.track(owner, "t", "k", "x" as never),
+      'Cannot track k in t: meta "x" is not an object',
+    ],
+  ];
+  for (const [call, message] of cases) assert.throws(call, { name: "TypeError", message });
+  tracker.close();
+});
+
+Deno.test("Tracker counts maxMetaBytes in UTF-8 bytes of JSON, as the engine counts bytes", () => {
+  const tracker = new Tracker({
+    pubsub: new Net().endpoint("x"),
+    clock: new FakeClock(),
+    maxMetaBytes: 100,
+  });
+  // 45 UTF-16 units either way; "é" is 2 bytes in UTF-8, so only the ASCII meta fits.
+  tracker.track({}, "t", "ascii", { s: "e".repeat(45) });
+  assert.throws(
+    () => tracker.track({}, "t", "accents", { s: "é".repeat(45) }),
+    (error: unknown) =>
+      error instanceof RangeError &&
+      /^Cannot track accents in t: meta of 1\d\d bytes is over maxMetaBytes \(100\)$/.test(
+        error.message,
+      ),
+  );
+  tracker.close();
+});
+
+Deno.test("Presence checks its app, its onDiff and its clock when it is made", async () => {
+  const pubsub = new PubSub<PresenceBroadcast>();
+  try {
+    const cases: [() => unknown, string][] = [
+      [() => new Presence(5 as never), "Invalid app: 5 has no pubsub"],
+      [
+        () => new Presence({ pubsub: "hub" } as never),
+        'Invalid app: {"pubsub":"hub"} has no pubsub',
+      ],
+      [
+        () => new Presence({ pubsub }, { onDiff: "log" as never }),
+        'Invalid option onDiff: "log" is not a function',
+      ],
+      [
+        () => new Presence({ pubsub }, { diffEvent: 5 as never }),
+        "Invalid option diffEvent: 5 is not an event",
+      ],
+      [
+        () => new Presence({ pubsub }, { clock: {} as never }),
+        "Invalid option clock: {} has no now() method",
+      ],
+    ];
+    for (const [call, message] of cases) assert.throws(call, { name: "TypeError", message });
+  } finally {
+    await pubsub.close();
+  }
+});
+
+Deno.test("Tracker reports a publish that fails as a thenable, not only as a Promise, to onError", async () => {
+  const errors: unknown[] = [];
+  const down = new Error("down");
+  const pubsub = {
+    subscribe() {},
+    unsubscribe() {},
+    publish: () => ({ then: (_ok: unknown, fail: (e: unknown) => void) => fail(down) }),
+  };
+  const tracker = new Tracker({ pubsub, clock: new FakeClock(), onError: (e) => errors.push(e) });
+  await until(() => errors.length > 0, "the report");
+  assert.equal(errors[0], down);
+  await tracker.close();
+});

@@ -238,6 +238,11 @@ Deno.test("HistoryPubSub rejects bad arguments with errors naming the value", as
     name: "TypeError",
     message: "Invalid option backend: { start: [function start] } has no subscribe() method",
   });
+  assert.throws(() => new HistoryPubSub({ backend: MemoryHistory as never }), {
+    name: "TypeError",
+    message:
+      "Invalid option backend: [class MemoryHistory] is a class, pass an instance (new MemoryHistory())",
+  });
   assert.throws(() => new MemoryHistory({ maxLength: 0 }), {
     name: "RangeError",
     message: "Invalid option maxLength: 0 is not an integer >= 1",
@@ -245,6 +250,14 @@ Deno.test("HistoryPubSub rejects bad arguments with errors naming the value", as
   assert.throws(() => new MemoryHistory({ maxAge: -1 }), {
     name: "RangeError",
     message: "Invalid option maxAge: -1 is not an integer >= 0",
+  });
+  assert.throws(() => new MemoryHistory({ now: "clock" as never }), {
+    name: "TypeError",
+    message: 'Invalid option now: "clock" is not a function',
+  });
+  assert.throws(() => new MemoryHistory({ now: null as never }), {
+    name: "TypeError",
+    message: "Invalid option now: null is not a function",
   });
   const pubsub = new HistoryPubSub<string>();
   assert.throws(

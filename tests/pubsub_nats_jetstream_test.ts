@@ -39,4 +39,13 @@ Deno.test("JetStreamBackend rejects bad options with errors naming the value", (
     name: "TypeError",
     message: 'Invalid option storage: "disk" is not "file" or "memory"',
   });
+  // The engine's checkInteger: a value that is not a number is a TypeError that quotes it.
+  assert.throws(() => new JetStreamBackend({ maxLength: "5" as never }), {
+    name: "TypeError",
+    message: 'Invalid option maxLength: "5" is not a number',
+  });
+  assert.throws(() => new JetStreamBackend("nats://x" as never), {
+    name: "TypeError",
+    message: 'Invalid JetStreamBackend options: "nats://x" is not an object',
+  });
 });

@@ -127,4 +127,17 @@ Deno.test("NatsBackend rejects bad options with errors naming the value", () => 
     name: "RangeError",
     message: "Invalid option maxRetryDelay: -1 is not a number of ms >= 0",
   });
+  // Values shown as the engine shows them: a string quoted, never taken for a number.
+  assert.throws(() => new NatsBackend({ maxRetryDelay: "5" as never }), {
+    name: "RangeError",
+    message: 'Invalid option maxRetryDelay: "5" is not a number of ms >= 0',
+  });
+  assert.throws(() => new NatsBackend("nats://x" as never), {
+    name: "TypeError",
+    message: 'Invalid NatsBackend options: "nats://x" is not an object',
+  });
+  assert.throws(() => new NatsBackend({ prefix: 5 as never }), {
+    name: "TypeError",
+    message: "Invalid option prefix: 5 is not made of letters, digits, - and _",
+  });
 });

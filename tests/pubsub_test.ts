@@ -102,7 +102,16 @@ Deno.test("PubSub rejects bad arguments with errors naming the value", async () 
     name: "TypeError",
     message: "Invalid option backend: {} has no start() method",
   });
+  assert.throws(() => new PubSub({ backend: BroadcastChannelBackend as never }), {
+    name: "TypeError",
+    message:
+      "Invalid option backend: [class BroadcastChannelBackend] is a class, pass an instance (new BroadcastChannelBackend())",
+  });
   assert.throws(() => new BroadcastChannelBackend({ name: "" }), TypeError);
+  assert.throws(() => new BroadcastChannelBackend({ name: 5 as never }), {
+    name: "TypeError",
+    message: "Invalid option name: 5 is not a channel name",
+  });
   const pubsub = new PubSub();
   assert.throws(() => pubsub.publish(1 as never, "x"), {
     name: "TypeError",
