@@ -221,7 +221,9 @@ const server = upgradeListener !== undefined ? await serveNode(upgradeListener) 
   return contestant.fetch(request, info);
 });
 
-// Exit when the runner closes our stdin (or after an hour at most).
+// Exit when the runner closes our stdin (or after an hour at most), or on Ctrl-C: an exit, so
+// that `--cpu-prof` writes its profile (a signal's default would not).
+Deno.addSignalListener("SIGINT", () => Deno.exit(0));
 const guard = setTimeout(() => Deno.exit(0), 3_600_000);
 for await (const _ of Deno.stdin.readable) {
   // Nothing is ever sent; the loop ends when the runner goes away.
