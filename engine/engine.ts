@@ -28,6 +28,7 @@ import {
 } from "./_liveness.ts";
 import { slowPeer, textBytes } from "./_slow_peer.ts";
 import { withCode } from "./errors.ts";
+import { messageTooBig } from "./_peer_errors.ts";
 import { isThenable } from "./is_thenable.ts";
 import { utf8Length } from "./utf8_length.ts";
 
@@ -217,12 +218,8 @@ export class Engine<S, M = never, A = undefined> implements Drainable {
       ? (data.length * 3 > max ? utf8Length(data) : 0)
       : data.byteLength;
     if (size > max) {
-      const message = `Cannot receive message: ${size} bytes is more than maxMessageBytes ${max}`;
-      this.#stop(CloseCode.MessageTooBig, "Message too big", {
-        type: "error",
-        error: withCode(new RangeError(message), "MESSAGE_TOO_BIG"),
-      });
-      return;
+      const error = messageTooBig(max, size);
+      return this.#stop(CloseCode.MessageTooBig, "Message too big", { type: "error", error });
     }
     const live = this.#live;
     if (live !== undefined) live.heard = live.data = true;
