@@ -122,7 +122,9 @@ function closeSocket(socket: WebSocket, code: number, reason: string): void {
 
 // After a drain: the check phase in which the deferred closes run, then the next one, by
 // which their close ops were polled. `server.shutdown()` right after would otherwise send its
-// own 1001 to every socket whose close op had not started (a restart's 1012 was lost).
+// own 1001 to every socket whose close op had not started (a restart's 1012 was lost). Every
+// registry that holds a Deno socket awaits it (`afterDrain`), whether websockHandler()'s own
+// or one given to upgrade().
 async function closeFramesOut(): Promise<void> {
   for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve));
 }
@@ -219,6 +221,7 @@ function accept(
   // the adapter negotiates itself and sets the header on the (mutable) 101 response.
   upgradeHeaders(upgraded.response.headers, upgrade);
   const socket = new DenoSocket(upgraded.socket, setup.handler, engineInit(upgrade, setup));
+  setup.registry?.afterDrain(closeFramesOut); // kept once per registry
   announceConnection(setup.options, socket.connection);
   return upgraded.response;
 }
@@ -334,5 +337,5 @@ export function websockHandler<S, M, A>(
     remoteAddr,
     accept: (request, _serveInfo, upgrade) => accept(request, upgrade, setup),
   });
-  return withDrain(serve, setup.registry, closeFramesOut);
+  return withDrain(serve, setup.registry);
 }

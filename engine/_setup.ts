@@ -77,22 +77,15 @@ export function requestSetUp(
   };
 }
 
-/**
- * `target` with `shutdown()` (drain the registry's connections, then wait for `after`, if
- * given) and the `registry`.
- */
+/** `target` with `shutdown()` (drain the registry's connections) and the `registry`. */
 export function withDrain<T extends object>(
   target: T,
   registry: Registry,
-  after?: () => Promise<void>,
 ): T & { shutdown(options?: ShutdownOptions): Promise<void>; readonly registry: Registry } {
-  const shutdown = after === undefined
-    ? (options?: ShutdownOptions) => registry.shutdown(options)
-    : async (options?: ShutdownOptions) => {
-      await registry.shutdown(options);
-      await after();
-    };
-  return Object.assign(target, { shutdown, registry });
+  return Object.assign(target, {
+    shutdown: (options?: ShutdownOptions) => registry.shutdown(options),
+    registry,
+  });
 }
 
 /**

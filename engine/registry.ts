@@ -38,6 +38,7 @@ export interface ShutdownOptions {
  */
 export class Registry {
   readonly #live = new Set<Drainable>();
+  readonly #afterDrain = new Set<() => Promise<void>>();
   #waiters: (() => void)[] = [];
 
   /** How many connections are live. */
@@ -68,13 +69,47 @@ export class Registry {
   }
 
   /**
+   * Add a step that {@linkcode Registry.shutdown} awaits once every connection is over, before
+   * it resolves: for an adapter whose runtime still has work to do then for the server to stop
+   * cleanly (Deno's adapter waits until its deferred close frames were written, or Deno's
+   * `server.shutdown()` right after would send its own 1001). Adding the same step again
+   * keeps it once, so an adapter may add it for every connection.
+   *
+   * @param step What to wait for after a drain (and after a shutdown with no connection).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Registry } from "@websock/websock/engine";
+   * const registry = new Registry();
+   * const steps: string[] = [];
+   * const flush = async () => void steps.push("flushed");
+   * registry.afterDrain(flush);
+   * registry.afterDrain(flush); // once only
+   * await registry.shutdown();
+   * assert.deepEqual(steps, ["flushed"]);
+   * ```
+   */
+  afterDrain(step: () => Promise<void>): void {
+    this.#afterDrain.add(step);
+  }
+
+  /**
    * Close every live connection (1001, or 1012 with `restart`) so that each `terminate` sees
-   * `shutdown`, and wait until all of them are over.
+   * `shutdown`, wait until all of them are over, then for the steps of
+   * {@linkcode Registry.afterDrain}.
    *
    * @param options Whether the server is restarting.
-   * @returns A promise that resolves once every connection is over.
+   * @returns A promise that resolves once every connection is over and every step is done.
    */
   shutdown(options: ShutdownOptions = {}): Promise<void> {
+    const drained = this.#drain(options);
+    if (this.#afterDrain.size === 0) return drained;
+    const steps = [...this.#afterDrain];
+    return drained.then(() => Promise.all(steps.map((step) => step()))).then(() => {});
+  }
+
+  #drain(options: ShutdownOptions): Promise<void> {
     if (this.#live.size === 0) return Promise.resolve();
     const timeout = checkCount("timeout", options.timeout ?? 10_000, 0);
     let timer: ReturnType<typeof setTimeout> | undefined;

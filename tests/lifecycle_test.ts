@@ -6,6 +6,7 @@
 
 import assert from "node:assert/strict";
 import { type Connection, ok, push, stop, type WebSock } from "../mod.ts";
+import { type Drainable, Registry } from "../engine/mod.ts";
 import { TestConnection } from "../testing/mod.ts";
 import { connect, delay, Raw, recorded, serve, upgradeRequest } from "./_helpers.ts";
 
@@ -456,6 +457,32 @@ Deno.test("handler.shutdown({ restart: true }) then server.shutdown() at once: t
     const { code, reason } = await c.closed;
     assert.deepEqual({ code, reason }, { code: 1012, reason: "Server restarting" });
   }
+});
+
+Deno.test("registry.shutdown() awaits its afterDrain steps once every connection is over, each step once", async () => {
+  const registry = new Registry();
+  const order: string[] = [];
+  const engine: Drainable = {
+    shutdown(restart) {
+      order.push(`shutdown(${restart})`);
+      setTimeout(() => {
+        order.push("over");
+        registry.delete(engine);
+      }, 5);
+    },
+    abandon: () => void order.push("abandon"),
+  };
+  const step = async () => {
+    await delay(5);
+    order.push("step");
+  };
+  registry.afterDrain(step);
+  registry.afterDrain(step); // the same step again: kept once
+  registry.add(engine);
+  await registry.shutdown({ restart: true });
+  assert.deepEqual(order, ["shutdown(true)", "over", "step"]);
+  await registry.shutdown(); // no connection left: the steps still run
+  assert.deepEqual(order, ["shutdown(true)", "over", "step", "step"]);
 });
 
 Deno.test("handler.shutdown() waits for an in-flight async callback before terminate", async () => {

@@ -316,6 +316,26 @@ Deno.test("upgrade() serves a connection inside your own routing, with a registr
   await server.shutdown();
 });
 
+Deno.test("upgrade() with a registry: registry.shutdown({ restart: true }) then server.shutdown() at once: the clients see 1012 (regression)", async () => {
+  const registry = new Registry();
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    (request, info) => upgrade(request, Echo, undefined, { registry, info }),
+  );
+  const url = `ws://127.0.0.1:${server.addr.port}/`;
+  const clients = await Promise.all(Array.from({ length: 8 }, () => connect(url)));
+  assert.equal(registry.size, clients.length);
+  // The way out the upgrade() example and docs/adapters.md show: drain, then stop the server,
+  // without waiting in between. Deno's own shutdown sends 1001 to (or drops) every socket
+  // whose close frame is not written yet.
+  await registry.shutdown({ restart: true });
+  await server.shutdown();
+  const closes = await Promise.all(clients.map((c) => c.closed));
+  for (const { code, reason } of closes) {
+    assert.deepEqual({ code, reason }, { code: 1012, reason: "Server restarting" });
+  }
+});
+
 Deno.test("upgrade() validates the request like websockHandler()", () => {
   const request = new Request("http://127.0.0.1/", {
     headers: {
