@@ -1,5 +1,6 @@
 // Argument checks and the guarded error hook that PubSub and HistoryPubSub share.
 
+import { checkOptionNames } from "../engine/check_options.ts";
 import { classMistake } from "../engine/class_mistake.ts";
 import { showValue } from "../engine/show_value.ts";
 
@@ -22,11 +23,15 @@ export function checkSubscriber(subscriber: unknown, what: string): void {
   }
 }
 
-/** Throw unless the hub's options are an object. */
-export function checkHubOptions(options: unknown, hub: string): void {
-  if (options === null || typeof options !== "object") {
+/**
+ * Throw unless the options of `hub` (a pub/sub hub or backend) are an object, not an array,
+ * whose names are all in `known` (a misspelled one is refused with the nearest known name).
+ */
+export function checkHubOptions(options: unknown, hub: string, known: readonly string[]): void {
+  if (options === null || typeof options !== "object" || Array.isArray(options)) {
     throw new TypeError(`Invalid ${hub} options: ${showValue(options)} is not an object`);
   }
+  checkOptionNames(options, known);
 }
 
 /** Throw unless the backend has every method named (a class: say to pass an instance). */

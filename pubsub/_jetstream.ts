@@ -50,6 +50,19 @@ export interface JetStreamBackendOptions {
   maxRetryDelay?: number;
 }
 
+// Every name of JetStreamBackendOptions, for checkHubOptions (the compiler says if one is missing).
+const OPTION_NAMES = Object.keys(
+  {
+    url: 0,
+    prefix: 0,
+    maxLength: 0,
+    maxAge: 0,
+    storage: 0,
+    replicas: 0,
+    maxRetryDelay: 0,
+  } satisfies Record<keyof JetStreamBackendOptions, 0>,
+);
+
 /** The options, checked (TypeError/RangeError naming the value), with their defaults. */
 export function checkJetStreamOptions(options: JetStreamBackendOptions): {
   target: NatsTarget;
@@ -57,7 +70,7 @@ export function checkJetStreamOptions(options: JetStreamBackendOptions): {
   limits: StreamLimits;
   maxRetryDelay: number;
 } {
-  checkHubOptions(options, "JetStreamBackend");
+  checkHubOptions(options, "JetStreamBackend", OPTION_NAMES);
   const {
     url = "nats://127.0.0.1:4222",
     prefix = "websock",

@@ -4,7 +4,7 @@
 
 import { connect, type NatsConnection } from "npm:@nats-io/transport-node@^3.4.0";
 import { guardNatsSockets } from "./_nats_sockets.ts";
-import { Pauses, redactUrl } from "./_outage.ts";
+import { Pauses, redactUrl, showUrl } from "./_outage.ts";
 import { showValue } from "../engine/show_value.ts";
 
 /** Where to connect, and how the reports name it. */
@@ -26,7 +26,7 @@ export interface NatsTarget {
 export function parseNatsUrl(url: unknown): NatsTarget {
   const list = typeof url === "string" ? [url] : url;
   const bad = () =>
-    new TypeError(`Invalid option url: ${showValue(url)} is not a nats:// URL or a list`);
+    new TypeError(`Invalid option url: ${showUrl(url)} is not a nats:// URL or a list`);
   if (!Array.isArray(list) || list.length === 0) throw bad();
   const servers: string[] = [];
   let user: string | undefined, pass: string | undefined, token: string | undefined;

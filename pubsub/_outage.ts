@@ -3,15 +3,27 @@
 // `down` once, the publishes dropped meanwhile counted per topic, `up` with what it cost),
 // and the pauses between retries that a close cuts short.
 
+import { showValue } from "../engine/show_value.ts";
+
 /**
  * The URL with its password (or a lone user part, which Redis takes as a password and NATS
- * as a token) as ***.
+ * as a token) as ***: every `user:password@` after a `//` (or at the start, when the scheme
+ * is missing), up to the last `@` before the host, as URL parsers read it.
  */
 export function redactUrl(url: string): string {
-  return url.replace(/\/\/([^@/]*)@/, (_all, auth: string) => {
+  return url.replace(/(^|\/\/)([^/]*)@/g, (_all, start: string, auth: string) => {
     const colon = auth.indexOf(":");
-    return colon < 0 ? "//***@" : `//${auth.slice(0, colon)}:***@`;
+    return colon < 0 ? `${start}***@` : `${start}${auth.slice(0, colon)}:***@`;
   });
+}
+
+/**
+ * An invalid `url` option (or list of them) as an error message shows it: as `showValue`
+ * does, with every URL's password redacted.
+ */
+export function showUrl(value: unknown): string {
+  const redact = (one: unknown) => typeof one === "string" ? redactUrl(one) : one;
+  return showValue(Array.isArray(value) ? value.map(redact) : redact(value));
 }
 
 /** An error's message, or the value as a string. */

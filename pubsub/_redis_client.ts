@@ -2,6 +2,7 @@
 
 import type { Redis } from "npm:ioredis@^5.4.1";
 import { showValue } from "../engine/show_value.ts";
+import { showUrl } from "./_outage.ts";
 
 /** How long ioredis waits for a socket to close after `disconnect()` before destroying it. */
 export const DISCONNECT_TIMEOUT = 100;
@@ -70,7 +71,7 @@ function sleep(ms: number): Promise<void> {
 /** The options both Redis backends take, checked (TypeError/RangeError naming the value). */
 export function checkRedisOptions(url: unknown, prefix: unknown, maxRetryDelay: unknown): void {
   if (typeof url !== "string" || !/^rediss?:\/\//.test(url)) {
-    throw new TypeError(`Invalid option url: ${showValue(url)} is not a redis:// URL`);
+    throw new TypeError(`Invalid option url: ${showUrl(url)} is not a redis:// URL`);
   }
   if (typeof prefix !== "string") {
     throw new TypeError(`Invalid option prefix: ${showValue(prefix)} is not a string`);

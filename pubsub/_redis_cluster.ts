@@ -3,7 +3,7 @@
 
 import { Cluster } from "npm:ioredis@^5.4.1";
 import { DISCONNECT_TIMEOUT } from "./_redis_client.ts";
-import { showValue } from "../engine/show_value.ts";
+import { showUrl } from "./_outage.ts";
 
 /** The startup nodes, checked: a non-empty list of redis:// URLs, one user and password. */
 export function checkClusterOption(cluster: unknown): void {
@@ -12,7 +12,7 @@ export function checkClusterOption(cluster: unknown): void {
     !cluster.every((url) => typeof url === "string" && /^rediss?:\/\/[^/]/.test(url))
   ) {
     throw new TypeError(
-      `Invalid option cluster: ${showValue(cluster)} is not a non-empty list of redis:// URLs`,
+      `Invalid option cluster: ${showUrl(cluster)} is not a non-empty list of redis:// URLs`,
     );
   }
 }

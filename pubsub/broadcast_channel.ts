@@ -2,6 +2,7 @@
 
 import type { Backend } from "./pubsub.ts";
 import { showValue } from "../engine/show_value.ts";
+import { checkHubOptions } from "./_checks.ts";
 
 /** Options of {@linkcode BroadcastChannelBackend}. */
 export interface BroadcastChannelBackendOptions {
@@ -11,6 +12,11 @@ export interface BroadcastChannelBackendOptions {
    */
   name?: string;
 }
+
+// Every name of BroadcastChannelBackendOptions, for checkHubOptions (the compiler says if one is missing).
+const OPTION_NAMES = Object.keys(
+  { name: 0 } satisfies Record<keyof BroadcastChannelBackendOptions, 0>,
+);
 
 /**
  * A {@linkcode Backend} over a `BroadcastChannel`: joins the workers of
@@ -41,6 +47,7 @@ export class BroadcastChannelBackend implements Backend {
    * @param options The channel name.
    */
   constructor(options: BroadcastChannelBackendOptions = {}) {
+    checkHubOptions(options, "BroadcastChannelBackend", OPTION_NAMES);
     const { name = "websock-pubsub" } = options;
     if (typeof name !== "string" || name === "") {
       throw new TypeError(`Invalid option name: ${showValue(name)} is not a channel name`);

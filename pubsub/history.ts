@@ -36,6 +36,11 @@ export interface HistoryPubSubOptions {
   onError?: (error: unknown) => void;
 }
 
+// Every name of HistoryPubSubOptions, for checkHubOptions (the compiler says if one is missing).
+const OPTION_NAMES = Object.keys(
+  { backend: 0, onError: 0 } satisfies Record<keyof HistoryPubSubOptions, 0>,
+);
+
 /** Options of {@linkcode HistoryPubSub.subscribe}. */
 export interface HistorySubscribeOptions {
   /**
@@ -142,7 +147,7 @@ export class HistoryPubSub<M = unknown> {
    *   error hook.
    */
   constructor(options: HistoryPubSubOptions = {}) {
-    checkHubOptions(options, "HistoryPubSub");
+    checkHubOptions(options, "HistoryPubSub", OPTION_NAMES);
     const { backend = new MemoryHistory(), onError = console.error } = options;
     checkBackend(backend, ["start", "subscribe", "unsubscribe", "publish", "read", "close"]);
     this.#backend = backend;

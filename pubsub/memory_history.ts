@@ -2,10 +2,10 @@
 
 import type { HistoryBackend, HistoryMessage, HistoryPage, Position } from "./history_backend.ts";
 import { newEpoch } from "./_epoch.ts";
-import { showValue } from "../engine/show_value.ts";
 import { checkInteger } from "../engine/check_integer.ts";
 import { checkCallback } from "../engine/check_callback.ts";
 import { systemClock } from "../engine/options.ts";
+import { checkHubOptions } from "./_checks.ts";
 
 /** Options of {@linkcode MemoryHistory}. */
 export interface MemoryHistoryOptions {
@@ -25,6 +25,11 @@ export interface MemoryHistoryOptions {
    */
   now?: () => number;
 }
+
+// Every name of MemoryHistoryOptions, for checkHubOptions (the compiler says if one is missing).
+const OPTION_NAMES = Object.keys(
+  { maxLength: 0, maxAge: 0, now: 0 } satisfies Record<keyof MemoryHistoryOptions, 0>,
+);
 
 // Look for forgotten topics when the map has grown this much, or after this many publishes.
 const SWEEP_GROWTH = 2;
@@ -137,9 +142,7 @@ export class MemoryHistory implements HistoryBackend {
    * @param options The length and age limits, and the clock.
    */
   constructor(options: MemoryHistoryOptions = {}) {
-    if (options === null || typeof options !== "object") {
-      throw new TypeError(`Invalid MemoryHistory options: ${showValue(options)} is not an object`);
-    }
+    checkHubOptions(options, "MemoryHistory", OPTION_NAMES);
     const { maxLength = 1000, maxAge = 300_000, now } = options;
     this.#maxLength = checkInteger("maxLength", maxLength, 1);
     this.#maxAge = checkInteger("maxAge", maxAge, 0);

@@ -83,6 +83,11 @@ export interface NatsBackendOptions {
   maxRetryDelay?: number;
 }
 
+// Every name of NatsBackendOptions, for checkHubOptions (the compiler says if one is missing).
+const OPTION_NAMES = Object.keys(
+  { url: 0, prefix: 0, maxRetryDelay: 0 } satisfies Record<keyof NatsBackendOptions, 0>,
+);
+
 /** What happened, in a {@linkcode NatsBackendError}. */
 export type NatsBackendEvent = "down" | "up" | "error";
 
@@ -192,7 +197,7 @@ export class NatsBackend implements Backend {
    * @param options The server URL, the subject prefix and the reconnection backoff.
    */
   constructor(options: NatsBackendOptions = {}) {
-    checkHubOptions(options, "NatsBackend");
+    checkHubOptions(options, "NatsBackend", OPTION_NAMES);
     const { url = "nats://127.0.0.1:4222", prefix = "websock", maxRetryDelay = 2000 } = options;
     this.#target = parseNatsUrl(url);
     this.#prefix = checkNatsPrefix(prefix);

@@ -109,6 +109,11 @@ export interface PubSubOptions {
   onError?: (error: unknown) => void;
 }
 
+// Every name of PubSubOptions, for checkHubOptions (the compiler says if one is missing).
+const OPTION_NAMES = Object.keys(
+  { backend: 0, onError: 0 } satisfies Record<keyof PubSubOptions, 0>,
+);
+
 /** Options of {@linkcode PubSub.subscribe}. */
 export interface SubscribeOptions<M> {
   /**
@@ -191,7 +196,7 @@ export class PubSub<M = unknown> {
    * @param options The backend (default: in-process only) and the error hook.
    */
   constructor(options: PubSubOptions = {}) {
-    checkHubOptions(options, "PubSub");
+    checkHubOptions(options, "PubSub", OPTION_NAMES);
     const { backend, onError = console.error } = options;
     if (backend !== undefined) {
       checkBackend(backend, ["start", "subscribe", "unsubscribe", "publish", "close"]);

@@ -52,6 +52,7 @@ import {
 } from "./_redis_client.ts";
 import { messageOf, Outage, redactUrl } from "./_outage.ts";
 import { checkClusterOption, closeCluster, openCluster, probeCluster } from "./_redis_cluster.ts";
+import { checkHubOptions } from "./_checks.ts";
 
 export type { Backend } from "./pubsub.ts";
 
@@ -83,6 +84,16 @@ export interface RedisBackendOptions {
    */
   cluster?: readonly string[];
 }
+
+// Every name of RedisBackendOptions, for checkHubOptions (the compiler says if one is missing).
+const OPTION_NAMES = Object.keys(
+  {
+    url: 0,
+    prefix: 0,
+    maxRetryDelay: 0,
+    cluster: 0,
+  } satisfies Record<keyof RedisBackendOptions, 0>,
+);
 
 /** What happened, in a {@linkcode RedisBackendError}. */
 export type RedisBackendEvent = "down" | "up" | "error";
@@ -206,6 +217,7 @@ export class RedisBackend implements Backend {
    *   reconnection backoff.
    */
   constructor(options: RedisBackendOptions = {}) {
+    checkHubOptions(options, "RedisBackend", OPTION_NAMES);
     const { url = "redis://127.0.0.1:6379", prefix = "websock:", maxRetryDelay = 2000 } = options;
     checkRedisOptions(url, prefix, maxRetryDelay);
     if (options.cluster !== undefined) {

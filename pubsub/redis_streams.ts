@@ -38,6 +38,7 @@ import { newEpoch } from "./_epoch.ts";
 import { LUA_CHECK, LUA_PUBLISH, LUA_READ, type RawEntry, type Scripts } from "./_streams_lua.ts";
 import { showValue } from "../engine/show_value.ts";
 import { checkInteger } from "../engine/check_integer.ts";
+import { checkHubOptions } from "./_checks.ts";
 
 export type { HistoryBackend, HistoryMessage, HistoryPage, Position } from "./history_backend.ts";
 
@@ -74,6 +75,14 @@ export interface RedisStreamsBackendOptions {
    */
   maxRetryDelay?: number;
 }
+
+// Every name of RedisStreamsBackendOptions, for checkHubOptions (the compiler says if one is missing).
+const OPTION_NAMES = Object.keys(
+  { url: 0, prefix: 0, maxLength: 0, maxAge: 0, maxRetryDelay: 0 } satisfies Record<
+    keyof RedisStreamsBackendOptions,
+    0
+  >,
+);
 
 // XREAD waits at most this long, then checks the epochs and reads again.
 const BLOCK = 2000;
@@ -165,11 +174,7 @@ export class RedisStreamsBackend implements HistoryBackend {
    * @param options The server URL, the key prefix, the history limits and the backoff.
    */
   constructor(options: RedisStreamsBackendOptions = {}) {
-    if (options === null || typeof options !== "object") {
-      throw new TypeError(
-        `Invalid RedisStreamsBackend options: ${showValue(options)} is not an object`,
-      );
-    }
+    checkHubOptions(options, "RedisStreamsBackend", OPTION_NAMES);
     const {
       url = "redis://127.0.0.1:6379",
       prefix = "websock:",
