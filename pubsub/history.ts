@@ -41,6 +41,11 @@ const OPTION_NAMES = Object.keys(
   { backend: 0, onError: 0 } satisfies Record<keyof HistoryPubSubOptions, 0>,
 );
 
+// Every name of HistorySubscribeOptions (the compiler says if one is missing).
+const SUBSCRIBE_NAMES = Object.keys(
+  { since: 0 } satisfies Record<keyof HistorySubscribeOptions, 0>,
+);
+
 /** Options of {@linkcode HistoryPubSub.subscribe}. */
 export interface HistorySubscribeOptions {
   /**
@@ -402,7 +407,8 @@ export class HistoryPubSub<M = unknown> {
   ): Promise<void> {
     checkTopic(topic, "subscribe");
     checkSubscriber(subscriber, "subscribe");
-    const since = options?.since;
+    checkHubOptions(options, "HistoryPubSub.subscribe()", SUBSCRIBE_NAMES);
+    const since = options.since;
     if (since !== undefined && !isPosition(since)) {
       throw new TypeError(
         `Cannot subscribe to ${topic}: since ${showValue(since)} is not a position`,

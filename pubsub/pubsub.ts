@@ -114,6 +114,10 @@ const OPTION_NAMES = Object.keys(
   { backend: 0, onError: 0 } satisfies Record<keyof PubSubOptions, 0>,
 );
 
+// Every name of SubscribeOptions (the compiler says if one is missing), and publish()'s one.
+const SUBSCRIBE_NAMES = Object.keys({ encode: 0 } satisfies Record<keyof SubscribeOptions<0>, 0>);
+const PUBLISH_NAMES = ["local"];
+
 /** Options of {@linkcode PubSub.subscribe}. */
 export interface SubscribeOptions<M> {
   /**
@@ -424,7 +428,8 @@ export class PubSub<M = unknown> {
   ): Promise<void> {
     checkTopic(topic, "subscribe");
     checkSubscriber(subscriber, "subscribe");
-    const encode = options?.encode;
+    checkHubOptions(options, "PubSub.subscribe()", SUBSCRIBE_NAMES);
+    const encode = options.encode;
     if (encode !== undefined) checkEncode(topic, encode, subscriber);
     if (this.#closed) throw new TypeError(`Cannot subscribe to ${topic}: the PubSub is closed`);
     if (subscriber.closed === true) return Promise.resolve();
@@ -520,6 +525,7 @@ export class PubSub<M = unknown> {
    */
   publish(topic: string, message: M, options?: { readonly local?: boolean }): PublishResult {
     checkTopic(topic, "publish");
+    if (options !== undefined) checkHubOptions(options, "PubSub.publish()", PUBLISH_NAMES);
     if (this.#closed) throw new TypeError(`Cannot publish to ${topic}: the PubSub is closed`);
     const delivered = this.#deliver(topic, message);
     if (this.#backend && options?.local !== true) {

@@ -198,3 +198,40 @@ Deno.test("an invalid NATS url is shown without its password or token", () => {
     }
   }
 });
+
+// subscribe() and publish() take options too: a misspelt `since` would silently turn resuming
+// off, a misspelt `local` would send presence diffs to every node.
+const inbox = { send: () => true };
+
+Deno.test("PubSub.subscribe() and publish() refuse an unknown option name with the nearest one", async () => {
+  const pubsub = new PubSub<string>();
+  assert.throws(
+    () => pubsub.subscribe("t", inbox, { encod: String } as never),
+    new TypeError('Unknown option "encod": did you mean "encode"?'),
+  );
+  assert.throws(
+    () => pubsub.subscribe("t", inbox, [] as never),
+    new TypeError("Invalid PubSub.subscribe() options: [] is not an object"),
+  );
+  await pubsub.subscribe("t", { ...inbox, sendFrame: () => true }, { encode: String });
+  assert.throws(
+    () => pubsub.publish("t", "m", { locla: true } as never),
+    new TypeError('Unknown option "locla": did you mean "local"?'),
+  );
+  assert.deepEqual(pubsub.publish("t", "m", { local: true }), { delivered: 1, dropped: 0 });
+  await pubsub.close();
+});
+
+Deno.test("HistoryPubSub.subscribe() refuses an unknown option name with the nearest one", async () => {
+  const pubsub = new HistoryPubSub<string>();
+  assert.throws(
+    () => pubsub.subscribe("t", inbox, { sinse: "0" } as never),
+    new TypeError('Unknown option "sinse": did you mean "since"?'),
+  );
+  assert.throws(
+    () => pubsub.subscribe("t", inbox, null as never),
+    new TypeError("Invalid HistoryPubSub.subscribe() options: null is not an object"),
+  );
+  await pubsub.subscribe("t", inbox, {});
+  await pubsub.close();
+});
