@@ -95,24 +95,23 @@ export type {
 export { Registry, type ShutdownOptions } from "../engine/mod.ts";
 
 export type { BunServer, BunSocketData, BunWebSocket, BunWebSocketHandler } from "./_bun_api.ts";
-import type { BunServer, BunWebSocket, BunWebSocketHandler } from "./_bun_api.ts";
+import type { BunServer, BunSocketData, BunWebSocket, BunWebSocketHandler } from "./_bun_api.ts";
 import { type BunHub, bunHubs, COMPRESS_FROM } from "./_bun_hub.ts";
 
 export type { BunServe, BunServeOptions } from "./_bun_api.ts";
 import type { BunServe, BunServeOptions } from "./_bun_api.ts";
 import { REFUSED, SERVE_OPTIONS } from "./_bun_api.ts";
 
-// One Bun socket: the engine's transport (`ws` is set on open), and its native topics for
-// pub/sub's fastlane (Bun's ws.subscribe + server.publish).
-class BunSocket implements Transport, NativeTopics {
-  ws: BunWebSocket | undefined;
+// One Bun socket's engine, which is its own transport (`ws` is set on open): one object per
+// connection, so that a message reads one object on its way to the socket.
+class BunSocket extends Engine<unknown, unknown, unknown> implements Transport {
+  ws: BunWebSocket | undefined = undefined;
   dropped = false;
-  readonly engine: Engine<unknown, unknown, unknown>;
   readonly hub: BunHub;
 
   constructor(handler: WebSock<unknown, unknown, unknown>, init: EngineInit<unknown>, hub: BunHub) {
+    super(handler, undefined, init);
     this.hub = hub;
-    this.engine = new Engine(handler, this, init);
   }
 
   #send(data: string | Uint8Array, size: number): void {
@@ -143,27 +142,42 @@ class BunSocket implements Transport, NativeTopics {
   bufferedAmount(): number {
     return this.dropped ? Number.MAX_SAFE_INTEGER : this.ws!.getBufferedAmount();
   }
+}
+
+// What `server.upgrade` attaches to the Bun socket (`ws.data`): its engine, and its native
+// topics for pub/sub's fastlane (Bun's ws.subscribe + server.publish). Not the engine itself:
+// NativeTopics' `state()` would clash with the engine's `state`.
+class BunTopics implements BunSocketData, NativeTopics {
+  readonly socket: BunSocket;
+
+  constructor(socket: BunSocket) {
+    this.socket = socket;
+  }
+
+  get hub(): BunHub {
+    return this.socket.hub;
+  }
 
   subscribe(topic: string): void {
-    this.ws!.subscribe(topic);
+    this.socket.ws!.subscribe(topic);
   }
 
   unsubscribe(topic: string): void {
-    this.ws!.unsubscribe(topic);
+    this.socket.ws!.unsubscribe(topic);
   }
 
   sent(data: string | Uint8Array): void {
-    this.engine.countSent(data);
+    this.socket.countSent(data);
   }
 
   // A frame Bun publishes now is in order only when the engine has nothing running or queued
   // (Bun writes pending publications before a later send); over maxBufferedBytes, the frame
   // goes through the engine instead, whose slow-peer rule decides (Bun itself never drops).
   state(): NativeState {
-    const engine = this.engine;
-    if (!engine.accepting) return "closed";
-    if (!engine.idle) return "busy";
-    return this.ws!.getBufferedAmount() > this.hub.limit ? "full" : "ready";
+    const socket = this.socket;
+    if (!socket.accepting) return "closed";
+    if (!socket.idle) return "busy";
+    return socket.ws!.getBufferedAmount() > socket.hub.limit ? "full" : "ready";
   }
 }
 
@@ -181,7 +195,8 @@ function bunClose(engine: Engine<unknown, unknown, unknown>, reason: string, max
   engine.error(reason === "Received too big message" ? messageTooBig(max) : protocolError(reason));
 }
 
-const socketOf = (ws: BunWebSocket): BunSocket => ws.data.socket as BunSocket;
+const topicsOf = (ws: BunWebSocket): BunTopics => ws.data as BunTopics;
+const socketOf = (ws: BunWebSocket): BunSocket => topicsOf(ws).socket;
 
 // The peer's address, as Bun's server tells it.
 function remoteAddr(request: Request, server: BunServer): RemoteAddr | null {
@@ -234,8 +249,8 @@ export function websockServe<S, M, A>(
   function accept(request: Request, server: BunServer, upgrade: AcceptedUpgrade) {
     const socket = new BunSocket(setup.handler, engineInit(upgrade, setup), hubOf(server));
     const headers = upgradeHeaders(new Headers(), upgrade);
-    if (server.upgrade(request, { data: { socket }, headers })) return undefined;
-    socket.engine.closed(1006, "");
+    if (server.upgrade(request, { data: new BunTopics(socket), headers })) return undefined;
+    socket.closed(1006, "");
     return refuseUpgrade(adapter, "Invalid WebSocket upgrade");
   }
 
@@ -244,25 +259,26 @@ export function websockServe<S, M, A>(
 
   const websocket: BunWebSocketHandler = {
     open(ws) {
-      const socket = socketOf(ws);
+      const topics = topicsOf(ws);
+      const socket = topics.socket;
       socket.ws = ws;
-      offerNativeTopics(socket.engine.connection, socket);
-      announceConnection(adapter, socket.engine.connection);
-      socket.engine.open();
+      offerNativeTopics(socket.connection, topics);
+      announceConnection(adapter, socket.connection);
+      socket.open();
     },
     message(ws, message) {
-      socketOf(ws).engine.receive(
+      socketOf(ws).receive(
         typeof message === "string"
           ? message
           : new Uint8Array(message.buffer, message.byteOffset, message.byteLength),
       );
     },
-    ping: (ws, data) => socketOf(ws).engine.control("ping", new Uint8Array(data)),
-    pong: (ws, data) => socketOf(ws).engine.control("pong", new Uint8Array(data)),
+    ping: (ws, data) => socketOf(ws).control("ping", new Uint8Array(data)),
+    pong: (ws, data) => socketOf(ws).control("pong", new Uint8Array(data)),
     close(ws, code, reason) {
-      const { engine } = socketOf(ws);
-      if (code === 1006 && reason !== "") bunClose(engine, reason, resolved.maxMessageBytes);
-      engine.closed(code, reason);
+      const socket = socketOf(ws);
+      if (code === 1006 && reason !== "") bunClose(socket, reason, resolved.maxMessageBytes);
+      socket.closed(code, reason);
     },
     maxPayloadLength: resolved.maxMessageBytes,
     backpressureLimit: 2 ** 32 - 1,

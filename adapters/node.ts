@@ -128,7 +128,7 @@ function bytes(data: Buffer): Uint8Array {
 
 // The rare events (ping, pong, error, close) go to listeners that every socket shares (`this`
 // is the socket), which find its engine here: not four closures per connection (~220 B).
-const engines = new WeakMap<WsSocket, Engine<unknown, unknown, unknown>>();
+const engines = new WeakMap<WsSocket, NodeSocket>();
 
 function onPing(this: WsSocket, data: Buffer): void {
   engines.get(this)?.control("ping", bytes(data));
@@ -150,18 +150,18 @@ function onClose(this: WsSocket, code: number, reason: Buffer): void {
 const TEXT = Object.freeze({ binary: false });
 const BINARY = Object.freeze({ binary: true });
 
-// One `ws` socket: the engine's transport, and the listener of its events.
-class NodeSocket implements Transport {
+// One `ws` socket's engine, which is its own transport and the listener of the socket's
+// events: one object per connection, so that a message reads one object on its way out.
+class NodeSocket extends Engine<unknown, unknown, unknown> implements Transport {
   readonly #socket: WsSocket;
-  readonly engine: Engine<unknown, unknown, unknown>;
 
   constructor(socket: WsSocket, init: EngineInit<unknown>, handler: AnyWebSock) {
+    super(handler, undefined, init);
     this.#socket = socket;
-    const engine = this.engine = new Engine(handler, this, init);
     socket.on("message", (data: Buffer, isBinary: boolean) => {
-      engine.receive(isBinary ? bytes(data) : data.toString());
+      this.receive(isBinary ? bytes(data) : data.toString());
     });
-    engines.set(socket, engine);
+    engines.set(socket, this);
     socket.on("ping", onPing);
     socket.on("pong", onPong);
     socket.on("error", onError);
@@ -269,9 +269,9 @@ function upgradeListener(
     chosen.set(request, up.info.protocol);
     if (up.headers.length > 0) added.set(request, up.headers);
     server.handleUpgrade(request, socket, head, (ws) => {
-      const { engine } = new NodeSocket(ws, engineInit(up, setup), setup.handler);
-      announceConnection(setup.options, engine.connection);
-      engine.open();
+      const socket = new NodeSocket(ws, engineInit(up, setup), setup.handler);
+      announceConnection(setup.options, socket.connection);
+      socket.open();
     });
   }
 
