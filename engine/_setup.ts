@@ -54,7 +54,8 @@ const REQUEST_OPTIONS = ["registry", "info", "headers"];
 /**
  * Make the setup of a function that upgrades one request (`where`, for the errors): the
  * adapter's `refused` options, and the upgrade hook (the function takes init's argument
- * itself; the hook is `hookIn`'s). The options are resolved once per options object.
+ * itself; the hook is `hookIn`'s). The returned function checks the handler and resolves the
+ * options at each call, as the per-request function is called with each request's own options.
  */
 export function requestSetUp(
   where: string,
