@@ -6,7 +6,7 @@
 // application's limit on data: it closes a peer that sent no data message for that long,
 // pongs or not. Sends never count: a dead peer is still dead while the server writes to it.
 
-import type { ResolvedEngineOptions } from "./options.ts";
+import type { Clock, ResolvedEngineOptions } from "./options.ts";
 import { Sweeper } from "./_sweeper.ts";
 
 /** What a look decides. */
@@ -78,9 +78,17 @@ export function watched(options: ResolvedEngineOptions, mode: number): boolean {
   return options.dataTimeout > 0 || (options.timeout > 0 && mode !== RUNTIME_PINGS);
 }
 
-// One sweeper per options object (not a timer per connection), looking every quarter of the
-// shorter limit.
-const sweepers = new Map<ResolvedEngineOptions, Sweeper<unknown>>();
+// One sweeper per clock and period (not a timer per connection), looking every quarter of the
+// shorter limit. Keyed by what the sweeper does, not by the options object: `upgrade()`
+// resolves its options for each request, and its connections must still share one timer. The
+// tick is the engine's for every member (each looks at its own options).
+const sweepers = new Map<Clock, Map<number, Sweeper<unknown>>>();
+
+// Milliseconds between two looks for connections of these options.
+function period(options: ResolvedEngineOptions): number {
+  const limits = [options.timeout, options.dataTimeout].filter((ms) => ms > 0);
+  return Math.max(1, Math.floor(Math.min(...limits) / 4));
+}
 
 /** Start looking at `member` with the sweeper of `options`; `tick` is called at each look. */
 export function watch<T>(
@@ -88,17 +96,22 @@ export function watch<T>(
   member: T,
   tick: (member: T, now: number) => void,
 ): void {
-  let sweeper = sweepers.get(options) as Sweeper<T> | undefined;
+  const every = period(options);
+  let byPeriod = sweepers.get(options.clock);
+  if (byPeriod === undefined) sweepers.set(options.clock, byPeriod = new Map());
+  let sweeper = byPeriod.get(every) as Sweeper<T> | undefined;
   if (sweeper === undefined) {
-    const limits = [options.timeout, options.dataTimeout].filter((ms) => ms > 0);
-    const every = Math.max(1, Math.floor(Math.min(...limits) / 4));
     sweeper = new Sweeper(options.clock, every, tick);
-    sweepers.set(options, sweeper as Sweeper<unknown>);
+    byPeriod.set(every, sweeper as Sweeper<unknown>);
   }
   sweeper.add(member);
 }
 
 /** Stop looking at `member`; the sweeper goes once it has none left. */
 export function unwatch(options: ResolvedEngineOptions, member: unknown): void {
-  if (sweepers.get(options)?.delete(member)) sweepers.delete(options);
+  const byPeriod = sweepers.get(options.clock);
+  const every = period(options);
+  if (!byPeriod?.get(every)?.delete(member)) return;
+  byPeriod.delete(every);
+  if (byPeriod.size === 0) sweepers.delete(options.clock);
 }

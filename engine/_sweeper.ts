@@ -1,4 +1,4 @@
-// Keep-alive without a timer per connection: one sweeper per options object looks at its
+// Keep-alive without a timer per connection: one sweeper per clock and period looks at its
 // connections every quarter of the shorter limit and lets each decide (see _liveness.ts).
 
 import type { Clock } from "./options.ts";

@@ -210,3 +210,29 @@ Deno.test("resolveEngineOptions() checks dataTimeout and defaults it to 0", () =
   assert.throws(() => resolveEngineOptions({ dataTimeout: -1 }), RangeError);
   assert.throws(() => resolveEngineOptions({ dataTimeout: "1" as never }), TypeError);
 });
+
+Deno.test("connections share one sweeper per clock and period, even with options resolved apart (upgrade())", () => {
+  const clock = new FakeClock();
+  const transport: Transport = {
+    sendText: () => {},
+    sendBinary: () => {},
+    close: () => {},
+    bufferedAmount: () => 0,
+    sendPing: () => {},
+  };
+  const info = { url: "ws://x/", headers: new Headers(), remoteAddr: null, protocol: "" };
+  // Each resolved apart, as Deno's upgrade() does for each request.
+  const engines = [1, 2, 3].map(() => {
+    const options = resolveEngineOptions({ timeout: 1000, clock });
+    const engine = new Engine(Echo, transport, { arg: undefined, info, options });
+    engine.open();
+    return engine;
+  });
+  assert.equal(clock.pending, 1);
+  const other = resolveEngineOptions({ timeout: 2000, clock }); // another period: its own
+  const slower = new Engine(Echo, transport, { arg: undefined, info, options: other });
+  slower.open();
+  assert.equal(clock.pending, 2);
+  for (const engine of [...engines, slower]) engine.closed(1000, "");
+  assert.equal(clock.pending, 0);
+});
