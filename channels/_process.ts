@@ -226,16 +226,16 @@ export class ChannelProcess {
       if (this.#phase >= ENDING) {
         this.#reject(kind, b);
       } else {
-        let result: unknown;
+        let pending: PromiseLike<unknown> | undefined;
         try {
-          result = this.#call(kind, a);
-          if (!isThenable(result)) this.#apply(result, kind, b);
+          const result = this.#call(kind, a);
+          if (isThenable(result)) pending = result;
+          else this.#apply(result, kind, b);
         } catch (error) {
-          result = undefined;
           this.#crash(error, kind, b);
         }
-        if (isThenable(result)) {
-          Promise.resolve(result).then(
+        if (pending !== undefined) {
+          Promise.resolve(pending).then(
             (value) => this.#resume(value, kind, b),
             (error) => this.#resume(undefined, kind, b, error ?? new Error(String(error))),
           );
