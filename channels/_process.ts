@@ -246,10 +246,7 @@ export class ChannelProcess {
       if (queue === undefined || this.#head >= queue.length) break;
       [kind, a, b] = this.#take(queue);
     }
-    this.#queue = undefined;
-    this.#head = 0;
-    this.#busy = false;
-    if (this.#phase === ENDING) this.#terminate();
+    this.#idle();
   }
 
   #resume(result: unknown, kind: Kind, ref: unknown, error?: unknown): void {
@@ -272,6 +269,11 @@ export class ChannelProcess {
       this.#run(kind, a, b);
       return;
     }
+    this.#idle();
+  }
+
+  // Nothing left to run: the queue goes; an ending channel terminates now.
+  #idle(): void {
     this.#queue = undefined;
     this.#head = 0;
     this.#busy = false;
