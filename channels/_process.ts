@@ -226,16 +226,16 @@ export class ChannelProcess {
       if (this.#phase >= ENDING) {
         this.#reject(kind, b);
       } else {
-        let result: unknown;
+        let pending: PromiseLike<unknown> | undefined;
         try {
-          result = this.#call(kind, a);
-          if (!isThenable(result)) this.#apply(result, kind, b);
+          const result = this.#call(kind, a);
+          if (isThenable(result)) pending = result;
+          else this.#apply(result, kind, b);
         } catch (error) {
-          result = undefined;
           this.#crash(error, kind, b);
         }
-        if (isThenable(result)) {
-          Promise.resolve(result).then(
+        if (pending !== undefined) {
+          Promise.resolve(pending).then(
             (value) => this.#resume(value, kind, b),
             (error) => this.#resume(undefined, kind, b, error ?? new Error(String(error))),
           );
@@ -246,10 +246,7 @@ export class ChannelProcess {
       if (queue === undefined || this.#head >= queue.length) break;
       [kind, a, b] = this.#take(queue);
     }
-    this.#queue = undefined;
-    this.#head = 0;
-    this.#busy = false;
-    if (this.#phase === ENDING) this.#terminate();
+    this.#idle();
   }
 
   #resume(result: unknown, kind: Kind, ref: unknown, error?: unknown): void {
@@ -272,6 +269,11 @@ export class ChannelProcess {
       this.#run(kind, a, b);
       return;
     }
+    this.#idle();
+  }
+
+  // Nothing left to run: the queue goes; an ending channel terminates now.
+  #idle(): void {
     this.#queue = undefined;
     this.#head = 0;
     this.#busy = false;

@@ -185,10 +185,6 @@ const OPTION_NAMES = [
   "clock",
 ];
 
-function count(name: string, value: number | undefined, fallback: number, min: number): number {
-  return checkInteger(name, value ?? fallback, min);
-}
-
 function paramsOf(url: string): Record<string, string> {
   const params: Record<string, string> = {};
   const search = url.indexOf("?");
@@ -293,10 +289,10 @@ function appOf<A>(routes: Readonly<Record<string, unknown>>, options: ChannelsOp
     hub: new Hub(pubsub),
     heartbeats: new Heartbeats(
       clock,
-      count("heartbeatTimeout", options.heartbeatTimeout, 60_000, 0),
+      checkInteger("heartbeatTimeout", options.heartbeatTimeout ?? 60_000, 0),
     ),
-    maxChannels: count("maxChannels", options.maxChannels, 100, 1),
-    maxQueuedEvents: count("maxQueuedEvents", options.maxQueuedEvents, 1024, 1),
+    maxChannels: checkInteger("maxChannels", options.maxChannels ?? 100, 1),
+    maxQueuedEvents: checkInteger("maxQueuedEvents", options.maxQueuedEvents ?? 1024, 1),
     onError: (onError as App["onError"] | undefined) ?? logError,
     id: id as App["id"],
   };

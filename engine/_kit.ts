@@ -1,7 +1,7 @@
 // What this package's own adapters share besides the public adapter kit (./mod.ts): helpers
 // an outside adapter should not build on. Imported only by adapters/.
 
-export { checkCallback, checkCount } from "./_validate.ts";
+export { checkCallback } from "./check_callback.ts";
 export { announceConnection } from "./adapter_options.ts";
 export { NOT_AN_UPGRADE } from "./handshake.ts";
 export { showValue } from "./show_value.ts";

@@ -4,9 +4,6 @@ import type { OriginPolicy } from "./handshake.ts";
 import type { Telemetry } from "./telemetry.ts";
 import { showValue } from "./show_value.ts";
 
-export { checkInteger as checkCount } from "./check_integer.ts";
-export { checkCallback } from "./check_callback.ts";
-
 /**
  * Validate an origin policy option.
  *

@@ -18,7 +18,8 @@ import {
 } from "./options.ts";
 import { checkOptionNames } from "./check_options.ts";
 import type { Connection, ConnectionInfo, RemoteAddr } from "../websock.ts";
-import { checkCallback, checkKeepHeaders, checkOriginPolicy, checkProtocols } from "./_validate.ts";
+import { checkCallback } from "./check_callback.ts";
+import { checkKeepHeaders, checkOriginPolicy, checkProtocols } from "./_validate.ts";
 
 /** What the upgrade hook may add to the 101 response. */
 export interface UpgradeResponse {

@@ -2,7 +2,9 @@
 
 import type { ErrorContext, Telemetry } from "./telemetry.ts";
 import { showValue } from "./show_value.ts";
-import { checkCallback, checkCount, checkTelemetry } from "./_validate.ts";
+import { checkCallback } from "./check_callback.ts";
+import { checkInteger } from "./check_integer.ts";
+import { checkTelemetry } from "./_validate.ts";
 
 export type { ErrorContext, ErrorSource } from "./telemetry.ts";
 
@@ -171,7 +173,7 @@ export function resolveEngineOptions(options: EngineOptions = {}): ResolvedEngin
   // `undefined` takes the default; anything else, `null` included, must be valid.
   const count = (name: keyof typeof DEFAULTS, min: number): number => {
     const value = options[name];
-    return value === undefined ? DEFAULTS[name] : checkCount(name, value, min);
+    return value === undefined ? DEFAULTS[name] : checkInteger(name, value, min);
   };
   const maxBufferedBytes = count("maxBufferedBytes", 1);
   const onError = checkCallback("onError", options.onError);

@@ -1,6 +1,6 @@
 // The live connections of one handler, so that a server can drain them all at once.
 
-import { checkCount } from "./_validate.ts";
+import { checkInteger } from "./check_integer.ts";
 
 /** What a registry asks of a connection's engine: to close, and to be given up on. */
 export interface Drainable {
@@ -111,7 +111,7 @@ export class Registry {
 
   #drain(options: ShutdownOptions): Promise<void> {
     if (this.#live.size === 0) return Promise.resolve();
-    const timeout = checkCount("timeout", options.timeout ?? 10_000, 0);
+    const timeout = checkInteger("timeout", options.timeout ?? 10_000, 0);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const done = new Promise<void>((resolve) => this.#waiters.push(resolve))
       .finally(() => clearTimeout(timer));
