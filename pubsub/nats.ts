@@ -362,7 +362,8 @@ export class NatsBackend implements Backend {
     const nc = link.connection;
     if (this.#outage.active || !nc) {
       if (this.#closing) return;
-      this.#down(new Error("not connected"));
+      // Not a new Error per dropped publish: only the first one of an outage reports it.
+      if (!this.#outage.active) this.#down(new Error("not connected"));
       this.#outage.drop(topic); // at most once; counted
       return;
     }
