@@ -51,7 +51,8 @@ export interface LiveContract {
   readonly scheme: string;
 }
 
-function inbox(): Subscriber<unknown> & { got: unknown[] } {
+/** A subscriber that keeps what it gets (the live backends' tests share it). */
+export function inbox(): Subscriber<unknown> & { got: unknown[] } {
   const got: unknown[] = [];
   return { got, send: (m: unknown) => got.push(m) > 0 };
 }

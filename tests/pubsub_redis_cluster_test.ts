@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { PubSub, type Subscriber } from "../pubsub/mod.ts";
+import { PubSub } from "../pubsub/mod.ts";
 import { RedisBackend, RedisBackendError } from "../pubsub/redis.ts";
+import { inbox } from "./_backend_contract.ts";
 import { delay, until } from "./_helpers.ts";
 import { HAS_REDIS_CLUSTER, type RedisCluster, startRedisCluster } from "./_redis_cluster.ts";
 import { freePort } from "./_redis.ts";
@@ -9,11 +10,6 @@ if (!HAS_REDIS_CLUSTER) {
   console.warn(
     "Skipping the Redis Cluster tests of pubsub_redis_cluster_test.ts: no redis-server/redis-cli",
   );
-}
-
-function inbox(): Subscriber<unknown> & { got: unknown[] } {
-  const got: unknown[] = [];
-  return { got, send: (m: unknown) => got.push(m) > 0 };
 }
 
 // The masters now, and the number of SPUBLISH / PUBLISH each has served.
