@@ -57,6 +57,22 @@ export function inbox(): Subscriber<unknown> & { got: unknown[] } {
   return { got, send: (m: unknown) => got.push(m) > 0 };
 }
 
+/**
+ * What a PubSub over `backend` reports when nobody listens at its URL: one report (the
+ * outage's start), however many publishes, checked after `settle` ms and a close.
+ */
+export async function lonelyOutage(backend: Backend, settle: number): Promise<Error> {
+  const errors: Error[] = [];
+  const pubsub = new PubSub({ backend, onError: (e) => errors.push(e as Error) });
+  pubsub.publish("room", "lost");
+  await until(() => errors.length >= 1, "the outage report");
+  pubsub.publish("room", "lost too");
+  await delay(settle);
+  await pubsub.close();
+  assert.equal(errors.length, 1, errors.map((e) => e.message).join("\n"));
+  return errors[0];
+}
+
 /** Register the contract's tests for one backend. */
 export function backendContract(c: LiveContract): void {
   const test = (name: string, fn: () => Promise<void>) => Deno.test({ name, ignore: c.ignore, fn });
@@ -172,26 +188,16 @@ export function backendContract(c: LiveContract): void {
   test(`${c.backend} names the backend and the URL, password or token redacted, in every report`, async () => {
     for (const auth of ["user:hunter2", "hunter2"]) {
       const url = `${c.scheme}://${auth}@127.0.0.1:${freePort()}`; // nobody listens
-      const errors: Error[] = [];
-      const pubsub = new PubSub({
-        backend: c.make(url, { maxRetryDelay: 50 }),
-        onError: (e) => errors.push(e as Error),
-      });
-      pubsub.publish("room", "lost");
-      await until(() => errors.length >= 1, "the outage report");
-      pubsub.publish("room", "lost too");
-      await delay(200);
-      await pubsub.close();
-      assert.equal(errors.length, 1, errors.map((e) => e.message).join("\n"));
+      const error = await lonelyOutage(c.make(url, { maxRetryDelay: 50 }), 200);
       const redacted = url.replace(auth, auth.includes(":") ? "user:***" : "***");
-      assert.ok(errors[0] instanceof c.report);
+      assert.ok(error instanceof c.report);
       assert.ok(
-        errors[0].message.startsWith(`${c.label} ${redacted}: connection lost (`),
-        errors[0].message,
+        error.message.startsWith(`${c.label} ${redacted}: connection lost (`),
+        error.message,
       );
-      assert.equal((errors[0] as BackendReport).url, redacted);
-      assert.doesNotMatch(errors[0].message, /hunter2/);
-      assert.ok(errors[0].cause instanceof Error);
+      assert.equal((error as BackendReport).url, redacted);
+      assert.doesNotMatch(error.message, /hunter2/);
+      assert.ok(error.cause instanceof Error);
     }
   });
 
