@@ -10,6 +10,9 @@ import { Raw, upgradeRequest } from "../testing/_raw.ts";
 import { connect, within } from "./_helpers.ts";
 import type { Report } from "./fixtures/handlers.ts";
 
+// The timeout the adapter tests take from here, as they always have.
+export { within };
+
 /** A running fixture server. */
 export interface FixtureServer {
   readonly port: number;

@@ -7,8 +7,7 @@ import assert from "node:assert/strict";
 import { websockHandler } from "../adapters/deno.ts";
 import { channelsApp } from "./fixtures/channels_app.ts";
 import { EXPECTED, phoenixScenario } from "./fixtures/phoenix_scenario.ts";
-import { findBun, findNode, type FixtureServer, startChild } from "./_adapter_suite.ts";
-import { within } from "./_helpers.ts";
+import { findBun, findNode, type FixtureServer, startChild, within } from "./_adapter_suite.ts";
 import { disconnect, outcome, phoenixSocket, Socket, until } from "./_phoenix.ts";
 import { CHROMIUM, launchChromium, tempDir, waitFor } from "./_browser.ts";
 
