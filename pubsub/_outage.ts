@@ -35,6 +35,11 @@ export function addCounts(counts: Map<string, number>, from: ReadonlyMap<string,
   for (const [topic, n] of from) counts.set(topic, (counts.get(topic) ?? 0) + n);
 }
 
+/** Counts per topic as the reports show them: `room: 3, lobby: 1`. */
+export function showCounts(counts: ReadonlyMap<string, number>): string {
+  return [...counts].map(([topic, n]) => `${topic}: ${n}`).join(", ");
+}
+
 /** Where an {@linkcode Outage} sends its two reports (the backend wraps them in its error). */
 export type OutageReport = (
   event: "down" | "up",
@@ -89,10 +94,9 @@ export class Outage {
     const seconds = ((Date.now() - this.#since) / 1000).toFixed(1);
     const dropped = Object.fromEntries(counted);
     const total = [...counted.values()].reduce((a, b) => a + b, 0);
-    const counts = [...counted].map(([topic, n]) => `${topic}: ${n}`).join(", ");
     const cost = total === 0
       ? "no publish dropped"
-      : `${total} publish${total === 1 ? "" : "es"} dropped meanwhile (${counts})`;
+      : `${total} publish${total === 1 ? "" : "es"} dropped meanwhile (${showCounts(counted)})`;
     this.#report("up", `connection back after ${seconds} s; ${cost}`, { dropped });
   }
 }

@@ -54,7 +54,7 @@
 import type { NatsConnection, Subscription } from "npm:@nats-io/transport-node@^3.4.0";
 import type { Backend } from "./pubsub.ts";
 import { checkNatsPrefix, NatsLink, type NatsTarget, parseNatsUrl, topicToken } from "./_nats.ts";
-import { addCounts, messageOf, Outage } from "./_outage.ts";
+import { addCounts, messageOf, Outage, showCounts } from "./_outage.ts";
 import { checkHubOptions } from "./_checks.ts";
 import { showValue } from "../engine/show_value.ts";
 
@@ -243,7 +243,7 @@ export class NatsBackend implements Backend {
     if (this.#outage.active) {
       for (const [topic, n] of this.#overflow) this.#outage.drop(topic, n);
     } else {
-      const counts = [...this.#overflow].map(([topic, n]) => `${topic}: ${n}`).join(", ");
+      const counts = showCounts(this.#overflow);
       this.#report("error", `publishes dropped while connecting, past ${EARLY} (${counts})`);
     }
     this.#overflow.clear();
@@ -362,7 +362,8 @@ export class NatsBackend implements Backend {
     const nc = link.connection;
     if (this.#outage.active || !nc) {
       if (this.#closing) return;
-      this.#down(new Error("not connected"));
+      // Not a new Error per dropped publish: only the first one of an outage reports it.
+      if (!this.#outage.active) this.#down(new Error("not connected"));
       this.#outage.drop(topic); // at most once; counted
       return;
     }

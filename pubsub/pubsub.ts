@@ -109,6 +109,10 @@ export interface PubSubOptions {
   onError?: (error: unknown) => void;
 }
 
+// What a backend call's promise resolves to, for the PubSub's callers: nothing (one function,
+// not a new closure per publish).
+const toVoid = (): void => {};
+
 // Every name of PubSubOptions, for checkHubOptions (the compiler says if one is missing).
 const OPTION_NAMES = Object.keys(
   { backend: 0, onError: 0 } satisfies Record<keyof PubSubOptions, 0>,
@@ -218,7 +222,7 @@ export class PubSub<M = unknown> {
   #call(call: () => void | Promise<void>): Promise<void> {
     try {
       const result = call();
-      if (isThenable(result)) return Promise.resolve(result).then(() => {}, this.#onError);
+      if (isThenable(result)) return Promise.resolve(result).then(toVoid, this.#onError);
     } catch (error) {
       this.#onError(error);
     }

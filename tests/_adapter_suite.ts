@@ -7,8 +7,11 @@ import assert from "node:assert/strict";
 // @ts-types="npm:@types/ws@^8"
 import { WebSocket as WsClient } from "npm:ws@^8";
 import { Raw, upgradeRequest } from "../testing/_raw.ts";
-import { connect } from "./_helpers.ts";
+import { connect, within } from "./_helpers.ts";
 import type { Report } from "./fixtures/handlers.ts";
+
+// The timeout the adapter tests take from here, as they always have.
+export { within };
 
 /** A running fixture server. */
 export interface FixtureServer {
@@ -29,21 +32,6 @@ export type Start = (
   options: Record<string, unknown>,
   upgrade?: string,
 ) => Promise<FixtureServer>;
-
-/** Reject when `promise` takes longer than `ms`. */
-export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`Timed out: ${what}`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** Collects reports (terminates and errors) and hands them out by connection id. */
 export class Reports {

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { type Delivery, type HistoryBackend, HistoryPubSub, type Position } from "../pubsub/mod.ts";
-import { delay, until } from "./_helpers.ts";
+import { delay, until, within } from "./_helpers.ts";
 import { relay } from "./_relay.ts";
 
 /** A server the suite starts, kills and restarts. */
@@ -311,13 +311,7 @@ export function historyContract(c: HistoryContract): void {
     one.subscribe("b", b, { since: { epoch: "x", offset: 0 } }).then(() => live = true);
     await delay(200);
     assert.equal(live, false, `waits; ${errors.map((e) => (e as Error).message).join(" / ")}`);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const outcome = await Promise.race([
-      one.close().then(() => "closed"),
-      new Promise<string>((resolve) => timer = setTimeout(() => resolve("still waiting"), 3000)),
-    ]);
-    clearTimeout(timer);
-    assert.equal(outcome, "closed");
+    await within(one.close(), 3000, "close() while the server is down");
   });
 
   test(`${c.backend} refuses a message that is not JSON, shown as the engine shows values`, async () => {

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { PubSub, type Subscriber } from "../pubsub/mod.ts";
+import { PubSub } from "../pubsub/mod.ts";
 import { NatsBackend, NatsBackendError } from "../pubsub/nats.ts";
 import { topicToken } from "../pubsub/_nats.ts";
-import { backendContract } from "./_backend_contract.ts";
+import { backendContract, inbox } from "./_backend_contract.ts";
 import { delay, until } from "./_helpers.ts";
 import { HAS_NATS, startNats, warnWithoutNats } from "./_nats.ts";
 
@@ -21,11 +21,6 @@ backendContract({
   label: "NATS pub/sub backend",
   scheme: "nats",
 });
-
-function inbox(): Subscriber<unknown> & { got: unknown[] } {
-  const got: unknown[] = [];
-  return { got, send: (m: unknown) => got.push(m) > 0 };
-}
 
 Deno.test({
   name: "NatsBackend keeps topics apart, whatever characters they have, and prefixes apart",
@@ -131,10 +126,6 @@ Deno.test("NatsBackend rejects bad options with errors naming the value", () => 
   assert.throws(() => new NatsBackend({ maxRetryDelay: "5" as never }), {
     name: "RangeError",
     message: 'Invalid option maxRetryDelay: "5" is not a number of ms >= 0',
-  });
-  assert.throws(() => new NatsBackend("nats://x" as never), {
-    name: "TypeError",
-    message: 'Invalid NatsBackend options: "nats://x" is not an object',
   });
   assert.throws(() => new NatsBackend({ prefix: 5 as never }), {
     name: "TypeError",

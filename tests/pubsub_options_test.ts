@@ -144,8 +144,14 @@ for (const c of constructors) {
     });
   });
 
-  Deno.test(`${c.name} refuses an array or null for its options`, () => {
-    for (const [value, shown] of [[[], "[]"], [[{ url: "x" }], '[{"url":"x"}]'], [null, "null"]]) {
+  Deno.test(`${c.name} refuses an array, null or a string for its options`, () => {
+    const cases: [unknown, string][] = [
+      [[], "[]"],
+      [[{ url: "x" }], '[{"url":"x"}]'],
+      [null, "null"],
+      ["nats://x", '"nats://x"'], // a URL where the options go
+    ];
+    for (const [value, shown] of cases) {
       assert.throws(() => c.make(value), {
         name: "TypeError",
         message: `Invalid ${c.name} options: ${shown} is not an object`,

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { PubSub, type Subscriber } from "../pubsub/mod.ts";
+import { PubSub } from "../pubsub/mod.ts";
 import { RedisBackend, RedisBackendError } from "../pubsub/redis.ts";
+import { inbox, lonelyOutage } from "./_backend_contract.ts";
 import { delay, until } from "./_helpers.ts";
 import { HAS_REDIS_CLUSTER, type RedisCluster, startRedisCluster } from "./_redis_cluster.ts";
 import { freePort } from "./_redis.ts";
@@ -9,11 +10,6 @@ if (!HAS_REDIS_CLUSTER) {
   console.warn(
     "Skipping the Redis Cluster tests of pubsub_redis_cluster_test.ts: no redis-server/redis-cli",
   );
-}
-
-function inbox(): Subscriber<unknown> & { got: unknown[] } {
-  const got: unknown[] = [];
-  return { got, send: (m: unknown) => got.push(m) > 0 };
 }
 
 // The masters now, and the number of SPUBLISH / PUBLISH each has served.
@@ -194,18 +190,8 @@ Deno.test({
       `redis://user:hunter2@127.0.0.1:${freePort()}`,
       `redis://127.0.0.1:${freePort()}`,
     ];
-    const errors: Error[] = [];
-    const pubsub = new PubSub({
-      backend: new RedisBackend({ cluster: urls, maxRetryDelay: 50 }),
-      onError: (e) => errors.push(e as Error),
-    });
-    pubsub.publish("room", "lost");
-    await until(() => errors.length >= 1, "the outage report");
-    pubsub.publish("room", "lost too");
-    await delay(300);
-    await pubsub.close();
-    assert.equal(errors.length, 1, errors.map((e) => e.message).join("\n"));
-    const error = errors[0] as RedisBackendError;
+    const backend = new RedisBackend({ cluster: urls, maxRetryDelay: 50 });
+    const error = await lonelyOutage(backend, 300) as RedisBackendError;
     assert.ok(error instanceof RedisBackendError);
     assert.equal(error.event, "down");
     const where = `redis://user:***@127.0.0.1:${new URL(urls[0]).port},${urls[1]}`;
