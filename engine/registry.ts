@@ -1,6 +1,7 @@
 // The live connections of one handler, so that a server can drain them all at once.
 
 import { checkInteger } from "./check_integer.ts";
+import { showValue } from "./show_value.ts";
 
 /** What a registry asks of a connection's engine: to close, and to be given up on. */
 export interface Drainable {
@@ -76,6 +77,7 @@ export class Registry {
    * keeps it once, so an adapter may add it for every connection.
    *
    * @param step What to wait for after a drain (and after a shutdown with no connection).
+   * @throws {TypeError} When `step` is not a function.
    *
    * @example
    * ```ts
@@ -91,6 +93,9 @@ export class Registry {
    * ```
    */
   afterDrain(step: () => Promise<void>): void {
+    if (typeof step !== "function") {
+      throw new TypeError(`Invalid afterDrain step: ${showValue(step)} is not a function`);
+    }
     this.#afterDrain.add(step);
   }
 

@@ -562,3 +562,10 @@ Deno.test("handler.shutdown({ timeout }) abandons a connection whose callback ne
   ]);
   assert.equal(srv.handler.registry.size, 0);
 });
+
+Deno.test("registry.afterDrain() refuses a step that is not a function when it is added", () => {
+  assert.throws(
+    () => new Registry().afterDrain("flush" as never),
+    new TypeError('Invalid afterDrain step: "flush" is not a function'),
+  );
+});
